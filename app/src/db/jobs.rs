@@ -1,0 +1,287 @@
+//! Jobs: definitions, lookup by name, and the latest-run summary kept on each row.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::db::events;
+use crate::error::ApiError;
+use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind};
+use crate::schedule::Schedule;
+use crate::validate::is_valid_name;
+
+/// Body of `PUT /api/v1/jobs/{name}`: the whole definition (replaces what was there).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDefinition {
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub kind: JobKind,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub timeout_ms: Option<i64>,
+    pub grace_ms: Option<i64>,
+    pub estimated_duration_ms: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const DEFAULT_GRACE_MS: i64 = 300_000;
+
+impl JobDefinition {
+    /// Checks every field; returns the parsed schedule, if any.
+    fn validate(&self) -> Result<Option<Schedule>, ApiError> {
+        let positive = |v: Option<i64>, what: &str| match v {
+            Some(n) if n <= 0 => Err(ApiError::Invalid(format!("{what} must be > 0"))),
+            _ => Ok(()),
+        };
+        positive(self.timeout_ms, "timeout_ms")?;
+        positive(self.estimated_duration_ms, "estimated_duration_ms")?;
+        if self.grace_ms.is_some_and(|g| g < 0) {
+            return Err(ApiError::Invalid("grace_ms must be >= 0".into()));
+        }
+        if self.display_name.as_ref().is_some_and(|d| d.chars().count() > 200) {
+            return Err(ApiError::Invalid("display_name is longer than 200 characters".into()));
+        }
+        if self.description.chars().count() > 2000 {
+            return Err(ApiError::Invalid("description is longer than 2000 characters".into()));
+        }
+        if self.tags.len() > 32 || self.tags.iter().any(|t| !is_valid_name(t)) {
+            return Err(ApiError::Invalid("tags: at most 32, each [a-z0-9-]{1,64}".into()));
+        }
+        let tz = self.timezone.as_deref().unwrap_or("UTC");
+        match &self.schedule {
+            Some(expr) => Schedule::parse(expr, tz).map(Some).map_err(ApiError::Invalid),
+            None if self.timezone.is_some() => {
+                // A zone alone is harmless but probably a mistake worth reporting.
+                tz.parse::<chrono_tz::Tz>()
+                    .map(|_| None)
+                    .map_err(|_| ApiError::Invalid(format!("unknown time zone {tz:?}")))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// The columns every read of a job selects, mapped by [`JobRow::into_wire`].
+pub struct JobRow {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub kind: String,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub enabled: bool,
+    pub timeout_ms: Option<i64>,
+    pub grace_ms: i64,
+    pub estimated_duration_ms: Option<i64>,
+    pub tags: Vec<String>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_execution_id: Option<Uuid>,
+    pub last_started_at: Option<DateTime<Utc>>,
+    pub last_status: Option<String>,
+    pub consecutive_failures: i32,
+    pub ping_key: Uuid,
+}
+
+impl JobRow {
+    pub fn into_wire(self) -> Job {
+        Job {
+            name: self.name,
+            display_name: self.display_name,
+            description: self.description,
+            kind: JobKind::parse(&self.kind).unwrap_or_default(),
+            schedule: self.schedule,
+            timezone: self.timezone,
+            enabled: self.enabled,
+            timeout_ms: self.timeout_ms,
+            grace_ms: self.grace_ms,
+            estimated_duration_ms: self.estimated_duration_ms,
+            tags: self.tags,
+            next_run_at: self.next_run_at,
+            last_execution_id: self.last_execution_id,
+            last_started_at: self.last_started_at,
+            last_status: self.last_status.as_deref().and_then(ExecutionStatus::parse),
+            consecutive_failures: self.consecutive_failures,
+        }
+    }
+}
+
+/// Finds a job by name, for update.
+pub async fn find_by_name(conn: &mut PgConnection, name: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as!(
+        JobRow,
+        "select id, name, display_name, description, kind, schedule, timezone, enabled,
+                timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+         from jobs where name = $1",
+        name
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Finds a job by its ping key (the Healthchecks-style credential).
+pub async fn find_by_ping_key(pool: &PgPool, key: Uuid) -> Result<Option<JobRow>, sqlx::Error> {
+    sqlx::query_as!(
+        JobRow,
+        "select id, name, display_name, description, kind, schedule, timezone, enabled,
+                timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+         from jobs where ping_key = $1",
+        key
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// The id of job `name`, creating it as an `external` job on first report.
+pub async fn ensure(conn: &mut PgConnection, name: &str) -> Result<i64, ApiError> {
+    if !is_valid_name(name) {
+        return Err(ApiError::Invalid(format!(
+            "job name {name:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
+        )));
+    }
+    if let Some(id) = sqlx::query_scalar!("select id from jobs where name = $1", name)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(id);
+    }
+    let inserted = sqlx::query_scalar!(
+        "insert into jobs (name, display_name) values ($1, $1)
+         on conflict (name) do nothing returning id",
+        name
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        // Lost a race with a concurrent first report: the row exists now.
+        None => Ok(sqlx::query_scalar!("select id from jobs where name = $1", name)
+            .fetch_one(&mut *conn)
+            .await?),
+    }
+}
+
+/// All jobs, by name.
+pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        JobRow,
+        "select id, name, display_name, description, kind, schedule, timezone, enabled,
+                timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+         from jobs order by name"
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(JobRow::into_wire).collect())
+}
+
+/// Creates or replaces job `name`; returns it and whether it was new.
+pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, bool), ApiError> {
+    if !is_valid_name(name) {
+        return Err(ApiError::Invalid(format!(
+            "job name {name:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
+        )));
+    }
+    let schedule = def.validate()?;
+    let next_run_at = schedule.as_ref().and_then(|s| s.next_after(Utc::now()));
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query!(
+        "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
+                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (name) do update set
+           display_name = excluded.display_name, description = excluded.description,
+           kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,
+           enabled = excluded.enabled, timeout_ms = excluded.timeout_ms,
+           grace_ms = excluded.grace_ms, estimated_duration_ms = excluded.estimated_duration_ms,
+           tags = excluded.tags, next_run_at = excluded.next_run_at, updated_at = now()
+         returning (xmax = 0) as \"created!\"",
+        name,
+        def.display_name.clone().unwrap_or_else(|| name.to_string()),
+        def.description,
+        def.kind.as_str(),
+        def.schedule,
+        def.timezone.clone().unwrap_or_else(|| "UTC".into()),
+        def.enabled,
+        def.timeout_ms,
+        def.grace_ms.unwrap_or(DEFAULT_GRACE_MS),
+        def.estimated_duration_ms,
+        &def.tags,
+        next_run_at,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let job = find_by_name(&mut tx, name)
+        .await?
+        .ok_or_else(|| ApiError::Internal("job vanished inside its transaction".into()))?
+        .into_wire();
+    events::record(&mut tx, &ChangeEvent::Job(job.clone())).await?;
+    tx.commit().await?;
+    Ok((job, row.created))
+}
+
+/// Records that `execution` of job `job_id` started: the job's latest-run summary and
+/// its next expected start move forward.
+pub async fn note_start(
+    conn: &mut PgConnection,
+    job_id: i64,
+    execution: Uuid,
+    started_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query!("select schedule, timezone from jobs where id = $1", job_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let next = row
+        .schedule
+        .and_then(|expr| Schedule::parse(&expr, &row.timezone).ok())
+        .and_then(|s| s.next_after(Utc::now().max(started_at)));
+    sqlx::query!(
+        "update jobs set last_execution_id = $2, last_started_at = $3, last_status = 'running',
+                next_run_at = coalesce($4, next_run_at)
+         where id = $1 and (last_started_at is null or last_started_at <= $3)",
+        job_id,
+        execution,
+        started_at,
+        next,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records how `execution` ended: the consecutive-failure counter and, when it is the
+/// job's latest run, its status.
+pub async fn note_end(
+    conn: &mut PgConnection,
+    job_id: i64,
+    execution: Uuid,
+    status: ExecutionStatus,
+) -> Result<(), sqlx::Error> {
+    let failed = matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut);
+    sqlx::query!(
+        "update jobs set
+           consecutive_failures = case when $3 then consecutive_failures + 1 else 0 end,
+           last_status = case when last_execution_id = $2 then $4 else last_status end
+         where id = $1",
+        job_id,
+        execution,
+        failed,
+        status.as_str(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

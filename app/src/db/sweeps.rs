@@ -1,0 +1,77 @@
+//! Background sweeps: runs past their timeout become `timed_out`; executions older
+//! than the retention are deleted in bounded batches (rollups are kept).
+
+use chrono::{TimeDelta, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db::{events, executions, jobs, rollups, stats};
+use crate::model::{ChangeEvent, ExecutionStatus};
+
+/// Marks every running execution past its job's timeout as `timed_out`; returns their ids.
+pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut done = Vec::new();
+    for stuck in stats::stuck(pool).await? {
+        if time_out_one(pool, stuck.id).await? {
+            done.push(stuck.id);
+        }
+    }
+    Ok(done)
+}
+
+/// One execution, re-checked under a row lock (it may have completed meanwhile).
+async fn time_out_one(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query!(
+        "select e.job_id, e.started_at from executions e join jobs j on j.id = e.job_id
+         where e.id = $1 and e.status = 'running' and j.timeout_ms is not null
+           and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
+         for update of e",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else { return Ok(false) };
+    let now = Utc::now();
+    let duration = (now - row.started_at).num_milliseconds();
+    sqlx::query!(
+        "update executions set status = 'timed_out', completed_at = $2, duration_ms = $3,
+                error_message = coalesce(error_message, 'ran past its timeout')
+         where id = $1",
+        id,
+        now,
+        duration
+    )
+    .execute(&mut *tx)
+    .await?;
+    rollups::bump(&mut tx, row.job_id, row.started_at, ExecutionStatus::Running, -1, None).await?;
+    rollups::bump(&mut tx, row.job_id, row.started_at, ExecutionStatus::TimedOut, 1, Some(duration)).await?;
+    jobs::note_end(&mut tx, row.job_id, id, ExecutionStatus::TimedOut).await?;
+    if let Some(e) = executions::load(&mut tx, id).await? {
+        events::record(&mut tx, &ChangeEvent::Execution(e.summary)).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Deletes executions that started more than `retention` ago, `batch` rows per
+/// statement so that no statement holds locks for long; returns how many went.
+pub async fn delete_expired(pool: &PgPool, retention: TimeDelta, batch: i64) -> Result<u64, sqlx::Error> {
+    let cutoff = Utc::now() - retention;
+    let mut total = 0;
+    loop {
+        let n = sqlx::query!(
+            "delete from executions where id in (
+               select id from executions where started_at < $1 limit $2)",
+            cutoff,
+            batch
+        )
+        .execute(pool)
+        .await?
+        .rows_affected();
+        total += n;
+        if n < batch as u64 {
+            return Ok(total);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! API tokens. Only a SHA-256 of the token is stored; the first 16 hex digits of that
+//! hash find the row and the whole hash is then compared in constant time. Tokens are
+//! 256-bit random values, so a fast hash is the right tool (argon2 is for passwords).
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// What a token may do. `admin` may do everything; the others only their own thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ingest => "ingest",
+            Self::Read => "read",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Ingest, Self::Read, Self::Admin]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    pub fn allows(self, needed: Scope) -> bool {
+        self == Scope::Admin || self == needed
+    }
+}
+
+/// A verified token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenIdentity {
+    pub id: i64,
+    pub name: String,
+    pub scope: Scope,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn prefix_of(hash: &[u8; 32]) -> String {
+    hex::encode(&hash[..8])
+}
+
+/// Creates a token and returns its plaintext (shown once, never stored).
+/// `secret` imports an existing one (e.g. the shell library's `CRON_SECRET`).
+pub async fn create(
+    pool: &PgPool,
+    name: &str,
+    scope: Scope,
+    secret: Option<String>,
+) -> Result<String, ApiError> {
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(ApiError::Invalid("token name must be 1 to 100 characters".into()));
+    }
+    let token = match secret {
+        Some(s) if s.len() < 16 => {
+            return Err(ApiError::Invalid("an imported secret must be at least 16 characters".into()))
+        }
+        Some(s) => s,
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            format!("cw_{}", hex::encode(bytes))
+        }
+    };
+    let hash = digest(&token);
+    sqlx::query!(
+        "insert into api_tokens (name, prefix, secret_hash, scope) values ($1, $2, $3, $4)",
+        name,
+        prefix_of(&hash),
+        &hash[..],
+        scope.as_str()
+    )
+    .execute(pool)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(d) if d.constraint() == Some("api_tokens_prefix_key") => {
+            ApiError::Conflict("this secret is already a token".into())
+        }
+        other => other.into(),
+    })?;
+    Ok(token)
+}
+
+/// The identity of `presented`, or `None` if it matches no live token.
+pub async fn verify(pool: &PgPool, presented: &str) -> Result<Option<TokenIdentity>, sqlx::Error> {
+    let hash = digest(presented);
+    let row = sqlx::query!(
+        "select id, name, secret_hash, scope from api_tokens
+         where prefix = $1 and revoked_at is null",
+        prefix_of(&hash)
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|r| {
+        let same: bool = r.secret_hash.as_slice().ct_eq(&hash[..]).into();
+        let scope = Scope::parse(&r.scope)?;
+        same.then_some(TokenIdentity { id: r.id, name: r.name, scope })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_allows_everything_others_only_themselves() {
+        assert!(Scope::Admin.allows(Scope::Ingest));
+        assert!(Scope::Admin.allows(Scope::Read));
+        assert!(Scope::Read.allows(Scope::Read));
+        assert!(!Scope::Read.allows(Scope::Ingest));
+        assert!(!Scope::Ingest.allows(Scope::Read));
+        assert!(!Scope::Ingest.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn prefix_is_derived_from_the_hash() {
+        let h = digest("cw_x");
+        assert_eq!(prefix_of(&h).len(), 16);
+        assert_ne!(prefix_of(&digest("cw_y")), prefix_of(&h));
+    }
+}

@@ -1,0 +1,53 @@
+//! cronwatch's shared crate: wire types used by both sides, the Leptos components,
+//! and (behind the `ssr` feature) the data layer and server state.
+
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod validate;
+
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod schedule;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+/// The HTML shell rendered around every page. echarts is served from our own origin.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <script src="/assets/echarts.min.js" defer></script>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: routes of the site.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="cronwatch" href="/pkg/cronwatch.css"/>
+        <Title text="cronwatch"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="notfound">"Page not found."</p> }>
+                <Route path=StaticSegment("") view=pages::home::HomePage/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,283 @@
+//! Wire types shared by the server and the browser. Serde only; the server maps
+//! database rows into these (see `db`), the browser decodes them from JSON and SSE.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Where an execution stands. `running` is the only non-final state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 5] = [
+        Self::Running,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+        Self::TimedOut,
+    ];
+
+    /// The spelling used in the database, URLs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// Why an execution started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+    Api,
+    Retry,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 4] = [Self::Scheduled, Self::Manual, Self::Api, Self::Retry];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Manual => "manual",
+            Self::Api => "api",
+            Self::Retry => "retry",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Who runs a job: it reports itself, an agent runs a command, or the server calls a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    #[default]
+    External,
+    Command,
+    Http,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::External => "external",
+            Self::Command => "command",
+            Self::Http => "http",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::External, Self::Command, Self::Http]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// One run of a job, as lists and events carry it (no output or log: those can be large).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    pub id: Uuid,
+    pub job: String,
+    pub status: ExecutionStatus,
+    pub trigger: Trigger,
+    pub triggered_by: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub error_message: Option<String>,
+    pub attempt: i32,
+    pub host: Option<String>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// One run of a job with everything it reported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    pub output: Option<serde_json::Value>,
+    /// True when the reported output exceeded the cap and was replaced (see the API docs).
+    pub output_truncated: bool,
+    pub log_tail: Option<String>,
+}
+
+/// A job definition plus the summary of its latest run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    pub kind: JobKind,
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub enabled: bool,
+    pub timeout_ms: Option<i64>,
+    pub grace_ms: i64,
+    pub estimated_duration_ms: Option<i64>,
+    pub tags: Vec<String>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_execution_id: Option<Uuid>,
+    pub last_started_at: Option<DateTime<Utc>>,
+    pub last_status: Option<ExecutionStatus>,
+    pub consecutive_failures: i32,
+}
+
+/// Counters of a batch queue, as reported by the jobs that feed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BatchQueue {
+    pub name: String,
+    pub pending: i64,
+    pub processing: i64,
+    pub completed_today: i64,
+    pub failed_today: i64,
+    /// completed / (completed + failed) today, or null before anything finished.
+    pub success_rate: Option<f64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Per-job figures over the stats window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobStats {
+    pub job: String,
+    pub total: i64,
+    pub running: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub timed_out: i64,
+    /// completed / finished, or null when nothing finished in the window.
+    pub success_rate: Option<f64>,
+    pub avg_duration_ms: Option<f64>,
+}
+
+/// One day × status cell of the 7-day timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    pub day: chrono::NaiveDate,
+    pub status: ExecutionStatus,
+    pub count: i64,
+    pub avg_duration_ms: Option<f64>,
+}
+
+/// An execution that has run past its job's timeout and not yet been swept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StuckExecution {
+    pub id: Uuid,
+    pub job: String,
+    pub started_at: DateTime<Utc>,
+    pub timeout_ms: i64,
+}
+
+/// Answer of `GET /api/v1/stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub hours: i64,
+    pub total: i64,
+    pub running_now: i64,
+    pub failures: i64,
+    pub next_run: Option<NextRun>,
+    pub jobs: Vec<JobStats>,
+    pub stuck: Vec<StuckExecution>,
+    pub timeline: Vec<TimelinePoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NextRun {
+    pub job: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A change pushed to live clients. The SSE `event:` name is `kind`, the data is this JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum ChangeEvent {
+    Execution(ExecutionSummary),
+    Batch(BatchQueue),
+    Job(Job),
+}
+
+impl ChangeEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Execution(_) => "execution",
+            Self::Batch(_) => "batch",
+            Self::Job(_) => "job",
+        }
+    }
+}
+
+/// A page of executions with the cursor of the next page, if any.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionPage {
+    pub items: Vec<ExecutionSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// The JSON shape of every API error: `{"error":{"code":"…","message":"…"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_their_spelling() {
+        for s in ExecutionStatus::ALL {
+            assert_eq!(ExecutionStatus::parse(s.as_str()), Some(s));
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+        }
+        assert_eq!(ExecutionStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn change_event_is_tagged_by_kind() {
+        let ev = ChangeEvent::Batch(BatchQueue {
+            name: "kb".into(),
+            pending: 1,
+            processing: 0,
+            completed_today: 0,
+            failed_today: 0,
+            success_rate: None,
+            updated_at: Utc::now(),
+        });
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["kind"], "batch");
+        assert_eq!(v["data"]["name"], "kb");
+    }
+}

@@ -1,0 +1,3 @@
+//! Pages of the site, one module each.
+
+pub mod home;

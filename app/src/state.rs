@@ -1,0 +1,95 @@
+//! Server state shared by every handler and server function.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+use tokio::sync::{broadcast, Notify};
+
+use crate::db::events::Sequenced;
+
+/// Settings read once at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Executions older than this many days are deleted by the retention sweep.
+    pub retention_days: i64,
+    /// How long change events are kept for `Last-Event-ID` replays, in hours.
+    pub event_retention_hours: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { retention_days: 7, event_retention_hours: 72 }
+    }
+}
+
+/// In-process fan-out of sequenced change events to live streams, plus the doorbell
+/// that tells this replica's sequencer a write has committed.
+#[derive(Clone)]
+pub struct EventHub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    tx: broadcast::Sender<Arc<Sequenced>>,
+    doorbell: Notify,
+    latest: AtomicI64,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventHub {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self {
+            inner: Arc::new(HubInner { tx, doorbell: Notify::new(), latest: AtomicI64::new(0) }),
+        }
+    }
+
+    /// Called after a write commits: wakes the sequencer.
+    pub fn ring(&self) {
+        self.inner.doorbell.notify_one();
+    }
+
+    /// Waits for [`EventHub::ring`].
+    pub async fn rung(&self) {
+        self.inner.doorbell.notified().await;
+    }
+
+    /// Hands a sequenced event to every live stream of this replica.
+    pub fn publish(&self, ev: Sequenced) {
+        self.inner.latest.fetch_max(ev.seq, Ordering::SeqCst);
+        let _ = self.inner.tx.send(Arc::new(ev));
+    }
+
+    /// The highest sequence number published here.
+    pub fn latest(&self) -> i64 {
+        self.inner.latest.load(Ordering::SeqCst)
+    }
+
+    pub fn set_latest(&self, seq: i64) {
+        self.inner.latest.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Sequenced>> {
+        self.inner.tx.subscribe()
+    }
+}
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Where the site's assets are and how the shell is rendered.
+    pub leptos_options: LeptosOptions,
+    /// The one stateful dependency.
+    pub pool: PgPool,
+    /// Live change events of this replica.
+    pub hub: EventHub,
+    pub config: Arc<Config>,
+}

@@ -1,0 +1,40 @@
+import { defineConfig } from "@playwright/test";
+
+// The server under test: the release binary over a fresh database made by scripts/test.sh.
+const port = Number(process.env.E2E_PORT ?? 3210);
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  timeout: 30_000,
+  workers: 1,
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: "chromium",
+    launchOptions: {
+      // Debian's chromium; Playwright never downloads a browser here.
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `../target/release/cronwatch serve --bind 127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}/healthz`,
+    env: {
+      DATABASE_URL: process.env.E2E_DATABASE_URL ?? "",
+      CRONWATCH_ADMIN_PASSWORD: "e2e-admin-password",
+    },
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+  },
+});

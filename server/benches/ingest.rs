@@ -1,0 +1,201 @@
+//! Ingest and stats benchmark (`cargo bench -p server --bench ingest`).
+//!
+//! Starts the release `cronwatch` binary over a fresh database, then:
+//! 1. start+complete pairs over HTTP on loopback with 8 and 32 concurrent clients
+//!    (durable: synchronous_commit on; each client reports its own job, as separate
+//!    crons do), next to `pgbench` one-row-insert TPS in the same database and run;
+//! 2. the server's peak RSS under that load;
+//! 3. `GET /api/v1/stats` latency with 1M executions loaded.
+//!
+//! Needs DATABASE_URL (a role that may create databases) and pgbench on PATH or
+//! under /usr/lib/postgresql/*/bin. Prints a table; asserts nothing (not a test).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const SECONDS: u64 = 10;
+
+fn main() {
+    let admin_url = std::env::var("DATABASE_URL").expect("set DATABASE_URL");
+    let db = format!("cronwatch_bench_{}", std::process::id());
+    psql(&admin_url, &format!("create database {db}"));
+    let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = std::panic::catch_unwind(|| run(&rt, &url));
+    psql(&admin_url, &format!("drop database if exists {db} with (force)"));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn run(rt: &tokio::runtime::Runtime, url: &str) {
+    let bin = env!("CARGO_BIN_EXE_cronwatch");
+    let mut server = Command::new(bin)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env("CRONWATCH_ADMIN_PASSWORD", "bench-password")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(a) = line.strip_prefix("cronwatch listening on ") {
+            break a.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let out = Command::new(bin).args(["token", "create", "bench", "--scope", "admin"]).env("DATABASE_URL", url).output().unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
+    psql(url, "create table pgbench_one_row (id bigserial primary key, v int not null, at timestamptz not null default now())");
+
+    println!("{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}", "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio");
+    for clients in [8usize, 32] {
+        let pg_tps = pgbench(url, clients);
+        let (events, lat) = rt.block_on(load(&base, &token, clients));
+        let eps = events as f64 / SECONDS as f64;
+        println!(
+            "{:<10} {:>12.0} {:>12.0} {:>9.2} {:>9.2} {:>14.0} {:>8.2}",
+            clients,
+            eps,
+            eps / 2.0,
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            pg_tps,
+            eps / pg_tps
+        );
+    }
+    println!("server peak RSS: {:.1} MB", peak_rss_kb(server.id()) as f64 / 1024.0);
+
+    load_million(url);
+    let lat = rt.block_on(stats_latency(&base, &token, 200));
+    println!("GET /api/v1/stats over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms", pct(&lat, 0.5), pct(&lat, 0.95), pct(&lat, 0.99));
+    println!("server peak RSS after stats: {:.1} MB", peak_rss_kb(server.id()) as f64 / 1024.0);
+
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = server.wait();
+}
+
+/// `clients` loops of start+complete for SECONDS; returns (requests, latencies in ms).
+async fn load(base: &str, token: &str, clients: usize) -> (usize, Vec<f64>) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let job = format!("bench-{clients}-{c}");
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = client.post(format!("{base}/api/v1/executions/start")).bearer_auth(&token).json(&json!({ "job": job })).send().await.unwrap();
+                assert_eq!(r.status(), 201);
+                let e: serde_json::Value = r.json().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                let t = Instant::now();
+                let r = client
+                    .post(format!("{base}/api/v1/executions/{}/complete", e["id"].as_str().unwrap()))
+                    .bearer_auth(&token)
+                    .json(&json!({ "status": "completed", "exit_code": 0, "output": { "analyzed_count": 100 } }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (all.len(), all)
+}
+
+async fn stats_latency(base: &str, token: &str, n: usize) -> Vec<f64> {
+    let client = reqwest::Client::new();
+    let mut lat = Vec::new();
+    for i in 0..n + 10 {
+        let t = Instant::now();
+        let r = client.get(format!("{base}/api/v1/stats?hours=24")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+        if i >= 10 {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    lat
+}
+
+/// 1M executions over 7 days for the 9 demo-sized jobs, with their rollups.
+fn load_million(url: &str) {
+    let t = Instant::now();
+    psql(url, "insert into jobs (name, display_name) select 'load-' || g, 'load ' || g from generate_series(1, 9) g on conflict do nothing");
+    psql(
+        url,
+        "insert into executions (id, job_id, status, trigger, started_at, completed_at, duration_ms)
+         select gen_random_uuid(), j.id,
+                case when g % 10 = 0 then 'failed' else 'completed' end, 'scheduled',
+                now() - (g * interval '604 milliseconds'), now() - (g * interval '604 milliseconds') + interval '2 seconds', 2000
+         from generate_series(1, 1000000) g
+         join jobs j on j.name = 'load-' || (1 + g % 9)",
+    );
+    psql(
+        url,
+        "insert into execution_rollups (job_id, bucket, status, count, duration_sum_ms, duration_count)
+         select job_id, date_trunc('hour', started_at), status, count(*), sum(duration_ms), count(duration_ms)
+         from executions where job_id in (select id from jobs where name like 'load-%') group by 1, 2, 3
+         on conflict (job_id, bucket, status) do update set count = execution_rollups.count + excluded.count",
+    );
+    psql(url, "vacuum analyze");
+    println!("loaded 1M executions in {:.1} s", t.elapsed().as_secs_f64());
+}
+
+fn pgbench(url: &str, clients: usize) -> f64 {
+    let script = std::env::temp_dir().join("cronwatch-pgbench.sql");
+    std::fs::write(&script, "insert into pgbench_one_row (v) values (1);\n").unwrap();
+    let bin = pg_tool("pgbench");
+    let out = Command::new(bin)
+        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &SECONDS.to_string(), "-f"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()))
+        .unwrap_or_else(|| panic!("pgbench output: {text} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn pg_tool(name: &str) -> String {
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin").join(name)).filter(|p| p.exists()).collect();
+    dirs.sort();
+    dirs.pop().map(|p| p.display().to_string()).unwrap_or_else(|| name.to_string())
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().expect("psql on PATH");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}

@@ -1,0 +1,105 @@
+//! The command line of the one `cronwatch` binary.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "cronwatch", version, about = "A control plane for scheduled jobs and batch queues")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the database is: a URL, or else the private PostgreSQL in the data folder.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// PostgreSQL URL; without it a private PostgreSQL is started in --data-dir.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder of the private PostgreSQL used when no URL is given.
+    #[arg(long, env = "CRONWATCH_DATA_DIR", default_value = "./cronwatch-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        #[arg(long, env = "CRONWATCH_BIND", default_value = "127.0.0.1:3000")]
+        bind: String,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Add the demo jobs.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Wrap a command and report its start, end, exit code and output tail.
+    Run {
+        /// The job's name.
+        job: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create a user (the password is asked for, or read from stdin).
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Create a token; it is printed once, alone on the last line of stdout.
+    Create {
+        name: String,
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Import an existing secret from stdin (e.g. the shell library's CRON_SECRET).
+        #[arg(long)]
+        secret_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+#[value(rename_all = "snake_case")]
+pub enum RoleArg {
+    Viewer,
+    Admin,
+    SuperAdmin,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ScopeArg {
+    Ingest,
+    Read,
+    Admin,
+}

@@ -1,0 +1,128 @@
+//! The routes of the shell library that cronwatch replaces, with its camelCase bodies
+//! and answers unchanged, so that existing scripts only need a new base URL.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use app::db::executions::{self, Completion, NewExecution};
+use app::db::tokens::Scope;
+use app::error::ApiError;
+use app::model::{ExecutionStatus, Trigger};
+use app::state::AppState;
+
+use super::extract::{authorize, JsonBody};
+use super::ingest::cap_header;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartBody {
+    cron_name: String,
+    trigger_type: Option<Trigger>,
+    /// Not sent by the original library; lets a retrying client make start idempotent.
+    execution_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartAnswer {
+    execution_id: Uuid,
+    cron_name: String,
+    /// JavaScript's `toISOString()` format, as the original sent it.
+    started_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteBody {
+    execution_id: Uuid,
+    status: ExecutionStatus,
+    duration_ms: Option<i64>,
+    output: Option<serde_json::Value>,
+    error_message: Option<String>,
+    exit_code: Option<i32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteAnswer {
+    success: bool,
+    execution_id: Uuid,
+    status: ExecutionStatus,
+}
+
+/// `POST /api/admin/cron-executions/start`
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Result<Response, ApiError> {
+    let who = authorize(&state, &headers, Scope::Ingest).await?;
+    let outcome = executions::start(
+        &state.pool,
+        NewExecution {
+            job: body.cron_name,
+            id: body.execution_id,
+            trigger: body.trigger_type.unwrap_or(Trigger::Scheduled),
+            triggered_by: Some(format!("token:{}", who.name)),
+            started_at: None,
+            host: None,
+            scheduled_for: None,
+            run_key: None,
+            attempt: 1,
+        },
+    )
+    .await?;
+    if outcome.changed {
+        state.hub.ring();
+    }
+    let e = outcome.execution.summary;
+    let mut resp = Json(StartAnswer {
+        execution_id: e.id,
+        cron_name: e.job,
+        started_at: e.started_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    })
+    .into_response();
+    cap_header(&mut resp);
+    Ok(resp)
+}
+
+/// `POST /api/admin/cron-executions/complete`
+pub async fn complete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CompleteBody>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Scope::Ingest).await?;
+    if body.duration_ms.is_some_and(|d| d < 0) {
+        return Err(ApiError::Invalid("durationMs must be >= 0".into()));
+    }
+    let outcome = executions::complete(
+        &state.pool,
+        body.execution_id,
+        Completion {
+            status: body.status,
+            output: body.output,
+            error_message: body.error_message,
+            exit_code: body.exit_code,
+            duration_ms: body.duration_ms,
+            log_tail: None,
+            completed_at: None,
+        },
+    )
+    .await?;
+    if outcome.changed {
+        state.hub.ring();
+    }
+    let mut resp = Json(CompleteAnswer {
+        success: true,
+        execution_id: outcome.execution.summary.id,
+        status: outcome.execution.summary.status,
+    })
+    .into_response();
+    cap_header(&mut resp);
+    Ok(resp)
+}

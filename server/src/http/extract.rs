@@ -1,0 +1,136 @@
+//! Request parsing shared by the handlers: JSON bodies with our error shape, and the
+//! API-token check that every API handler starts with.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Uri};
+use serde::de::DeserializeOwned;
+
+use app::db::tokens::{self, Scope, TokenIdentity};
+use app::error::ApiError;
+use app::state::AppState;
+
+/// A JSON body. Accepted whatever the Content-Type (shell scripts often omit it);
+/// unparsable → 400, well-formed but wrong shape → 422, over the body limit → 413.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!("request body is larger than {} bytes", super::BODY_LIMIT))
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {e}"))
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body with the error classes described on [`JsonBody`].
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("the body is empty; send a JSON object".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::Invalid(format!("invalid body: {e}")),
+        _ => ApiError::BadRequest(format!("malformed JSON: {e}")),
+    })
+}
+
+/// Query parameters that look like a secret. Refused anywhere under /api: URLs end up
+/// in logs and browser histories.
+const SECRET_PARAMS: [&str; 8] = [
+    "token", "secret", "cron_secret", "cronsecret", "api_key", "apikey", "access_token", "key",
+];
+
+/// Refuses a request that carries a secret in its query string.
+pub fn refuse_secret_in_query(uri: &Uri) -> Result<(), ApiError> {
+    let Some(q) = uri.query() else { return Ok(()) };
+    let has_secret = q.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+        SECRET_PARAMS.contains(&name.as_str())
+    });
+    if has_secret {
+        return Err(ApiError::BadRequest(
+            "secrets are never accepted in the URL: send the token in the \
+             `Authorization: Bearer …` or `X-Cron-Secret` header"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The token presented in `Authorization: Bearer` or `X-Cron-Secret`, if any.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    headers.get("x-cron-secret")?.to_str().ok().map(str::trim)
+}
+
+/// Checks the caller's token and that its scope allows `needed`.
+/// Missing or unknown token → 401; a valid token of another scope → 403.
+pub async fn authorize(state: &AppState, headers: &HeaderMap, needed: Scope) -> Result<TokenIdentity, ApiError> {
+    let token = presented_token(headers).filter(|t| !t.is_empty()).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "missing token: send `Authorization: Bearer <token>` or `X-Cron-Secret: <token>`".into(),
+        )
+    })?;
+    let identity = tokens::verify(&state.pool, token)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
+    if !identity.scope.allows(needed) {
+        return Err(ApiError::Forbidden(format!(
+            "this token has scope {:?}; this endpoint needs {:?}",
+            identity.scope.as_str(),
+            needed.as_str()
+        )));
+    }
+    Ok(identity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_query_are_refused() {
+        let refused = |u: &str| refuse_secret_in_query(&u.parse().unwrap()).is_err();
+        assert!(refused("/api/v1/jobs?token=abc"));
+        assert!(refused("/api/v1/jobs?a=1&X-Cron-Secret=1&cron_secret=2"));
+        assert!(refused("/api/v1/jobs?API_KEY=1"));
+        assert!(!refused("/api/v1/executions?job=a&status=failed"));
+        assert!(!refused("/api/v1/jobs"));
+    }
+
+    #[test]
+    fn token_from_either_header() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer abc".parse().unwrap());
+        assert_eq!(presented_token(&h), Some("abc"));
+        let mut h = HeaderMap::new();
+        h.insert("x-cron-secret", "xyz".parse().unwrap());
+        assert_eq!(presented_token(&h), Some("xyz"));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(presented_token(&h), None);
+    }
+
+    #[test]
+    fn json_errors_are_classified() {
+        #[derive(serde::Deserialize, Debug)]
+        struct B {
+            #[expect(dead_code, reason = "only deserialised")]
+            a: u32,
+        }
+        assert_eq!(parse_json::<B>(b"{").unwrap_err().status_code(), 400);
+        assert_eq!(parse_json::<B>(b"").unwrap_err().status_code(), 400);
+        assert_eq!(parse_json::<B>(br#"{"a":"x"}"#).unwrap_err().status_code(), 422);
+        assert!(parse_json::<B>(br#"{"a":1}"#).is_ok());
+    }
+}

@@ -1,0 +1,42 @@
+//! Job definitions: `PUT /api/v1/jobs/{name}` (admin token) and `GET /api/v1/jobs`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use app::db::jobs::{self, JobDefinition};
+use app::db::{audit, tokens::Scope};
+use app::error::ApiError;
+use app::state::AppState;
+
+use super::extract::{authorize, JsonBody};
+
+/// Creates (201) or replaces (200) a job definition; audited.
+pub async fn put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    JsonBody(def): JsonBody<JobDefinition>,
+) -> Result<Response, ApiError> {
+    let who = authorize(&state, &headers, Scope::Admin).await?;
+    let (job, created) = jobs::put(&state.pool, &name, def).await?;
+    state.hub.ring();
+    audit::record(
+        &state.pool,
+        &format!("token:{}", who.name),
+        if created { "job.create" } else { "job.replace" },
+        Some(&name),
+        None,
+        serde_json::to_value(&job).unwrap_or_default(),
+    )
+    .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(job)).into_response())
+}
+
+/// All jobs with their latest-run summary.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Scope::Read).await?;
+    Ok(Json(jobs::list(&state.pool).await?).into_response())
+}

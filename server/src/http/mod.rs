@@ -1,0 +1,99 @@
+//! The HTTP surface: the API routes, the SSE stream, pings, health, and the site.
+
+pub mod batches;
+pub mod compat;
+pub mod events;
+pub mod extract;
+pub mod ingest;
+pub mod jobs;
+pub mod ping;
+pub mod read;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+
+use app::error::ApiError;
+use app::state::AppState;
+
+/// Largest request body accepted (413 above). Output above 64 KiB is truncated, see `ingest`.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api_routes())
+        .merge(ping_routes())
+        .route("/healthz", get(healthz))
+        .merge(site_routes(&state))
+        .with_state(state)
+}
+
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/executions/start", post(ingest::start))
+        .route("/api/v1/executions/{id}/complete", post(ingest::complete))
+        .route("/api/v1/executions", get(read::list_executions))
+        .route("/api/v1/executions/{id}", get(read::get_execution))
+        .route("/api/v1/batches/{name}", post(batches::report))
+        .route("/api/v1/batches", get(read::list_batches))
+        .route("/api/v1/jobs", get(jobs::list))
+        .route("/api/v1/jobs/{name}", put(jobs::put))
+        .route("/api/v1/stats", get(read::get_stats))
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/admin/cron-executions/start", post(compat::start))
+        .route("/api/admin/cron-executions/complete", post(compat::complete))
+        .fallback(api_not_found)
+        .layer(middleware::from_fn(no_secrets_in_query))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+fn ping_routes() -> Router<AppState> {
+    Router::new()
+        .route("/ping/{key}", get(ping::ping).post(ping::ping))
+        .route("/ping/{key}/{action}", get(ping::ping_action).post(ping::ping_action))
+        // Healthchecks caps ping bodies at 100 kB; the log tail keeps the end.
+        .layer(DefaultBodyLimit::max(100 * 1024))
+}
+
+fn site_routes(state: &AppState) -> Router<AppState> {
+    let routes = generate_route_list(app::App);
+    let site_root = state.leptos_options.site_root.to_string();
+    Router::new()
+        .leptos_routes(state, routes, {
+            let options = state.leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .nest_service("/pkg", ServeDir::new(format!("{site_root}/pkg")).precompressed_gzip())
+        .nest_service("/assets", ServeDir::new(format!("{site_root}/assets")).precompressed_gzip())
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(CompressionLayer::new())
+}
+
+async fn no_secrets_in_query(req: Request, next: Next) -> Response {
+    match extract::refuse_secret_in_query(req.uri()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such API route".into())
+}
+
+/// `GET /healthz`: 200 when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool).await {
+        Ok(_) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" })))
+                .into_response()
+        }
+    }
+}

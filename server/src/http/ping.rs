@@ -1,0 +1,153 @@
+//! Healthchecks-style pings: `/ping/{key}[/start|/fail|/{exit_code}]`, GET or POST,
+//! the body being the log. The job's ping key is the credential (unknown → 404).
+//! `?rid=` pairs a start with its end; without it an end closes the job's latest
+//! running execution, or records an instant run if none is running.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use app::db::executions::{self, Completion, NewExecution};
+use app::db::jobs::{self, JobRow};
+use app::error::ApiError;
+use app::model::{ExecutionStatus, Trigger};
+use app::state::AppState;
+
+#[derive(Deserialize)]
+pub struct PingQuery {
+    rid: Option<String>,
+}
+
+/// What a ping says.
+#[derive(Debug, PartialEq, Eq)]
+enum Signal {
+    Start,
+    Success,
+    Fail(Option<i32>),
+}
+
+fn parse_action(action: Option<&str>) -> Result<Signal, ApiError> {
+    match action {
+        None => Ok(Signal::Success),
+        Some("start") => Ok(Signal::Start),
+        Some("fail") => Ok(Signal::Fail(None)),
+        Some(code) => match code.parse::<u8>() {
+            Ok(0) => Ok(Signal::Success),
+            Ok(n) => Ok(Signal::Fail(Some(i32::from(n)))),
+            Err(_) => Err(ApiError::NotFound(format!(
+                "unknown ping action {code:?}: use start, fail or an exit code 0-255"
+            ))),
+        },
+    }
+}
+
+/// `/ping/{key}`
+pub async fn ping(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<PingQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    handle(state, &key, None, q, body).await
+}
+
+/// `/ping/{key}/{action}`
+pub async fn ping_action(
+    State(state): State<AppState>,
+    Path((key, action)): Path<(String, String)>,
+    Query(q): Query<PingQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    handle(state, &key, Some(&action), q, body).await
+}
+
+async fn handle(
+    state: AppState,
+    key: &str,
+    action: Option<&str>,
+    q: PingQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound("no job has this ping key".into());
+    let key = Uuid::parse_str(key).map_err(|_| not_found())?;
+    let job = jobs::find_by_ping_key(&state.pool, key).await?.ok_or_else(not_found)?;
+    let signal = parse_action(action)?;
+    if q.rid.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
+        return Err(ApiError::Invalid("rid must be 1 to 128 characters".into()));
+    }
+    let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+    let changed = match signal {
+        Signal::Start => start(&state, &job, q.rid, log).await?,
+        Signal::Success => finish(&state, &job, q.rid, ExecutionStatus::Completed, Some(0), log).await?,
+        Signal::Fail(code) => finish(&state, &job, q.rid, ExecutionStatus::Failed, code, log).await?,
+    };
+    if changed {
+        state.hub.ring();
+    }
+    Ok("OK".into_response())
+}
+
+fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
+    NewExecution {
+        job: job.name.clone(),
+        id: None,
+        trigger: Trigger::Api,
+        triggered_by: Some("ping".into()),
+        started_at: None,
+        host: None,
+        scheduled_for: None,
+        run_key: rid,
+        attempt: 1,
+    }
+}
+
+async fn start(state: &AppState, job: &JobRow, rid: Option<String>, _log: Option<String>) -> Result<bool, ApiError> {
+    Ok(executions::start(&state.pool, new_execution(job, rid)).await?.changed)
+}
+
+async fn finish(
+    state: &AppState,
+    job: &JobRow,
+    rid: Option<String>,
+    status: ExecutionStatus,
+    exit_code: Option<i32>,
+    log: Option<String>,
+) -> Result<bool, ApiError> {
+    let mut changed = false;
+    let id = match executions::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await? {
+        Some(id) => id,
+        None => {
+            // An end with no start: record a run that started and ended now.
+            changed = true;
+            executions::start(&state.pool, new_execution(job, rid)).await?.execution.summary.id
+        }
+    };
+    let done = Completion {
+        status,
+        output: None,
+        error_message: None,
+        exit_code,
+        duration_ms: None,
+        log_tail: log,
+        completed_at: None,
+    };
+    Ok(executions::complete(&state.pool, id, done).await?.changed || changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions() {
+        assert_eq!(parse_action(None).unwrap(), Signal::Success);
+        assert_eq!(parse_action(Some("start")).unwrap(), Signal::Start);
+        assert_eq!(parse_action(Some("fail")).unwrap(), Signal::Fail(None));
+        assert_eq!(parse_action(Some("0")).unwrap(), Signal::Success);
+        assert_eq!(parse_action(Some("3")).unwrap(), Signal::Fail(Some(3)));
+        assert!(parse_action(Some("256")).is_err());
+        assert!(parse_action(Some("log")).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The `cronwatch` server: HTTP API, live events, background sweeps, the private
+//! PostgreSQL, and the command-line tools. `main.rs` only dispatches.
+
+pub mod admin_cli;
+pub mod background;
+pub mod cli;
+pub mod database;
+pub mod embedded_pg;
+pub mod http;
+pub mod serve;
+pub mod wrap;

@@ -1,0 +1,80 @@
+//! `cronwatch serve`: open the database, start the background tasks, serve HTTP, and
+//! shut everything down cleanly on SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+
+use app::state::{AppState, Config, EventHub};
+
+use crate::cli::DbArgs;
+use crate::database::Database;
+use crate::{admin_cli, background, http};
+
+/// Where the built site (WASM, CSS, echarts) lives: `CRONWATCH_SITE_ROOT`, else
+/// `site/` beside the binary's target folder (`target/site` for a cargo build).
+fn site_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CRONWATCH_SITE_ROOT") {
+        return PathBuf::from(dir);
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|target| target.join("site")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("target/site"))
+}
+
+/// The Leptos options the shell needs: the WASM bundle is `/pkg/cronwatch.{js,wasm}`.
+pub fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("cronwatch")
+        .site_root(site_root().to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .build()
+}
+
+/// Builds the state, with the given pool, that the router and the background tasks share.
+pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
+    AppState {
+        leptos_options: leptos_options(),
+        pool,
+        hub: EventHub::new(),
+        config: Arc::new(config),
+    }
+}
+
+pub async fn serve(bind: &str, db: &DbArgs, _demo: bool) -> anyhow::Result<()> {
+    let pool_size = std::env::var("CRONWATCH_DB_POOL").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
+    let database = Database::open(db, pool_size).await?;
+    admin_cli::bootstrap_admin(&database.pool).await?;
+    let state = state(database.pool.clone(), Config::default());
+    let pump = tokio::spawn(background::run_event_pump(state.clone()));
+    let sweeper = tokio::spawn(background::run_sweeper(state.clone(), Duration::from_secs(10)));
+
+    let listener = TcpListener::bind(bind).await?;
+    println!("cronwatch listening on http://{}", listener.local_addr()?);
+    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
+    tokio::select! {
+        r = server => r?,
+        // Live streams never end by themselves: give in-flight requests a moment, then go.
+        _ = async { shutdown_signal().await; tokio::time::sleep(Duration::from_secs(3)).await } => {}
+    }
+    pump.abort();
+    sweeper.abort();
+    database.close().await;
+    println!("cronwatch stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

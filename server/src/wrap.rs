@@ -1,0 +1,168 @@
+//! `cronwatch run JOB -- CMD ARGS…`: runs a command as a reported execution.
+//!
+//! The command starts at once, whatever the server does: the start report goes out
+//! beside it. Its stdout and stderr pass through unchanged while the last 16 KiB are
+//! kept for the report. Reports retry with backoff for a bounded time
+//! (`CRONWATCH_REPORT_TIMEOUT`, 30 s by default) and never change the exit code,
+//! which is the command's own (128 + signal if a signal ended it).
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use uuid::Uuid;
+
+const TAIL_BYTES: usize = 16 * 1024;
+
+/// Where and how to report.
+pub struct Reporter {
+    base: String,
+    token: Option<String>,
+    client: reqwest::Client,
+    budget: Duration,
+}
+
+impl Reporter {
+    pub fn from_env() -> Self {
+        let budget = std::env::var("CRONWATCH_REPORT_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(30);
+        Self {
+            base: std::env::var("CRONWATCH_URL")
+                .unwrap_or_else(|_| "http://127.0.0.1:3000".into())
+                .trim_end_matches('/')
+                .to_string(),
+            token: std::env::var("CRONWATCH_TOKEN").ok().filter(|t| !t.is_empty()),
+            client: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("HTTP client"),
+            budget: Duration::from_secs(budget),
+        }
+    }
+
+    /// POSTs `body` until it is accepted, refused for good (4xx), or the budget is spent.
+    async fn post(&self, path: &str, body: serde_json::Value, deadline: Instant) -> Result<(), String> {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let mut req = self.client.post(format!("{}{}", self.base, path)).json(&body);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            let err = match req.send().await {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_client_error() && r.status() != 429 => {
+                    return Err(format!("{} {}", r.status(), r.text().await.unwrap_or_default()))
+                }
+                Ok(r) => format!("server answered {}", r.status()),
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() + wait > deadline {
+                return Err(err);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Runs the command, reports it, and returns the exit code to exit with.
+pub async fn run(job: String, command: Vec<String>) -> i32 {
+    let reporter = Arc::new(Reporter::from_env());
+    let id = Uuid::new_v4();
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok());
+    let started = chrono::Utc::now();
+    let start_report = {
+        let reporter = reporter.clone();
+        let body = json!({ "job": job, "id": id, "trigger": "api", "started_at": started, "host": host });
+        let deadline = Instant::now() + reporter.budget;
+        tokio::spawn(async move { reporter.post("/api/v1/executions/start", body, deadline).await })
+    };
+    let clock = Instant::now();
+    let (code, tail, spawn_error) = execute(&command).await;
+    let duration_ms = clock.elapsed().as_millis() as i64;
+
+    let deadline = Instant::now() + reporter.budget;
+    let started_ok = match start_report.await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            eprintln!("cronwatch: could not report the start of {job}: {e}");
+            false
+        }
+        Err(_) => false,
+    };
+    if started_ok {
+        let body = json!({
+            "status": if code == 0 { "completed" } else { "failed" },
+            "exit_code": code,
+            "duration_ms": duration_ms,
+            "log_tail": tail,
+            "error_message": spawn_error.or_else(|| (code != 0).then(|| format!("exited with code {code}"))),
+        });
+        if let Err(e) = reporter.post(&format!("/api/v1/executions/{id}/complete"), body, deadline).await {
+            eprintln!("cronwatch: could not report the end of {job}: {e}");
+        }
+    }
+    code
+}
+
+/// Spawns the command with its output teed; returns (exit code, output tail, spawn error).
+async fn execute(command: &[String]) -> (i32, String, Option<String>) {
+    let mut child = match tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("could not start {:?}: {e}", command[0]);
+            eprintln!("cronwatch: {msg}");
+            // 127 is what a shell answers for a command it cannot run.
+            return (127, String::new(), Some(msg));
+        }
+    };
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
+    let out = tokio::spawn(tee(child.stdout.take().expect("piped"), tokio::io::stdout(), tail.clone()));
+    let err = tokio::spawn(tee(child.stderr.take().expect("piped"), tokio::io::stderr(), tail.clone()));
+    let status = child.wait().await;
+    let _ = out.await;
+    let _ = err.await;
+    let code = match status {
+        Ok(s) => s.code().unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            128 + s.signal().unwrap_or(0)
+        }),
+        Err(_) => 1,
+    };
+    let bytes: Vec<u8> = tail.lock().map(|t| t.iter().copied().collect()).unwrap_or_default();
+    (code, String::from_utf8_lossy(&bytes).into_owned(), None)
+}
+
+/// Copies `from` to `to`, keeping the last [`TAIL_BYTES`] in `tail`.
+async fn tee(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let _ = to.write_all(&buf[..n]).await;
+        let _ = to.flush().await;
+        if let Ok(mut t) = tail.lock() {
+            t.extend(&buf[..n]);
+            let excess = t.len().saturating_sub(TAIL_BYTES);
+            t.drain(..excess);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The v1 ingest API against a real server and database: the happy paths, every
+//! refusal (with the database unchanged after it), idempotent retries, conflicts.
+
+mod common;
+
+use common::{error_code, snapshot, spawn_app};
+use serde_json::json;
+use sqlx::PgPool;
+
+const START: &str = "/api/v1/executions/start";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn start_then_complete_records_everything(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let started = app.start("nightly-report").await;
+    assert_eq!(started["status"], "running");
+    assert_eq!(started["job"], "nightly-report");
+    assert_eq!(started["trigger"], "api");
+    assert_eq!(started["triggered_by"], "token:ingest-test");
+    let id = started["id"].as_str().unwrap();
+
+    let (code, done) = app
+        .post(
+            &format!("/api/v1/executions/{id}/complete"),
+            &app.ingest,
+            &json!({ "status": "failed", "exit_code": 2, "error_message": "boom",
+                     "output": { "rows": 3 }, "log_tail": "line 1\nline 2" }),
+        )
+        .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["exit_code"], 2);
+    assert_eq!(done["output"], json!({ "rows": 3 }));
+    assert_eq!(done["log_tail"], "line 1\nline 2");
+    assert!(done["duration_ms"].as_i64().unwrap() >= 0);
+
+    // The job was created as external, and its summary follows the run.
+    let (_, jobs) = app.get("/api/v1/jobs", &app.read).await;
+    assert_eq!(jobs[0]["name"], "nightly-report");
+    assert_eq!(jobs[0]["kind"], "external");
+    assert_eq!(jobs[0]["last_status"], "failed");
+    assert_eq!(jobs[0]["consecutive_failures"], 1);
+
+    // Rollups moved in the same transactions: one failed, no running left.
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select status, count from execution_rollups order by status").fetch_all(&pool).await.unwrap();
+    assert_eq!(rows, vec![("failed".to_string(), 1), ("running".to_string(), 0)]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn missing_wrong_and_misscoped_tokens_are_refused(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let before = snapshot(&pool).await;
+    let body = json!({ "job": "a" }).to_string();
+
+    let resp = app.post_raw(START, None, body.clone()).await;
+    assert_eq!(resp.status(), 401);
+    let (_, b) = common::status_json(resp).await;
+    assert_eq!(error_code(&b), "unauthorized");
+
+    let resp = app.post_raw(START, Some("cw_not-a-real-token"), body.clone()).await;
+    assert_eq!(resp.status(), 401);
+
+    let resp = app.post_raw(START, Some(&app.read), body.clone()).await;
+    assert_eq!(resp.status(), 403);
+    let (_, b) = common::status_json(resp).await;
+    assert_eq!(error_code(&b), "forbidden");
+
+    // X-Cron-Secret works like Bearer (wrong secret: 401).
+    let resp = app.client.post(app.url(START)).header("x-cron-secret", "nope").body(body.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // Admin tokens may not be used in the query string, nor any other secret.
+    let resp = app.client.post(app.url(&format!("{START}?token={}", app.ingest))).body(body.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let (_, b) = common::status_json(resp).await;
+    assert!(b["error"]["message"].as_str().unwrap().contains("header"), "{b}");
+
+    assert_eq!(snapshot(&pool).await, before);
+
+    // The right token in X-Cron-Secret is accepted.
+    let resp = app.client.post(app.url(START)).header("x-cron-secret", &app.ingest).body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_and_invalid_bodies_change_nothing(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let before = snapshot(&pool).await;
+    for (body, status, code) in [
+        ("{not json", 400, "bad_request"),
+        ("", 400, "bad_request"),
+        (r#"{"job": 5}"#, 422, "invalid"),
+        (r#"{"nojob": "x"}"#, 422, "invalid"),
+        (r#"{"job": "Bad Name!"}"#, 422, "invalid"),
+        (r#"{"job": ""}"#, 422, "invalid"),
+        (r#"{"job": "a", "attempt": 0}"#, 422, "invalid"),
+        (r#"{"job": "a", "trigger": "whenever"}"#, 422, "invalid"),
+    ] {
+        let resp = app.post_raw(START, Some(&app.ingest), body).await;
+        assert_eq!(resp.status().as_u16(), status, "body {body}");
+        let (_, b) = common::status_json(resp).await;
+        assert_eq!(error_code(&b), code, "body {body}");
+    }
+    let long = format!(r#"{{"job": "{}"}}"#, "a".repeat(65));
+    assert_eq!(app.post_raw(START, Some(&app.ingest), long).await.status(), 422);
+    assert_eq!(snapshot(&pool).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn start_and_complete_are_idempotent(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let id = uuid::Uuid::new_v4();
+    let body = json!({ "job": "retry-me", "id": id });
+    let (first, a) = app.post(START, &app.ingest, &body).await;
+    assert_eq!(first, 201);
+    let after_first = snapshot(&pool).await;
+    let (second, b) = app.post(START, &app.ingest, &body).await;
+    assert_eq!(second, 200, "a retried start answers the stored execution");
+    assert_eq!(a, b);
+    assert_eq!(snapshot(&pool).await, after_first);
+
+    let path = format!("/api/v1/executions/{id}/complete");
+    let done = json!({ "status": "completed", "exit_code": 0 });
+    let (c1, x) = app.post(&path, &app.ingest, &done).await;
+    assert_eq!(c1, 200);
+    let after_complete = snapshot(&pool).await;
+    let (c2, y) = app.post(&path, &app.ingest, &done).await;
+    assert_eq!(c2, 200);
+    assert_eq!(x, y);
+    assert_eq!(snapshot(&pool).await, after_complete);
+
+    // The same id under another job is a conflict.
+    let (c3, e) = app.post(START, &app.ingest, &json!({ "job": "other", "id": id })).await;
+    assert_eq!(c3, 409);
+    assert_eq!(error_code(&e), "conflict");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn conflicting_complete_is_409_and_unknown_is_404(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let started = app.start("flip").await;
+    let id = started["id"].as_str().unwrap().to_string();
+    app.complete(&id, "completed").await;
+    let before = snapshot(&pool).await;
+
+    let path = format!("/api/v1/executions/{id}/complete");
+    let (code, body) = app.post(&path, &app.ingest, &json!({ "status": "failed" })).await;
+    assert_eq!(code, 409);
+    assert_eq!(error_code(&body), "conflict");
+
+    let unknown = format!("/api/v1/executions/{}/complete", uuid::Uuid::new_v4());
+    let (code, body) = app.post(&unknown, &app.ingest, &json!({ "status": "completed" })).await;
+    assert_eq!(code, 404);
+    assert_eq!(error_code(&body), "not_found");
+    let (code, _) = app.post("/api/v1/executions/not-a-uuid/complete", &app.ingest, &json!({ "status": "completed" })).await;
+    assert_eq!(code, 404);
+
+    // "running" is not an end.
+    let (code, _) = app.post(&path, &app.ingest, &json!({ "status": "running" })).await;
+    assert_eq!(code, 422);
+    let (code, _) = app.post(&path, &app.ingest, &json!({ "status": "completed", "duration_ms": -1 })).await;
+    assert_eq!(code, 422);
+    assert_eq!(snapshot(&pool).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn oversized_output_is_truncated_and_oversized_body_is_413(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let started = app.start("big").await;
+    let id = started["id"].as_str().unwrap();
+    let path = format!("/api/v1/executions/{id}/complete");
+
+    // Over the 1 MiB body limit: 413, nothing changes.
+    let before = snapshot(&pool).await;
+    let huge = json!({ "status": "completed", "output": { "x": "a".repeat(1_100_000) } }).to_string();
+    let resp = app.post_raw(&path, Some(&app.ingest), huge).await;
+    assert_eq!(resp.status(), 413);
+    let (_, b) = common::status_json(resp).await;
+    assert_eq!(error_code(&b), "payload_too_large");
+    assert_eq!(snapshot(&pool).await, before);
+
+    // Over the 64 KiB output cap: recorded, output replaced by a marker, flag set.
+    let big = json!({ "status": "completed", "output": { "x": "a".repeat(100_000) } }).to_string();
+    let resp = app.post_raw(&path, Some(&app.ingest), big).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-cronwatch-output-cap"], "65536");
+    let (_, b) = common::status_json(resp).await;
+    assert_eq!(b["output_truncated"], true);
+    assert_eq!(b["output"]["truncated"], true);
+    assert!(b["output"]["original_bytes"].as_u64().unwrap() > 100_000);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn batch_counters(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (code, q) = app
+        .post("/api/v1/batches/kb-indexation", &app.ingest, &json!({ "pending": 10, "completed_today": 3, "failed_today": 1 }))
+        .await;
+    assert_eq!(code, 200, "{q}");
+    assert_eq!(q["pending"], 10);
+    assert_eq!(q["success_rate"], 0.75);
+    // Omitted counters are kept.
+    let (_, q) = app.post("/api/v1/batches/kb-indexation", &app.ingest, &json!({ "processing": 2 })).await;
+    assert_eq!(q["pending"], 10);
+    assert_eq!(q["processing"], 2);
+
+    let before = snapshot(&pool).await;
+    for (path, body, status) in [
+        ("/api/v1/batches/kb-indexation", json!({ "pending": -1 }), 422),
+        ("/api/v1/batches/kb-indexation", json!({}), 422),
+        ("/api/v1/batches/kb-indexation", json!({ "pendng": 1 }), 422),
+        ("/api/v1/batches/Bad_Name", json!({ "pending": 1 }), 422),
+    ] {
+        let (code, b) = app.post(path, &app.ingest, &body).await;
+        assert_eq!(code, status, "{body} → {b}");
+    }
+    let (code, _) = app.post("/api/v1/batches/kb-indexation", &app.read, &json!({ "pending": 1 })).await;
+    assert_eq!(code, 403);
+    assert_eq!(snapshot(&pool).await, before);
+
+    let (code, list) = app.get("/api/v1/batches", &app.read).await;
+    assert_eq!(code, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn job_definitions(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let def = json!({
+        "display_name": "QA quality analysis",
+        "description": "Analyses 100 Q&A",
+        "schedule": "0 2,14 * * *",
+        "timezone": "America/Montreal",
+        "timeout_ms": 600000,
+        "estimated_duration_ms": 60000,
+    });
+    let put = |token: String, body: serde_json::Value, name: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app.client.put(app.url(&format!("/api/v1/jobs/{name}"))).bearer_auth(token).json(&body).send().await.unwrap();
+            common::status_json(resp).await
+        }
+    };
+    let (code, job) = put(app.admin.clone(), def.clone(), "qa-quality-analysis").await;
+    assert_eq!(code, 201, "{job}");
+    assert_eq!(job["timezone"], "America/Montreal");
+    let next: chrono::DateTime<chrono::Utc> = job["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > chrono::Utc::now());
+    // 02:00 or 14:00 in Montreal is 06/07 or 18/19 UTC depending on daylight saving.
+    assert!([6, 7, 18, 19].contains(&chrono::Timelike::hour(&next)), "{next}");
+
+    let (code, _) = put(app.admin.clone(), def.clone(), "qa-quality-analysis").await;
+    assert_eq!(code, 200, "replacing answers 200");
+
+    let before = snapshot(&pool).await;
+    let mut bad_cron = def.clone();
+    bad_cron["schedule"] = json!("61 * * * *");
+    let mut bad_tz = def.clone();
+    bad_tz["timezone"] = json!("Mars/Olympus");
+    let mut bad_timeout = def.clone();
+    bad_timeout["timeout_ms"] = json!(0);
+    for body in [bad_cron, bad_tz, bad_timeout] {
+        let (code, b) = put(app.admin.clone(), body, "qa-quality-analysis").await;
+        assert_eq!(code, 422, "{b}");
+    }
+    let (code, _) = put(app.admin.clone(), def.clone(), "Bad Name").await;
+    assert_eq!(code, 422);
+    let (code, _) = put(app.ingest.clone(), def.clone(), "qa-quality-analysis").await;
+    assert_eq!(code, 403, "ingest tokens cannot define jobs");
+    assert_eq!(snapshot(&pool).await, before);
+
+    let audit: i64 = sqlx::query_scalar("select count(*) from audit_events where action like 'job.%'").fetch_one(&pool).await.unwrap();
+    assert_eq!(audit, 2);
+}

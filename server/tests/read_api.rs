@@ -1,0 +1,128 @@
+//! The read API: filters, keyset pagination, one execution, stats from rollups.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{error_code, spawn_app};
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pagination_walks_every_row_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let t0 = Utc::now() - Duration::hours(2);
+    for i in 0..120 {
+        let job = if i % 3 == 0 { "alpha" } else { "beta" };
+        let at = t0 + Duration::seconds(i / 2); // pairs share a start time: ties broken by id
+        let (code, e) = app
+            .post("/api/v1/executions/start", &app.ingest, &json!({ "job": job, "started_at": at, "trigger": "scheduled" }))
+            .await;
+        assert_eq!(code, 201, "{e}");
+        if i % 4 == 0 {
+            app.complete(e["id"].as_str().unwrap(), "failed").await;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    let mut last_key: Option<(String, String)> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/executions?cursor={c}"),
+            None => "/api/v1/executions".to_string(),
+        };
+        let (code, page) = app.get(&path, &app.read).await;
+        assert_eq!(code, 200, "{page}");
+        pages += 1;
+        for e in page["items"].as_array().unwrap() {
+            let key = (e["started_at"].as_str().unwrap().to_string(), e["id"].as_str().unwrap().to_string());
+            if let Some(prev) = &last_key {
+                let (pt, _) = prev;
+                let t: chrono::DateTime<Utc> = key.0.parse().unwrap();
+                let p: chrono::DateTime<Utc> = pt.parse().unwrap();
+                assert!(t <= p, "newest first");
+            }
+            last_key = Some(key);
+            assert!(seen.insert(e["id"].as_str().unwrap().to_string()), "row seen twice");
+        }
+        cursor = page["next_cursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    assert_eq!(pages, 3, "50 + 50 + 20");
+
+    let (_, failed) = app.get("/api/v1/executions?status=failed", &app.read).await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 30);
+    let (_, alpha) = app.get("/api/v1/executions?job=alpha&status=failed", &app.read).await;
+    assert!(alpha["items"].as_array().unwrap().iter().all(|e| e["job"] == "alpha" && e["status"] == "failed"));
+    assert_eq!(alpha["items"].as_array().unwrap().len(), 10);
+    let (_, manual) = app.get("/api/v1/executions?trigger=manual", &app.read).await;
+    assert_eq!(manual["items"].as_array().unwrap().len(), 0);
+    let from = (t0 + Duration::seconds(50)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (code, recent) = app.get(&format!("/api/v1/executions?from={from}"), &app.read).await;
+    assert_eq!(code, 200, "{recent}");
+    assert_eq!(recent["items"].as_array().unwrap().len(), 20);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_filters_are_refused(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for (path, status) in [
+        ("/api/v1/executions?status=exploded", 422),
+        ("/api/v1/executions?trigger=cosmic", 422),
+        ("/api/v1/executions?cursor=garbage", 400),
+        ("/api/v1/executions?from=yesterday", 400),
+        ("/api/v1/executions?colour=red", 400),
+        ("/api/v1/stats?hours=0", 422),
+        ("/api/v1/stats?hours=many", 400),
+    ] {
+        let (code, body) = app.get(path, &app.read).await;
+        assert_eq!(code, status, "{path}: {body}");
+        error_code(&body);
+    }
+    let (code, _) = app.get("/api/v1/executions", &app.ingest).await;
+    assert_eq!(code, 403, "ingest tokens cannot read");
+    let r = app.client.get(app.url("/api/v1/executions")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (code, _) = app.get(&format!("/api/v1/executions/{}", uuid::Uuid::new_v4()), &app.read).await;
+    assert_eq!(code, 404);
+    let (code, _) = app.get("/api/v1/nothing-here", &app.read).await;
+    assert_eq!(code, 404);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn stats_come_from_rollups(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for (job, status, ms) in [("a", "completed", 100), ("a", "completed", 300), ("a", "failed", 50), ("b", "completed", 10)] {
+        let e = app.start(job).await;
+        app.post(
+            &format!("/api/v1/executions/{}/complete", e["id"].as_str().unwrap()),
+            &app.ingest,
+            &json!({ "status": status, "duration_ms": ms }),
+        )
+        .await;
+    }
+    app.start("b").await; // still running
+    // A stuck one: started long ago under a job with a 1 s timeout.
+    let mut conn = pool.acquire().await.unwrap();
+    app::db::jobs::ensure(&mut conn, "slow").await.unwrap();
+    sqlx::query("update jobs set timeout_ms = 1000 where name = 'slow'").execute(&pool).await.unwrap();
+    app.post("/api/v1/executions/start", &app.ingest, &json!({ "job": "slow", "started_at": Utc::now() - Duration::minutes(5) })).await;
+
+    let (code, s) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    assert_eq!(code, 200, "{s}");
+    assert_eq!(s["total"], 6);
+    assert_eq!(s["running_now"], 2);
+    assert_eq!(s["failures"], 1);
+    let a = s["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "a").unwrap();
+    assert_eq!(a["completed"], 2);
+    assert_eq!(a["failed"], 1);
+    assert!((a["success_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(a["avg_duration_ms"], 150.0);
+    assert_eq!(s["stuck"].as_array().unwrap().len(), 1);
+    assert_eq!(s["stuck"][0]["job"], "slow");
+    let today: i64 = s["timeline"].as_array().unwrap().iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    assert_eq!(today, 6);
+}

@@ -1,0 +1,75 @@
+//! `cronwatch run`: the real binary wrapping a real command, reporting to a real server.
+
+mod common;
+
+use std::process::Command;
+
+use common::spawn_app;
+use sqlx::PgPool;
+
+fn cronwatch_run(url: &str, token: &str, job: &str, script: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["run", job, "--", "sh", "-c", script])
+        .env("CRONWATCH_URL", url)
+        .env("CRONWATCH_TOKEN", token)
+        .env("CRONWATCH_REPORT_TIMEOUT", "2")
+        .output()
+        .expect("cronwatch runs")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn failing_command_is_reported_and_its_code_passed_through(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (base, token) = (app.base.clone(), app.ingest.clone());
+    let out = tokio::task::spawn_blocking(move || cronwatch_run(&base, &token, "wrapped", "echo hi; echo oops >&2; exit 3"))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "stdout passes through");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
+
+    let (_, page) = app.get("/api/v1/executions?job=wrapped", &app.read).await;
+    let e = &page["items"][0];
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["exit_code"], 3);
+    let (_, full) = app.get(&format!("/api/v1/executions/{}", e["id"].as_str().unwrap()), &app.read).await;
+    let tail = full["log_tail"].as_str().unwrap();
+    assert!(tail.contains("hi") && tail.contains("oops"), "{tail}");
+    assert!(full["host"].is_string());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn successful_command_is_completed(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (base, token) = (app.base.clone(), app.ingest.clone());
+    let out = tokio::task::spawn_blocking(move || cronwatch_run(&base, &token, "ok-job", "true")).await.unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let (_, page) = app.get("/api/v1/executions?job=ok-job", &app.read).await;
+    assert_eq!(page["items"][0]["status"], "completed");
+    assert_eq!(page["items"][0]["exit_code"], 0);
+}
+
+#[test]
+fn server_down_still_runs_the_command() {
+    // Nothing listens on this port: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let marker = std::env::temp_dir().join(format!("cronwatch-run-{}", uuid::Uuid::new_v4()));
+    let script = format!("echo hi; touch {}; exit 3", marker.display());
+    let out = cronwatch_run(&format!("http://127.0.0.1:{port}"), "cw_x", "offline", &script);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(marker.exists(), "the command ran");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not report"));
+    let _ = std::fs::remove_file(marker);
+}
+
+#[test]
+fn missing_program_exits_127() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["run", "x", "--", "/nonexistent/program"])
+        .env("CRONWATCH_URL", "http://127.0.0.1:9")
+        .env("CRONWATCH_REPORT_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+}
