@@ -25,7 +25,10 @@ pub enum ApiError {
     #[error("{0}")]
     Invalid(String),
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Anything else. The text is logged, never sent to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -92,10 +95,13 @@ mod ssr {
             if let ApiError::Internal(detail) = &self {
                 tracing::error!(%detail, "request failed");
             }
-            let status =
-                StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(self.status_code())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut resp = (status, axum::Json(self.body())).into_response();
-            if let ApiError::RateLimited { retry_after_secs, .. } = &self {
+            if let ApiError::RateLimited {
+                retry_after_secs, ..
+            } = &self
+            {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }

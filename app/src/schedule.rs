@@ -14,9 +14,9 @@ pub struct Schedule {
 impl Schedule {
     /// Parses both parts; the error says which one is wrong and why.
     pub fn parse(expr: &str, timezone: &str) -> Result<Self, String> {
-        let tz: Tz = timezone
-            .parse()
-            .map_err(|_| format!("unknown time zone {timezone:?} (use an IANA name such as Europe/Paris)"))?;
+        let tz: Tz = timezone.parse().map_err(|_| {
+            format!("unknown time zone {timezone:?} (use an IANA name such as Europe/Paris)")
+        })?;
         if expr.split_whitespace().count() != 5 {
             return Err(format!(
                 "cron expression {expr:?} must have 5 fields: minute hour day-of-month month day-of-week"

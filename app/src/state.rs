@@ -21,7 +21,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { retention_days: 7, event_retention_hours: 72 }
+        Self {
+            retention_days: 7,
+            event_retention_hours: 72,
+        }
     }
 }
 
@@ -48,7 +51,11 @@ impl EventHub {
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(4096);
         Self {
-            inner: Arc::new(HubInner { tx, doorbell: Notify::new(), latest: AtomicI64::new(0) }),
+            inner: Arc::new(HubInner {
+                tx,
+                doorbell: Notify::new(),
+                latest: AtomicI64::new(0),
+            }),
         }
     }
 

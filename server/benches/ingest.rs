@@ -25,7 +25,10 @@ fn main() {
     let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = std::panic::catch_unwind(|| run(&rt, &url));
-    psql(&admin_url, &format!("drop database if exists {db} with (force)"));
+    psql(
+        &admin_url,
+        &format!("drop database if exists {db} with (force)"),
+    );
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
@@ -49,11 +52,23 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    let out = Command::new(bin).args(["token", "create", "bench", "--scope", "admin"]).env("DATABASE_URL", url).output().unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_string();
+    let out = Command::new(bin)
+        .args(["token", "create", "bench", "--scope", "admin"])
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
     psql(url, "create table pgbench_one_row (id bigserial primary key, v int not null, at timestamptz not null default now())");
 
-    println!("{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}", "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio");
+    println!(
+        "{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}",
+        "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
+    );
     for clients in [8usize, 32] {
         let pg_tps = pgbench(url, clients);
         let (events, lat) = rt.block_on(load(&base, &token, clients));
@@ -69,20 +84,37 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             eps / pg_tps
         );
     }
-    println!("server peak RSS: {:.1} MB", peak_rss_kb(server.id()) as f64 / 1024.0);
+    println!(
+        "server peak RSS: {:.1} MB",
+        peak_rss_kb(server.id()) as f64 / 1024.0
+    );
 
     load_million(url);
     let lat = rt.block_on(stats_latency(&base, &token, 200));
-    println!("GET /api/v1/stats over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms", pct(&lat, 0.5), pct(&lat, 0.95), pct(&lat, 0.99));
-    println!("server peak RSS after stats: {:.1} MB", peak_rss_kb(server.id()) as f64 / 1024.0);
+    println!(
+        "GET /api/v1/stats over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.95),
+        pct(&lat, 0.99)
+    );
+    println!(
+        "server peak RSS after stats: {:.1} MB",
+        peak_rss_kb(server.id()) as f64 / 1024.0
+    );
 
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
     let _ = server.wait();
 }
 
 /// `clients` loops of start+complete for SECONDS; returns (requests, latencies in ms).
 async fn load(base: &str, token: &str, clients: usize) -> (usize, Vec<f64>) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(clients).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -124,7 +156,12 @@ async fn stats_latency(base: &str, token: &str, n: usize) -> Vec<f64> {
     let mut lat = Vec::new();
     for i in 0..n + 10 {
         let t = Instant::now();
-        let r = client.get(format!("{base}/api/v1/stats?hours=24")).bearer_auth(token).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/api/v1/stats?hours=24"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let _ = r.bytes().await;
         if i >= 10 {
@@ -164,26 +201,59 @@ fn pgbench(url: &str, clients: usize) -> f64 {
     std::fs::write(&script, "insert into pgbench_one_row (v) values (1);\n").unwrap();
     let bin = pg_tool("pgbench");
     let out = Command::new(bin)
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &SECONDS.to_string(), "-f"])
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &SECONDS.to_string(),
+            "-f",
+        ])
         .arg(&script)
         .arg(url)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
-        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()))
-        .unwrap_or_else(|| panic!("pgbench output: {text} {}", String::from_utf8_lossy(&out.stderr)))
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench output: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }
 
 fn pg_tool(name: &str) -> String {
-    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin").join(name)).filter(|p| p.exists()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.exists())
+        .collect();
     dirs.sort();
-    dirs.pop().map(|p| p.display().to_string()).unwrap_or_else(|| name.to_string())
+    dirs.pop()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| name.to_string())
 }
 
 fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql").args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().expect("psql on PATH");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("psql on PATH");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -196,6 +266,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 fn peak_rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }

@@ -37,7 +37,12 @@ pub fn random_password() -> String {
     Alphanumeric.sample_string(&mut rand::rngs::OsRng, 20)
 }
 
-pub async fn user_add(pool: &sqlx::PgPool, name: &str, role: RoleArg, password_stdin: bool) -> anyhow::Result<()> {
+pub async fn user_add(
+    pool: &sqlx::PgPool,
+    name: &str,
+    role: RoleArg,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
     let (password, generated) = if password_stdin {
         (read_stdin()?, false)
     } else {
@@ -52,10 +57,22 @@ pub async fn user_add(pool: &sqlx::PgPool, name: &str, role: RoleArg, password_s
     Ok(())
 }
 
-pub async fn token_create(pool: &sqlx::PgPool, name: &str, scope: ScopeArg, secret_stdin: bool) -> anyhow::Result<()> {
-    let secret = if secret_stdin { Some(read_stdin()?) } else { None };
+pub async fn token_create(
+    pool: &sqlx::PgPool,
+    name: &str,
+    scope: ScopeArg,
+    secret_stdin: bool,
+) -> anyhow::Result<()> {
+    let secret = if secret_stdin {
+        Some(read_stdin()?)
+    } else {
+        None
+    };
     let token = tokens::create(pool, name, scope_of(scope), secret).await?;
-    println!("created {} token {name:?}; it is shown once, on the next line:", scope_of(scope).as_str());
+    println!(
+        "created {} token {name:?}; it is shown once, on the next line:",
+        scope_of(scope).as_str()
+    );
     println!("{token}");
     Ok(())
 }
@@ -66,7 +83,9 @@ pub async fn bootstrap_admin(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     if users::count(pool).await? > 0 {
         return Ok(());
     }
-    let from_env = std::env::var("CRONWATCH_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let from_env = std::env::var("CRONWATCH_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     let password = from_env.clone().unwrap_or_else(random_password);
     users::create(pool, "admin", password.clone(), Role::SuperAdmin).await?;
     if from_env.is_some() {

@@ -84,6 +84,11 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
     if deleted > 0 {
         tracing::info!(deleted, "executions past retention deleted");
     }
-    events::prune(&state.pool, TimeDelta::hours(state.config.event_retention_hours), 5000).await?;
+    events::prune(
+        &state.pool,
+        TimeDelta::hours(state.config.event_retention_hours),
+        5000,
+    )
+    .await?;
     Ok(())
 }

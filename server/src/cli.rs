@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "cronwatch", version, about = "A control plane for scheduled jobs and batch queues")]
+#[command(
+    name = "cronwatch",
+    version,
+    about = "A control plane for scheduled jobs and batch queues"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -28,7 +28,9 @@ pub enum EmbeddedError {
     NoUnprivilegedUser,
     #[error("the `postgres` user cannot write to {0}: choose a --data-dir it can reach, or set DATABASE_URL")]
     Unreachable(PathBuf),
-    #[error("the data directory path {0} is too long for a Unix socket; choose a shorter --data-dir")]
+    #[error(
+        "the data directory path {0} is too long for a Unix socket; choose a shorter --data-dir"
+    )]
     PathTooLong(PathBuf),
     #[error("{what} failed: {detail}")]
     Command { what: String, detail: String },
@@ -75,7 +77,13 @@ impl EmbeddedPostgres {
         } else {
             None
         };
-        let mut pg = Self { bin, pgdata, socket_dir, run_as, started_here: false };
+        let mut pg = Self {
+            bin,
+            pgdata,
+            socket_dir,
+            run_as,
+            started_here: false,
+        };
         pg.check_writable(&data_dir)?;
         if !pg.pgdata.join("PG_VERSION").exists() {
             pg.initdb()?;
@@ -102,7 +110,10 @@ impl EmbeddedPostgres {
             return Ok(());
         }
         let mut cmd = self.command("pg_ctl");
-        cmd.arg("stop").arg("-D").arg(&self.pgdata).args(["-m", "fast", "-w", "-s"]);
+        cmd.arg("stop")
+            .arg("-D")
+            .arg(&self.pgdata)
+            .args(["-m", "fast", "-w", "-s"]);
         run(cmd, "pg_ctl stop")
     }
 
@@ -123,9 +134,16 @@ impl EmbeddedPostgres {
         let mut cmd = Command::new("test");
         if let Some(user) = &self.run_as {
             use std::os::unix::process::CommandExt;
-            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw()).current_dir("/");
+            cmd.uid(user.uid.as_raw())
+                .gid(user.gid.as_raw())
+                .current_dir("/");
         }
-        let ok = cmd.arg("-w").arg(dir).status().map(|s| s.success()).unwrap_or(false);
+        let ok = cmd
+            .arg("-w")
+            .arg(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if ok {
             Ok(())
         } else {
@@ -135,9 +153,15 @@ impl EmbeddedPostgres {
 
     fn initdb(&self) -> Result<(), EmbeddedError> {
         let mut cmd = self.command("initdb");
-        cmd.arg("-D")
-            .arg(&self.pgdata)
-            .args(["-U", DB_USER, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions"]);
+        cmd.arg("-D").arg(&self.pgdata).args([
+            "-U",
+            DB_USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-instructions",
+        ]);
         run(cmd, "initdb")
     }
 
@@ -169,12 +193,15 @@ impl EmbeddedPostgres {
             .username(DB_USER)
             .database("postgres");
         let mut conn = admin.connect().await?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(DB_NAME)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(DB_NAME)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
-            sqlx::query(&format!("create database {DB_NAME}")).execute(&mut conn).await?;
+            sqlx::query(&format!("create database {DB_NAME}"))
+                .execute(&mut conn)
+                .await?;
         }
         conn.close().await?;
         Ok(())
@@ -183,7 +210,10 @@ impl EmbeddedPostgres {
 
 /// Runs `cmd`; a non-zero exit becomes an error carrying its stderr.
 fn run(mut cmd: Command, what: &str) -> Result<(), EmbeddedError> {
-    let out = cmd.output().map_err(|e| EmbeddedError::Command { what: what.into(), detail: e.to_string() })?;
+    let out = cmd.output().map_err(|e| EmbeddedError::Command {
+        what: what.into(),
+        detail: e.to_string(),
+    })?;
     if out.status.success() {
         return Ok(());
     }

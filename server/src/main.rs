@@ -8,7 +8,8 @@ use server::{admin_cli, serve, wrap};
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -32,13 +33,29 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             database.close().await;
             Ok(0)
         }
-        Command::User { action: UserAction::Add { name, role, password_stdin, db } } => {
+        Command::User {
+            action:
+                UserAction::Add {
+                    name,
+                    role,
+                    password_stdin,
+                    db,
+                },
+        } => {
             let database = Database::open(&db, 2).await?;
             let r = admin_cli::user_add(&database.pool, &name, role, password_stdin).await;
             database.close().await;
             r.map(|_| 0)
         }
-        Command::Token { action: TokenAction::Create { name, scope, secret_stdin, db } } => {
+        Command::Token {
+            action:
+                TokenAction::Create {
+                    name,
+                    scope,
+                    secret_stdin,
+                    db,
+                },
+        } => {
             let database = Database::open(&db, 2).await?;
             let r = admin_cli::token_create(&database.pool, &name, scope, secret_stdin).await;
             database.close().await;

@@ -47,16 +47,23 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
 }
 
 pub async fn serve(bind: &str, db: &DbArgs, _demo: bool) -> anyhow::Result<()> {
-    let pool_size = std::env::var("CRONWATCH_DB_POOL").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
+    let pool_size = std::env::var("CRONWATCH_DB_POOL")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24);
     let database = Database::open(db, pool_size).await?;
     admin_cli::bootstrap_admin(&database.pool).await?;
     let state = state(database.pool.clone(), Config::default());
     let pump = tokio::spawn(background::run_event_pump(state.clone()));
-    let sweeper = tokio::spawn(background::run_sweeper(state.clone(), Duration::from_secs(10)));
+    let sweeper = tokio::spawn(background::run_sweeper(
+        state.clone(),
+        Duration::from_secs(10),
+    ));
 
     let listener = TcpListener::bind(bind).await?;
     println!("cronwatch listening on http://{}", listener.local_addr()?);
-    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
+    let server =
+        axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
     tokio::select! {
         r = server => r?,
         // Live streams never end by themselves: give in-flight requests a moment, then go.

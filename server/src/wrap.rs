@@ -36,7 +36,9 @@ impl Reporter {
                 .unwrap_or_else(|_| "http://127.0.0.1:3000".into())
                 .trim_end_matches('/')
                 .to_string(),
-            token: std::env::var("CRONWATCH_TOKEN").ok().filter(|t| !t.is_empty()),
+            token: std::env::var("CRONWATCH_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(Duration::from_secs(10))
@@ -47,17 +49,29 @@ impl Reporter {
     }
 
     /// POSTs `body` until it is accepted, refused for good (4xx), or the budget is spent.
-    async fn post(&self, path: &str, body: serde_json::Value, deadline: Instant) -> Result<(), String> {
+    async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<(), String> {
         let mut wait = Duration::from_millis(200);
         loop {
-            let mut req = self.client.post(format!("{}{}", self.base, path)).json(&body);
+            let mut req = self
+                .client
+                .post(format!("{}{}", self.base, path))
+                .json(&body);
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
             }
             let err = match req.send().await {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) if r.status().is_client_error() && r.status() != 429 => {
-                    return Err(format!("{} {}", r.status(), r.text().await.unwrap_or_default()))
+                    return Err(format!(
+                        "{} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    ))
                 }
                 Ok(r) => format!("server answered {}", r.status()),
                 Err(e) => e.to_string(),
@@ -75,13 +89,20 @@ impl Reporter {
 pub async fn run(job: String, command: Vec<String>) -> i32 {
     let reporter = Arc::new(Reporter::from_env());
     let id = Uuid::new_v4();
-    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok());
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
     let started = chrono::Utc::now();
     let start_report = {
         let reporter = reporter.clone();
-        let body = json!({ "job": job, "id": id, "trigger": "api", "started_at": started, "host": host });
+        let body =
+            json!({ "job": job, "id": id, "trigger": "api", "started_at": started, "host": host });
         let deadline = Instant::now() + reporter.budget;
-        tokio::spawn(async move { reporter.post("/api/v1/executions/start", body, deadline).await })
+        tokio::spawn(async move {
+            reporter
+                .post("/api/v1/executions/start", body, deadline)
+                .await
+        })
     };
     let clock = Instant::now();
     let (code, tail, spawn_error) = execute(&command).await;
@@ -104,7 +125,10 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
             "log_tail": tail,
             "error_message": spawn_error.or_else(|| (code != 0).then(|| format!("exited with code {code}"))),
         });
-        if let Err(e) = reporter.post(&format!("/api/v1/executions/{id}/complete"), body, deadline).await {
+        if let Err(e) = reporter
+            .post(&format!("/api/v1/executions/{id}/complete"), body, deadline)
+            .await
+        {
             eprintln!("cronwatch: could not report the end of {job}: {e}");
         }
     }
@@ -129,8 +153,16 @@ async fn execute(command: &[String]) -> (i32, String, Option<String>) {
         }
     };
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
-    let out = tokio::spawn(tee(child.stdout.take().expect("piped"), tokio::io::stdout(), tail.clone()));
-    let err = tokio::spawn(tee(child.stderr.take().expect("piped"), tokio::io::stderr(), tail.clone()));
+    let out = tokio::spawn(tee(
+        child.stdout.take().expect("piped"),
+        tokio::io::stdout(),
+        tail.clone(),
+    ));
+    let err = tokio::spawn(tee(
+        child.stderr.take().expect("piped"),
+        tokio::io::stderr(),
+        tail.clone(),
+    ));
     let status = child.wait().await;
     let _ = out.await;
     let _ = err.await;
@@ -141,7 +173,10 @@ async fn execute(command: &[String]) -> (i32, String, Option<String>) {
         }),
         Err(_) => 1,
     };
-    let bytes: Vec<u8> = tail.lock().map(|t| t.iter().copied().collect()).unwrap_or_default();
+    let bytes: Vec<u8> = tail
+        .lock()
+        .map(|t| t.iter().copied().collect())
+        .unwrap_or_default();
     (code, String::from_utf8_lossy(&bytes).into_owned(), None)
 }
 

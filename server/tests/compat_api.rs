@@ -9,14 +9,24 @@ use sqlx::PgPool;
 
 fn curl(url: &str, secret: &str, body: &str) -> (u16, serde_json::Value) {
     let out = Command::new("curl")
-        .args(["-sS", "-X", "POST", url, "-H", "Content-Type: application/json"])
+        .args([
+            "-sS",
+            "-X",
+            "POST",
+            url,
+            "-H",
+            "Content-Type: application/json",
+        ])
         .args(["-H", &format!("X-Cron-Secret: {secret}"), "-d", body])
         .args(["-w", "\n%{http_code}"])
         .output()
         .expect("curl runs");
     let text = String::from_utf8(out.stdout).unwrap();
     let (json, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap(), serde_json::from_str(json).unwrap_or(serde_json::Value::Null))
+    (
+        code.parse().unwrap(),
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -24,12 +34,25 @@ async fn shell_library_flow_works_unchanged(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     // The library's existing secret is imported as a token, so scripts keep it.
     let secret = "legacy-cron-secret-0123456789";
-    app::db::tokens::create(&pool, "legacy", app::db::tokens::Scope::Ingest, Some(secret.into())).await.unwrap();
+    app::db::tokens::create(
+        &pool,
+        "legacy",
+        app::db::tokens::Scope::Ingest,
+        Some(secret.into()),
+    )
+    .await
+    .unwrap();
     let base = app.base.clone();
 
     let (code, start) = tokio::task::spawn_blocking({
         let base = base.clone();
-        move || curl(&format!("{base}/api/admin/cron-executions/start"), secret, r#"{"cronName":"monitor-openai","triggerType":"scheduled"}"#)
+        move || {
+            curl(
+                &format!("{base}/api/admin/cron-executions/start"),
+                secret,
+                r#"{"cronName":"monitor-openai","triggerType":"scheduled"}"#,
+            )
+        }
     })
     .await
     .unwrap();
@@ -48,14 +71,22 @@ async fn shell_library_flow_works_unchanged(pool: PgPool) {
     );
     let (code, done) = tokio::task::spawn_blocking({
         let base = base.clone();
-        move || curl(&format!("{base}/api/admin/cron-executions/complete"), secret, &body)
+        move || {
+            curl(
+                &format!("{base}/api/admin/cron-executions/complete"),
+                secret,
+                &body,
+            )
+        }
     })
     .await
     .unwrap();
     assert_eq!(code, 200, "{done}");
     assert_eq!(done["success"], true);
 
-    let (_, e) = app.get(&format!("/api/v1/executions/{id}"), &app.read).await;
+    let (_, e) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
     assert_eq!(e["job"], "monitor-openai");
     assert_eq!(e["trigger"], "scheduled");
     assert_eq!(e["status"], "completed");
@@ -66,7 +97,11 @@ async fn shell_library_flow_works_unchanged(pool: PgPool) {
     // A bad secret changes nothing.
     let before = snapshot(&pool).await;
     let (code, err) = tokio::task::spawn_blocking(move || {
-        curl(&format!("{base}/api/admin/cron-executions/start"), "wrong-secret-xxxxxxxx", r#"{"cronName":"monitor-openai","triggerType":"scheduled"}"#)
+        curl(
+            &format!("{base}/api/admin/cron-executions/start"),
+            "wrong-secret-xxxxxxxx",
+            r#"{"cronName":"monitor-openai","triggerType":"scheduled"}"#,
+        )
     })
     .await
     .unwrap();

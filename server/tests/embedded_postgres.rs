@@ -35,7 +35,11 @@ fn start_server(data_dir: &std::path::Path) -> Server {
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Server { child, base, stdout: seen }
+    Server {
+        child,
+        base,
+        stdout: seen,
+    }
 }
 
 fn stop_server(mut s: Server) {
@@ -52,19 +56,40 @@ fn cli(data_dir: &std::path::Path, args: &[&str]) -> String {
         .env_remove("DATABASE_URL")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test]
 async fn private_postgres_serves_and_survives_a_restart() {
     let dir = std::env::temp_dir().join(format!("cw-embedded-{}", uuid::Uuid::new_v4().simple()));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
 
     let first = start_server(&dir);
-    assert!(dir.join("pg/PG_VERSION").exists(), "the cluster lives in the data dir");
-    assert!(first.stdout.iter().any(|l| l.contains("super_admin `admin`")), "{:?}", first.stdout);
-    let health = http.get(format!("{}/healthz", first.base)).send().await.unwrap();
+    assert!(
+        dir.join("pg/PG_VERSION").exists(),
+        "the cluster lives in the data dir"
+    );
+    assert!(
+        first
+            .stdout
+            .iter()
+            .any(|l| l.contains("super_admin `admin`")),
+        "{:?}",
+        first.stdout
+    );
+    let health = http
+        .get(format!("{}/healthz", first.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     // The CLI reaches the same private database while the server runs.
@@ -80,10 +105,19 @@ async fn private_postgres_serves_and_survives_a_restart() {
         .unwrap();
     assert_eq!(put.status(), 201);
     stop_server(first);
-    assert!(!dir.join("pg/postmaster.pid").exists(), "PostgreSQL stopped with the server");
+    assert!(
+        !dir.join("pg/postmaster.pid").exists(),
+        "PostgreSQL stopped with the server"
+    );
 
     let second = start_server(&dir);
-    assert!(!second.stdout.iter().any(|l| l.contains("super_admin `admin`")), "admin is created once");
+    assert!(
+        !second
+            .stdout
+            .iter()
+            .any(|l| l.contains("super_admin `admin`")),
+        "admin is created once"
+    );
     let jobs: serde_json::Value = http
         .get(format!("{}/api/v1/jobs", second.base))
         .bearer_auth(&token)

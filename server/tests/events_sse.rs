@@ -24,7 +24,10 @@ struct SseReader {
 
 impl SseReader {
     fn new(resp: reqwest::Response) -> Self {
-        Self { stream: resp.bytes_stream().boxed(), buf: String::new() }
+        Self {
+            stream: resp.bytes_stream().boxed(),
+            buf: String::new(),
+        }
     }
 
     async fn next(&mut self) -> Msg {
@@ -42,7 +45,11 @@ impl SseReader {
                     }
                 }
                 if let Some(id) = id {
-                    return Msg { id, event, data: serde_json::from_str(&data).unwrap() };
+                    return Msg {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).unwrap(),
+                    };
                 }
                 continue; // a keep-alive comment
             }
@@ -57,7 +64,10 @@ impl SseReader {
 }
 
 async fn connect(app: &common::TestApp, last_event_id: Option<i64>) -> SseReader {
-    let mut req = app.client.get(app.url("/api/v1/events")).bearer_auth(&app.read);
+    let mut req = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&app.read);
     if let Some(id) = last_event_id {
         req = req.header("last-event-id", id.to_string());
     }
@@ -79,7 +89,8 @@ async fn live_events_then_exact_replay(pool: PgPool) {
     assert_eq!(m1.data["data"]["id"], started["id"]);
     assert_eq!(m1.data["data"]["status"], "running");
 
-    app.complete(started["id"].as_str().unwrap(), "completed").await;
+    app.complete(started["id"].as_str().unwrap(), "completed")
+        .await;
     let m2 = live.next().await;
     assert!(m2.id > m1.id);
     assert_eq!(m2.data["data"]["status"], "completed");
@@ -88,10 +99,19 @@ async fn live_events_then_exact_replay(pool: PgPool) {
     // While disconnected: three more changes.
     let e = app.start("sse-job").await;
     app.complete(e["id"].as_str().unwrap(), "failed").await;
-    app.post("/api/v1/batches/crawls", &app.ingest, &serde_json::json!({ "pending": 4 })).await;
+    app.post(
+        "/api/v1/batches/crawls",
+        &app.ingest,
+        &serde_json::json!({ "pending": 4 }),
+    )
+    .await;
 
     let mut resumed = connect(&app, Some(m2.id)).await;
-    let missed: Vec<Msg> = vec![resumed.next().await, resumed.next().await, resumed.next().await];
+    let missed: Vec<Msg> = vec![
+        resumed.next().await,
+        resumed.next().await,
+        resumed.next().await,
+    ];
     assert_eq!(missed[0].data["data"]["status"], "running");
     assert_eq!(missed[1].data["data"]["status"], "failed");
     assert_eq!(missed[2].event, "batch");
@@ -115,7 +135,14 @@ async fn concurrent_writers_are_delivered_in_order_without_gaps(pool: PgPool) {
         let url = app.url("/api/v1/executions/start");
         let token = app.ingest.clone();
         tasks.push(tokio::spawn(async move {
-            client.post(url).bearer_auth(token).json(&serde_json::json!({ "job": format!("w{}", i % 8) })).send().await.unwrap().status()
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "job": format!("w{}", i % 8) }))
+                .send()
+                .await
+                .unwrap()
+                .status()
         }));
     }
     for t in tasks {
@@ -136,10 +163,28 @@ async fn concurrent_writers_are_delivered_in_order_without_gaps(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn stream_needs_a_read_token_and_a_numeric_last_event_id(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let r = app.client.get(app.url("/api/v1/events")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app.client.get(app.url("/api/v1/events")).bearer_auth(&app.ingest).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&app.ingest)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = app.client.get(app.url("/api/v1/events")).bearer_auth(&app.read).header("last-event-id", "abc").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&app.read)
+        .header("last-event-id", "abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }

@@ -43,8 +43,14 @@ async fn start_then_complete_records_everything(pool: PgPool) {
 
     // Rollups moved in the same transactions: one failed, no running left.
     let rows: Vec<(String, i64)> =
-        sqlx::query_as("select status, count from execution_rollups order by status").fetch_all(&pool).await.unwrap();
-    assert_eq!(rows, vec![("failed".to_string(), 1), ("running".to_string(), 0)]);
+        sqlx::query_as("select status, count from execution_rollups order by status")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![("failed".to_string(), 1), ("running".to_string(), 0)]
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -58,7 +64,9 @@ async fn missing_wrong_and_misscoped_tokens_are_refused(pool: PgPool) {
     let (_, b) = common::status_json(resp).await;
     assert_eq!(error_code(&b), "unauthorized");
 
-    let resp = app.post_raw(START, Some("cw_not-a-real-token"), body.clone()).await;
+    let resp = app
+        .post_raw(START, Some("cw_not-a-real-token"), body.clone())
+        .await;
     assert_eq!(resp.status(), 401);
 
     let resp = app.post_raw(START, Some(&app.read), body.clone()).await;
@@ -67,19 +75,42 @@ async fn missing_wrong_and_misscoped_tokens_are_refused(pool: PgPool) {
     assert_eq!(error_code(&b), "forbidden");
 
     // X-Cron-Secret works like Bearer (wrong secret: 401).
-    let resp = app.client.post(app.url(START)).header("x-cron-secret", "nope").body(body.clone()).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(START))
+        .header("x-cron-secret", "nope")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
 
     // Admin tokens may not be used in the query string, nor any other secret.
-    let resp = app.client.post(app.url(&format!("{START}?token={}", app.ingest))).body(body.clone()).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(&format!("{START}?token={}", app.ingest)))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     let (_, b) = common::status_json(resp).await;
-    assert!(b["error"]["message"].as_str().unwrap().contains("header"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("header"),
+        "{b}"
+    );
 
     assert_eq!(snapshot(&pool).await, before);
 
     // The right token in X-Cron-Secret is accepted.
-    let resp = app.client.post(app.url(START)).header("x-cron-secret", &app.ingest).body(body).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url(START))
+        .header("x-cron-secret", &app.ingest)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
 }
 
@@ -103,7 +134,10 @@ async fn malformed_and_invalid_bodies_change_nothing(pool: PgPool) {
         assert_eq!(error_code(&b), code, "body {body}");
     }
     let long = format!(r#"{{"job": "{}"}}"#, "a".repeat(65));
-    assert_eq!(app.post_raw(START, Some(&app.ingest), long).await.status(), 422);
+    assert_eq!(
+        app.post_raw(START, Some(&app.ingest), long).await.status(),
+        422
+    );
     assert_eq!(snapshot(&pool).await, before);
 }
 
@@ -131,7 +165,9 @@ async fn start_and_complete_are_idempotent(pool: PgPool) {
     assert_eq!(snapshot(&pool).await, after_complete);
 
     // The same id under another job is a conflict.
-    let (c3, e) = app.post(START, &app.ingest, &json!({ "job": "other", "id": id })).await;
+    let (c3, e) = app
+        .post(START, &app.ingest, &json!({ "job": "other", "id": id }))
+        .await;
     assert_eq!(c3, 409);
     assert_eq!(error_code(&e), "conflict");
 }
@@ -145,21 +181,39 @@ async fn conflicting_complete_is_409_and_unknown_is_404(pool: PgPool) {
     let before = snapshot(&pool).await;
 
     let path = format!("/api/v1/executions/{id}/complete");
-    let (code, body) = app.post(&path, &app.ingest, &json!({ "status": "failed" })).await;
+    let (code, body) = app
+        .post(&path, &app.ingest, &json!({ "status": "failed" }))
+        .await;
     assert_eq!(code, 409);
     assert_eq!(error_code(&body), "conflict");
 
     let unknown = format!("/api/v1/executions/{}/complete", uuid::Uuid::new_v4());
-    let (code, body) = app.post(&unknown, &app.ingest, &json!({ "status": "completed" })).await;
+    let (code, body) = app
+        .post(&unknown, &app.ingest, &json!({ "status": "completed" }))
+        .await;
     assert_eq!(code, 404);
     assert_eq!(error_code(&body), "not_found");
-    let (code, _) = app.post("/api/v1/executions/not-a-uuid/complete", &app.ingest, &json!({ "status": "completed" })).await;
+    let (code, _) = app
+        .post(
+            "/api/v1/executions/not-a-uuid/complete",
+            &app.ingest,
+            &json!({ "status": "completed" }),
+        )
+        .await;
     assert_eq!(code, 404);
 
     // "running" is not an end.
-    let (code, _) = app.post(&path, &app.ingest, &json!({ "status": "running" })).await;
+    let (code, _) = app
+        .post(&path, &app.ingest, &json!({ "status": "running" }))
+        .await;
     assert_eq!(code, 422);
-    let (code, _) = app.post(&path, &app.ingest, &json!({ "status": "completed", "duration_ms": -1 })).await;
+    let (code, _) = app
+        .post(
+            &path,
+            &app.ingest,
+            &json!({ "status": "completed", "duration_ms": -1 }),
+        )
+        .await;
     assert_eq!(code, 422);
     assert_eq!(snapshot(&pool).await, before);
 }
@@ -173,7 +227,8 @@ async fn oversized_output_is_truncated_and_oversized_body_is_413(pool: PgPool) {
 
     // Over the 1 MiB body limit: 413, nothing changes.
     let before = snapshot(&pool).await;
-    let huge = json!({ "status": "completed", "output": { "x": "a".repeat(1_100_000) } }).to_string();
+    let huge =
+        json!({ "status": "completed", "output": { "x": "a".repeat(1_100_000) } }).to_string();
     let resp = app.post_raw(&path, Some(&app.ingest), huge).await;
     assert_eq!(resp.status(), 413);
     let (_, b) = common::status_json(resp).await;
@@ -195,19 +250,33 @@ async fn oversized_output_is_truncated_and_oversized_body_is_413(pool: PgPool) {
 async fn batch_counters(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (code, q) = app
-        .post("/api/v1/batches/kb-indexation", &app.ingest, &json!({ "pending": 10, "completed_today": 3, "failed_today": 1 }))
+        .post(
+            "/api/v1/batches/kb-indexation",
+            &app.ingest,
+            &json!({ "pending": 10, "completed_today": 3, "failed_today": 1 }),
+        )
         .await;
     assert_eq!(code, 200, "{q}");
     assert_eq!(q["pending"], 10);
     assert_eq!(q["success_rate"], 0.75);
     // Omitted counters are kept.
-    let (_, q) = app.post("/api/v1/batches/kb-indexation", &app.ingest, &json!({ "processing": 2 })).await;
+    let (_, q) = app
+        .post(
+            "/api/v1/batches/kb-indexation",
+            &app.ingest,
+            &json!({ "processing": 2 }),
+        )
+        .await;
     assert_eq!(q["pending"], 10);
     assert_eq!(q["processing"], 2);
 
     let before = snapshot(&pool).await;
     for (path, body, status) in [
-        ("/api/v1/batches/kb-indexation", json!({ "pending": -1 }), 422),
+        (
+            "/api/v1/batches/kb-indexation",
+            json!({ "pending": -1 }),
+            422,
+        ),
         ("/api/v1/batches/kb-indexation", json!({}), 422),
         ("/api/v1/batches/kb-indexation", json!({ "pendng": 1 }), 422),
         ("/api/v1/batches/Bad_Name", json!({ "pending": 1 }), 422),
@@ -215,7 +284,13 @@ async fn batch_counters(pool: PgPool) {
         let (code, b) = app.post(path, &app.ingest, &body).await;
         assert_eq!(code, status, "{body} → {b}");
     }
-    let (code, _) = app.post("/api/v1/batches/kb-indexation", &app.read, &json!({ "pending": 1 })).await;
+    let (code, _) = app
+        .post(
+            "/api/v1/batches/kb-indexation",
+            &app.read,
+            &json!({ "pending": 1 }),
+        )
+        .await;
     assert_eq!(code, 403);
     assert_eq!(snapshot(&pool).await, before);
 
@@ -238,7 +313,14 @@ async fn job_definitions(pool: PgPool) {
     let put = |token: String, body: serde_json::Value, name: &'static str| {
         let app = &app;
         async move {
-            let resp = app.client.put(app.url(&format!("/api/v1/jobs/{name}"))).bearer_auth(token).json(&body).send().await.unwrap();
+            let resp = app
+                .client
+                .put(app.url(&format!("/api/v1/jobs/{name}")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             common::status_json(resp).await
         }
     };
@@ -248,7 +330,10 @@ async fn job_definitions(pool: PgPool) {
     let next: chrono::DateTime<chrono::Utc> = job["next_run_at"].as_str().unwrap().parse().unwrap();
     assert!(next > chrono::Utc::now());
     // 02:00 or 14:00 in Montreal is 06/07 or 18/19 UTC depending on daylight saving.
-    assert!([6, 7, 18, 19].contains(&chrono::Timelike::hour(&next)), "{next}");
+    assert!(
+        [6, 7, 18, 19].contains(&chrono::Timelike::hour(&next)),
+        "{next}"
+    );
 
     let (code, _) = put(app.admin.clone(), def.clone(), "qa-quality-analysis").await;
     assert_eq!(code, 200, "replacing answers 200");
@@ -270,6 +355,10 @@ async fn job_definitions(pool: PgPool) {
     assert_eq!(code, 403, "ingest tokens cannot define jobs");
     assert_eq!(snapshot(&pool).await, before);
 
-    let audit: i64 = sqlx::query_scalar("select count(*) from audit_events where action like 'job.%'").fetch_one(&pool).await.unwrap();
+    let audit: i64 =
+        sqlx::query_scalar("select count(*) from audit_events where action like 'job.%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(audit, 2);
 }

@@ -8,7 +8,11 @@ use sqlx::PgPool;
 async fn ping_key(pool: &PgPool, job: &str) -> uuid::Uuid {
     let mut conn = pool.acquire().await.unwrap();
     app::db::jobs::ensure(&mut conn, job).await.unwrap();
-    sqlx::query_scalar("select ping_key from jobs where name = $1").bind(job).fetch_one(pool).await.unwrap()
+    sqlx::query_scalar("select ping_key from jobs where name = $1")
+        .bind(job)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -16,26 +20,64 @@ async fn start_and_end_pair_by_rid(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let key = ping_key(&pool, "backup").await;
     let c = &app.client;
-    assert_eq!(c.get(app.url(&format!("/ping/{key}/start?rid=r1"))).send().await.unwrap().status(), 200);
-    assert_eq!(c.get(app.url(&format!("/ping/{key}/start?rid=r2"))).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.get(app.url(&format!("/ping/{key}/start?rid=r1")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(app.url(&format!("/ping/{key}/start?rid=r2")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // r1 fails with exit code 3 and a log body; r2 succeeds.
-    let r = c.post(app.url(&format!("/ping/{key}/3?rid=r1"))).body("disk full\n").send().await.unwrap();
+    let r = c
+        .post(app.url(&format!("/ping/{key}/3?rid=r1")))
+        .body("disk full\n")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "OK");
-    assert_eq!(c.post(app.url(&format!("/ping/{key}?rid=r2"))).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.post(app.url(&format!("/ping/{key}?rid=r2")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     let (_, page) = app.get("/api/v1/executions?job=backup", &app.read).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     let failed = items.iter().find(|e| e["status"] == "failed").unwrap();
     assert_eq!(failed["exit_code"], 3);
-    let (_, full) = app.get(&format!("/api/v1/executions/{}", failed["id"].as_str().unwrap()), &app.read).await;
+    let (_, full) = app
+        .get(
+            &format!("/api/v1/executions/{}", failed["id"].as_str().unwrap()),
+            &app.read,
+        )
+        .await;
     assert_eq!(full["log_tail"], "disk full\n");
     assert!(items.iter().any(|e| e["status"] == "completed"));
 
     // A retried end with the same rid changes nothing.
     let before = snapshot(&pool).await;
-    assert_eq!(c.post(app.url(&format!("/ping/{key}/3?rid=r1"))).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c.post(app.url(&format!("/ping/{key}/3?rid=r1")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(snapshot(&pool).await, before);
 }
 
@@ -44,14 +86,38 @@ async fn end_without_start_and_without_rid(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let key = ping_key(&pool, "pinger").await;
     // No start: an instant run is recorded.
-    assert_eq!(app.client.get(app.url(&format!("/ping/{key}"))).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url(&format!("/ping/{key}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // start then fail without rid: the latest running execution is closed.
-    app.client.post(app.url(&format!("/ping/{key}/start"))).send().await.unwrap();
-    app.client.post(app.url(&format!("/ping/{key}/fail"))).send().await.unwrap();
+    app.client
+        .post(app.url(&format!("/ping/{key}/start")))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .post(app.url(&format!("/ping/{key}/fail")))
+        .send()
+        .await
+        .unwrap();
     let (_, page) = app.get("/api/v1/executions?job=pinger", &app.read).await;
-    let statuses: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses.len(), 2);
-    assert!(statuses.contains(&"completed") && statuses.contains(&"failed"), "{statuses:?}");
+    assert!(
+        statuses.contains(&"completed") && statuses.contains(&"failed"),
+        "{statuses:?}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

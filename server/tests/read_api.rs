@@ -15,7 +15,11 @@ async fn pagination_walks_every_row_once(pool: PgPool) {
         let job = if i % 3 == 0 { "alpha" } else { "beta" };
         let at = t0 + Duration::seconds(i / 2); // pairs share a start time: ties broken by id
         let (code, e) = app
-            .post("/api/v1/executions/start", &app.ingest, &json!({ "job": job, "started_at": at, "trigger": "scheduled" }))
+            .post(
+                "/api/v1/executions/start",
+                &app.ingest,
+                &json!({ "job": job, "started_at": at, "trigger": "scheduled" }),
+            )
             .await;
         assert_eq!(code, 201, "{e}");
         if i % 4 == 0 {
@@ -35,7 +39,10 @@ async fn pagination_walks_every_row_once(pool: PgPool) {
         assert_eq!(code, 200, "{page}");
         pages += 1;
         for e in page["items"].as_array().unwrap() {
-            let key = (e["started_at"].as_str().unwrap().to_string(), e["id"].as_str().unwrap().to_string());
+            let key = (
+                e["started_at"].as_str().unwrap().to_string(),
+                e["id"].as_str().unwrap().to_string(),
+            );
             if let Some(prev) = &last_key {
                 let (pt, _) = prev;
                 let t: chrono::DateTime<Utc> = key.0.parse().unwrap();
@@ -43,7 +50,10 @@ async fn pagination_walks_every_row_once(pool: PgPool) {
                 assert!(t <= p, "newest first");
             }
             last_key = Some(key);
-            assert!(seen.insert(e["id"].as_str().unwrap().to_string()), "row seen twice");
+            assert!(
+                seen.insert(e["id"].as_str().unwrap().to_string()),
+                "row seen twice"
+            );
         }
         cursor = page["next_cursor"].as_str().map(String::from);
         if cursor.is_none() {
@@ -55,13 +65,23 @@ async fn pagination_walks_every_row_once(pool: PgPool) {
 
     let (_, failed) = app.get("/api/v1/executions?status=failed", &app.read).await;
     assert_eq!(failed["items"].as_array().unwrap().len(), 30);
-    let (_, alpha) = app.get("/api/v1/executions?job=alpha&status=failed", &app.read).await;
-    assert!(alpha["items"].as_array().unwrap().iter().all(|e| e["job"] == "alpha" && e["status"] == "failed"));
+    let (_, alpha) = app
+        .get("/api/v1/executions?job=alpha&status=failed", &app.read)
+        .await;
+    assert!(alpha["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["job"] == "alpha" && e["status"] == "failed"));
     assert_eq!(alpha["items"].as_array().unwrap().len(), 10);
-    let (_, manual) = app.get("/api/v1/executions?trigger=manual", &app.read).await;
+    let (_, manual) = app
+        .get("/api/v1/executions?trigger=manual", &app.read)
+        .await;
     assert_eq!(manual["items"].as_array().unwrap().len(), 0);
     let from = (t0 + Duration::seconds(50)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (code, recent) = app.get(&format!("/api/v1/executions?from={from}"), &app.read).await;
+    let (code, recent) = app
+        .get(&format!("/api/v1/executions?from={from}"), &app.read)
+        .await;
     assert_eq!(code, 200, "{recent}");
     assert_eq!(recent["items"].as_array().unwrap().len(), 20);
 }
@@ -84,9 +104,19 @@ async fn bad_filters_are_refused(pool: PgPool) {
     }
     let (code, _) = app.get("/api/v1/executions", &app.ingest).await;
     assert_eq!(code, 403, "ingest tokens cannot read");
-    let r = app.client.get(app.url("/api/v1/executions")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/executions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let (code, _) = app.get(&format!("/api/v1/executions/{}", uuid::Uuid::new_v4()), &app.read).await;
+    let (code, _) = app
+        .get(
+            &format!("/api/v1/executions/{}", uuid::Uuid::new_v4()),
+            &app.read,
+        )
+        .await;
     assert_eq!(code, 404);
     let (code, _) = app.get("/api/v1/nothing-here", &app.read).await;
     assert_eq!(code, 404);
@@ -95,7 +125,12 @@ async fn bad_filters_are_refused(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn stats_come_from_rollups(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    for (job, status, ms) in [("a", "completed", 100), ("a", "completed", 300), ("a", "failed", 50), ("b", "completed", 10)] {
+    for (job, status, ms) in [
+        ("a", "completed", 100),
+        ("a", "completed", 300),
+        ("a", "failed", 50),
+        ("b", "completed", 10),
+    ] {
         let e = app.start(job).await;
         app.post(
             &format!("/api/v1/executions/{}/complete", e["id"].as_str().unwrap()),
@@ -105,24 +140,42 @@ async fn stats_come_from_rollups(pool: PgPool) {
         .await;
     }
     app.start("b").await; // still running
-    // A stuck one: started long ago under a job with a 1 s timeout.
+                          // A stuck one: started long ago under a job with a 1 s timeout.
     let mut conn = pool.acquire().await.unwrap();
     app::db::jobs::ensure(&mut conn, "slow").await.unwrap();
-    sqlx::query("update jobs set timeout_ms = 1000 where name = 'slow'").execute(&pool).await.unwrap();
-    app.post("/api/v1/executions/start", &app.ingest, &json!({ "job": "slow", "started_at": Utc::now() - Duration::minutes(5) })).await;
+    sqlx::query("update jobs set timeout_ms = 1000 where name = 'slow'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    app.post(
+        "/api/v1/executions/start",
+        &app.ingest,
+        &json!({ "job": "slow", "started_at": Utc::now() - Duration::minutes(5) }),
+    )
+    .await;
 
     let (code, s) = app.get("/api/v1/stats?hours=24", &app.read).await;
     assert_eq!(code, 200, "{s}");
     assert_eq!(s["total"], 6);
     assert_eq!(s["running_now"], 2);
     assert_eq!(s["failures"], 1);
-    let a = s["jobs"].as_array().unwrap().iter().find(|j| j["job"] == "a").unwrap();
+    let a = s["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "a")
+        .unwrap();
     assert_eq!(a["completed"], 2);
     assert_eq!(a["failed"], 1);
     assert!((a["success_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9);
     assert_eq!(a["avg_duration_ms"], 150.0);
     assert_eq!(s["stuck"].as_array().unwrap().len(), 1);
     assert_eq!(s["stuck"][0]["job"], "slow");
-    let today: i64 = s["timeline"].as_array().unwrap().iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    let today: i64 = s["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
     assert_eq!(today, 6);
 }

@@ -21,18 +21,29 @@ fn cronwatch_run(url: &str, token: &str, job: &str, script: &str) -> std::proces
 async fn failing_command_is_reported_and_its_code_passed_through(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (base, token) = (app.base.clone(), app.ingest.clone());
-    let out = tokio::task::spawn_blocking(move || cronwatch_run(&base, &token, "wrapped", "echo hi; echo oops >&2; exit 3"))
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        cronwatch_run(&base, &token, "wrapped", "echo hi; echo oops >&2; exit 3")
+    })
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "stdout passes through");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hi\n",
+        "stdout passes through"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("oops"));
 
     let (_, page) = app.get("/api/v1/executions?job=wrapped", &app.read).await;
     let e = &page["items"][0];
     assert_eq!(e["status"], "failed");
     assert_eq!(e["exit_code"], 3);
-    let (_, full) = app.get(&format!("/api/v1/executions/{}", e["id"].as_str().unwrap()), &app.read).await;
+    let (_, full) = app
+        .get(
+            &format!("/api/v1/executions/{}", e["id"].as_str().unwrap()),
+            &app.read,
+        )
+        .await;
     let tail = full["log_tail"].as_str().unwrap();
     assert!(tail.contains("hi") && tail.contains("oops"), "{tail}");
     assert!(full["host"].is_string());
@@ -42,7 +53,9 @@ async fn failing_command_is_reported_and_its_code_passed_through(pool: PgPool) {
 async fn successful_command_is_completed(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (base, token) = (app.base.clone(), app.ingest.clone());
-    let out = tokio::task::spawn_blocking(move || cronwatch_run(&base, &token, "ok-job", "true")).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cronwatch_run(&base, &token, "ok-job", "true"))
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let (_, page) = app.get("/api/v1/executions?job=ok-job", &app.read).await;
     assert_eq!(page["items"][0]["status"], "completed");
@@ -52,10 +65,19 @@ async fn successful_command_is_completed(pool: PgPool) {
 #[test]
 fn server_down_still_runs_the_command() {
     // Nothing listens on this port: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let marker = std::env::temp_dir().join(format!("cronwatch-run-{}", uuid::Uuid::new_v4()));
     let script = format!("echo hi; touch {}; exit 3", marker.display());
-    let out = cronwatch_run(&format!("http://127.0.0.1:{port}"), "cw_x", "offline", &script);
+    let out = cronwatch_run(
+        &format!("http://127.0.0.1:{port}"),
+        "cw_x",
+        "offline",
+        &script,
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(marker.exists(), "the command ran");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");

@@ -21,22 +21,47 @@ async fn stuck_execution_times_out(pool: PgPool) {
         .unwrap();
     assert_eq!(put.status(), 201);
     let (_, stuck) = app
-        .post("/api/v1/executions/start", &app.ingest, &json!({ "job": "slow-job", "started_at": Utc::now() - Duration::minutes(2) }))
+        .post(
+            "/api/v1/executions/start",
+            &app.ingest,
+            &json!({ "job": "slow-job", "started_at": Utc::now() - Duration::minutes(2) }),
+        )
         .await;
-    let (_, fresh) = app.post("/api/v1/executions/start", &app.ingest, &json!({ "job": "slow-job" })).await;
+    let (_, fresh) = app
+        .post(
+            "/api/v1/executions/start",
+            &app.ingest,
+            &json!({ "job": "slow-job" }),
+        )
+        .await;
 
     server::background::sweep_once(&app.state).await.unwrap();
 
-    let (_, s) = app.get(&format!("/api/v1/executions/{}", stuck["id"].as_str().unwrap()), &app.read).await;
+    let (_, s) = app
+        .get(
+            &format!("/api/v1/executions/{}", stuck["id"].as_str().unwrap()),
+            &app.read,
+        )
+        .await;
     assert_eq!(s["status"], "timed_out");
     assert!(s["duration_ms"].as_i64().unwrap() >= 120_000);
-    let (_, f) = app.get(&format!("/api/v1/executions/{}", fresh["id"].as_str().unwrap()), &app.read).await;
-    assert_eq!(f["status"], "running", "a run within its timeout is left alone");
+    let (_, f) = app
+        .get(
+            &format!("/api/v1/executions/{}", fresh["id"].as_str().unwrap()),
+            &app.read,
+        )
+        .await;
+    assert_eq!(
+        f["status"], "running",
+        "a run within its timeout is left alone"
+    );
 
-    let events: i64 = sqlx::query_scalar("select count(*) from events where payload->'data'->>'status' = 'timed_out'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from events where payload->'data'->>'status' = 'timed_out'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(events, 1);
     let (_, stats) = app.get("/api/v1/stats", &app.read).await;
     assert_eq!(stats["jobs"][0]["timed_out"], 1);
@@ -44,7 +69,14 @@ async fn stuck_execution_times_out(pool: PgPool) {
 
     // A late real end of a timed-out run is still recorded (its result is not lost).
     let (code, late) = app
-        .post(&format!("/api/v1/executions/{}/complete", stuck["id"].as_str().unwrap()), &app.ingest, &json!({ "status": "completed" }))
+        .post(
+            &format!(
+                "/api/v1/executions/{}/complete",
+                stuck["id"].as_str().unwrap()
+            ),
+            &app.ingest,
+            &json!({ "status": "completed" }),
+        )
         .await;
     assert_eq!(code, 200, "{late}");
     assert_eq!(late["status"], "completed");
@@ -55,15 +87,35 @@ async fn retention_deletes_only_older_executions(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     for days in [10, 8, 6, 1, 0] {
         let at = Utc::now() - Duration::days(days) - Duration::minutes(1);
-        let (code, e) = app.post("/api/v1/executions/start", &app.ingest, &json!({ "job": "old-and-new", "started_at": at })).await;
+        let (code, e) = app
+            .post(
+                "/api/v1/executions/start",
+                &app.ingest,
+                &json!({ "job": "old-and-new", "started_at": at }),
+            )
+            .await;
         assert_eq!(code, 201, "{e}");
     }
-    let rollups_before: i64 = sqlx::query_scalar("select sum(count)::bigint from execution_rollups").fetch_one(&pool).await.unwrap();
+    let rollups_before: i64 =
+        sqlx::query_scalar("select sum(count)::bigint from execution_rollups")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     server::background::sweep_once(&app.state).await.unwrap();
     let left: Vec<chrono::DateTime<Utc>> =
-        sqlx::query_scalar("select started_at from executions order by started_at").fetch_all(&pool).await.unwrap();
-    assert_eq!(left.len(), 3, "the 10- and 8-day-old runs go, the rest stay");
+        sqlx::query_scalar("select started_at from executions order by started_at")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        left.len(),
+        3,
+        "the 10- and 8-day-old runs go, the rest stay"
+    );
     assert!(left.iter().all(|t| *t > Utc::now() - Duration::days(7)));
-    let rollups_after: i64 = sqlx::query_scalar("select sum(count)::bigint from execution_rollups").fetch_one(&pool).await.unwrap();
+    let rollups_after: i64 = sqlx::query_scalar("select sum(count)::bigint from execution_rollups")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(rollups_before, rollups_after, "aggregates outlive raw rows");
 }

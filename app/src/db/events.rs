@@ -31,7 +31,9 @@ pub async fn record(conn: &mut PgConnection, event: &ChangeEvent) -> Result<(), 
 /// the disk: a number lost in a crash is simply assigned again.
 pub async fn sequence(pool: &PgPool) -> Result<i64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("set local synchronous_commit = off").execute(&mut *tx).await?;
+    sqlx::query!("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     let n = sqlx::query_scalar!("select cw_sequence_events() as \"n!\"")
         .fetch_one(&mut *tx)
         .await?;
@@ -41,9 +43,9 @@ pub async fn sequence(pool: &PgPool) -> Result<i64, sqlx::Error> {
 
 /// Whether events wait for a number (cheap: a partial index).
 pub async fn has_unsequenced(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query_scalar!("select exists (select 1 from events where seq is null) as \"e!\"")
+    sqlx::query_scalar!("select exists (select 1 from events where seq is null) as \"e!\"")
         .fetch_one(pool)
-        .await?)
+        .await
 }
 
 /// Numbered events after `after`, oldest first, at most `limit`.
@@ -67,9 +69,9 @@ pub async fn since(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Sequence
 
 /// The highest number assigned so far (0 when none).
 pub async fn latest_seq(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    Ok(sqlx::query_scalar!("select coalesce(max(seq), 0) as \"s!\" from events")
+    sqlx::query_scalar!("select coalesce(max(seq), 0) as \"s!\" from events")
         .fetch_one(pool)
-        .await?)
+        .await
 }
 
 /// Deletes numbered events older than `keep`, at most `batch` at a time.

@@ -30,7 +30,11 @@ pub struct Cursor {
 impl Cursor {
     /// `MICROS_UUID`: opaque to clients, safe in URLs.
     pub fn encode(&self) -> String {
-        format!("{}_{}", self.started_at.timestamp_micros(), self.id.simple())
+        format!(
+            "{}_{}",
+            self.started_at.timestamp_micros(),
+            self.id.simple()
+        )
     }
 
     pub fn decode(s: &str) -> Result<Self, ApiError> {
@@ -90,7 +94,13 @@ pub async fn page(pool: &PgPool, f: &ExecutionFilter) -> Result<ExecutionPage, s
         .collect();
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
-        items.last().map(|l| Cursor { started_at: l.started_at, id: l.id }.encode())
+        items.last().map(|l| {
+            Cursor {
+                started_at: l.started_at,
+                id: l.id,
+            }
+            .encode()
+        })
     } else {
         None
     };

@@ -130,7 +130,10 @@ async fn fetch(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<R
 }
 
 /// One execution, read on the caller's connection (inside its transaction).
-pub(crate) async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Option<Execution>, sqlx::Error> {
+pub(crate) async fn load(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<Execution>, sqlx::Error> {
     Ok(fetch(conn, id, false).await?.map(Row::into_wire))
 }
 
@@ -145,7 +148,10 @@ pub async fn start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError
     let mut tx = pool.begin().await?;
     let job_id = jobs::ensure(&mut tx, &new.job).await?;
     if let Some(existing) = find_existing(&mut tx, &new, job_id).await? {
-        return Ok(Outcome { execution: existing.into_wire(), changed: false });
+        return Ok(Outcome {
+            execution: existing.into_wire(),
+            changed: false,
+        });
     }
     let id = new.id.unwrap_or_else(Uuid::new_v4);
     let started_at = new.started_at.unwrap_or_else(Utc::now);
@@ -171,11 +177,22 @@ pub async fn start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError
         tx.rollback().await?;
         let mut conn = pool.acquire().await?;
         return match find_existing(&mut conn, &new, job_id).await? {
-            Some(existing) => Ok(Outcome { execution: existing.into_wire(), changed: false }),
+            Some(existing) => Ok(Outcome {
+                execution: existing.into_wire(),
+                changed: false,
+            }),
             None => Err(ApiError::Conflict(format!("execution {id} already exists"))),
         };
     }
-    rollups::bump(&mut tx, job_id, started_at, ExecutionStatus::Running, 1, None).await?;
+    rollups::bump(
+        &mut tx,
+        job_id,
+        started_at,
+        ExecutionStatus::Running,
+        1,
+        None,
+    )
+    .await?;
     jobs::note_start(&mut tx, job_id, id, started_at).await?;
     let execution = fetch(&mut tx, id, false)
         .await?
@@ -183,7 +200,10 @@ pub async fn start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError
         .into_wire();
     events::record(&mut tx, &ChangeEvent::Execution(execution.summary.clone())).await?;
     tx.commit().await?;
-    Ok(Outcome { execution, changed: true })
+    Ok(Outcome {
+        execution,
+        changed: true,
+    })
 }
 
 /// The execution a retried start refers to, if this is a retry. A reused id under
@@ -232,16 +252,23 @@ pub async fn complete(pool: &PgPool, id: Uuid, done: Completion) -> Result<Outco
         .ok_or_else(|| ApiError::NotFound(format!("execution {id} not found")))?;
     let current = row.status();
     if current == done.status {
-        return Ok(Outcome { execution: row.into_wire(), changed: false });
+        return Ok(Outcome {
+            execution: row.into_wire(),
+            changed: false,
+        });
     }
-    let late_end = current == ExecutionStatus::TimedOut && !matches!(done.status, ExecutionStatus::TimedOut);
+    let late_end =
+        current == ExecutionStatus::TimedOut && !matches!(done.status, ExecutionStatus::TimedOut);
     if current.is_final() && !late_end {
         return Err(ApiError::Conflict(format!(
             "execution {id} already ended as {}",
             current.as_str()
         )));
     }
-    let completed_at = done.completed_at.unwrap_or_else(Utc::now).max(row.started_at);
+    let completed_at = done
+        .completed_at
+        .unwrap_or_else(Utc::now)
+        .max(row.started_at);
     let duration_ms = done
         .duration_ms
         .unwrap_or_else(|| (completed_at - row.started_at).num_milliseconds());
@@ -264,7 +291,15 @@ pub async fn complete(pool: &PgPool, id: Uuid, done: Completion) -> Result<Outco
     .execute(&mut *tx)
     .await?;
     rollups::bump(&mut tx, row.job_id, row.started_at, current, -1, None).await?;
-    rollups::bump(&mut tx, row.job_id, row.started_at, done.status, 1, Some(duration_ms)).await?;
+    rollups::bump(
+        &mut tx,
+        row.job_id,
+        row.started_at,
+        done.status,
+        1,
+        Some(duration_ms),
+    )
+    .await?;
     if !late_end {
         jobs::note_end(&mut tx, row.job_id, id, done.status).await?;
     }
@@ -274,7 +309,10 @@ pub async fn complete(pool: &PgPool, id: Uuid, done: Completion) -> Result<Outco
         .into_wire();
     events::record(&mut tx, &ChangeEvent::Execution(execution.summary.clone())).await?;
     tx.commit().await?;
-    Ok(Outcome { execution, changed: true })
+    Ok(Outcome {
+        execution,
+        changed: true,
+    })
 }
 
 /// Looks up the execution a ping end refers to: by `rid` if given, else the job's
@@ -309,7 +347,9 @@ pub async fn find_for_ping_end(
 /// Replaces output above [`OUTPUT_CAP_BYTES`] by a marker that keeps its size and a
 /// preview, so that the run is still recorded (nothing acknowledged is lost).
 pub fn cap_output(output: Option<serde_json::Value>) -> (Option<serde_json::Value>, bool) {
-    let Some(value) = output else { return (None, false) };
+    let Some(value) = output else {
+        return (None, false);
+    };
     let text = value.to_string();
     if text.len() <= OUTPUT_CAP_BYTES {
         return (Some(value), false);

@@ -49,18 +49,30 @@ impl JobDefinition {
         if self.grace_ms.is_some_and(|g| g < 0) {
             return Err(ApiError::Invalid("grace_ms must be >= 0".into()));
         }
-        if self.display_name.as_ref().is_some_and(|d| d.chars().count() > 200) {
-            return Err(ApiError::Invalid("display_name is longer than 200 characters".into()));
+        if self
+            .display_name
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 200)
+        {
+            return Err(ApiError::Invalid(
+                "display_name is longer than 200 characters".into(),
+            ));
         }
         if self.description.chars().count() > 2000 {
-            return Err(ApiError::Invalid("description is longer than 2000 characters".into()));
+            return Err(ApiError::Invalid(
+                "description is longer than 2000 characters".into(),
+            ));
         }
         if self.tags.len() > 32 || self.tags.iter().any(|t| !is_valid_name(t)) {
-            return Err(ApiError::Invalid("tags: at most 32, each [a-z0-9-]{1,64}".into()));
+            return Err(ApiError::Invalid(
+                "tags: at most 32, each [a-z0-9-]{1,64}".into(),
+            ));
         }
         let tz = self.timezone.as_deref().unwrap_or("UTC");
         match &self.schedule {
-            Some(expr) => Schedule::parse(expr, tz).map(Some).map_err(ApiError::Invalid),
+            Some(expr) => Schedule::parse(expr, tz)
+                .map(Some)
+                .map_err(ApiError::Invalid),
             None if self.timezone.is_some() => {
                 // A zone alone is harmless but probably a mistake worth reporting.
                 tz.parse::<chrono_tz::Tz>()
@@ -118,7 +130,10 @@ impl JobRow {
 }
 
 /// Finds a job by name, for update.
-pub async fn find_by_name(conn: &mut PgConnection, name: &str) -> Result<Option<JobRow>, sqlx::Error> {
+pub async fn find_by_name(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as!(
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
@@ -168,9 +183,11 @@ pub async fn ensure(conn: &mut PgConnection, name: &str) -> Result<i64, ApiError
     match inserted {
         Some(id) => Ok(id),
         // Lost a race with a concurrent first report: the row exists now.
-        None => Ok(sqlx::query_scalar!("select id from jobs where name = $1", name)
-            .fetch_one(&mut *conn)
-            .await?),
+        None => Ok(
+            sqlx::query_scalar!("select id from jobs where name = $1", name)
+                .fetch_one(&mut *conn)
+                .await?,
+        ),
     }
 }
 

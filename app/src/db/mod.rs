@@ -20,6 +20,3 @@ pub use sqlx::PgPool;
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("../migrations").run(pool).await
 }
-
-
-

@@ -82,7 +82,10 @@ async fn next_run(pool: &PgPool) -> Result<Option<NextRun>, sqlx::Error> {
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| NextRun { job: r.name, at: r.at }))
+    Ok(row.map(|r| NextRun {
+        job: r.name,
+        at: r.at,
+    }))
 }
 
 /// Running executions past their job's timeout (the sweeper will mark them timed out).

@@ -44,8 +44,24 @@ async fn time_out_one(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     )
     .execute(&mut *tx)
     .await?;
-    rollups::bump(&mut tx, row.job_id, row.started_at, ExecutionStatus::Running, -1, None).await?;
-    rollups::bump(&mut tx, row.job_id, row.started_at, ExecutionStatus::TimedOut, 1, Some(duration)).await?;
+    rollups::bump(
+        &mut tx,
+        row.job_id,
+        row.started_at,
+        ExecutionStatus::Running,
+        -1,
+        None,
+    )
+    .await?;
+    rollups::bump(
+        &mut tx,
+        row.job_id,
+        row.started_at,
+        ExecutionStatus::TimedOut,
+        1,
+        Some(duration),
+    )
+    .await?;
     jobs::note_end(&mut tx, row.job_id, id, ExecutionStatus::TimedOut).await?;
     if let Some(e) = executions::load(&mut tx, id).await? {
         events::record(&mut tx, &ChangeEvent::Execution(e.summary)).await?;
@@ -56,7 +72,11 @@ async fn time_out_one(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
 
 /// Deletes executions that started more than `retention` ago, `batch` rows per
 /// statement so that no statement holds locks for long; returns how many went.
-pub async fn delete_expired(pool: &PgPool, retention: TimeDelta, batch: i64) -> Result<u64, sqlx::Error> {
+pub async fn delete_expired(
+    pool: &PgPool,
+    retention: TimeDelta,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
     let cutoff = Utc::now() - retention;
     let mut total = 0;
     loop {

@@ -62,11 +62,15 @@ pub async fn create(
     secret: Option<String>,
 ) -> Result<String, ApiError> {
     if name.trim().is_empty() || name.len() > 100 {
-        return Err(ApiError::Invalid("token name must be 1 to 100 characters".into()));
+        return Err(ApiError::Invalid(
+            "token name must be 1 to 100 characters".into(),
+        ));
     }
     let token = match secret {
         Some(s) if s.len() < 16 => {
-            return Err(ApiError::Invalid("an imported secret must be at least 16 characters".into()))
+            return Err(ApiError::Invalid(
+                "an imported secret must be at least 16 characters".into(),
+            ))
         }
         Some(s) => s,
         None => {
@@ -107,7 +111,11 @@ pub async fn verify(pool: &PgPool, presented: &str) -> Result<Option<TokenIdenti
     Ok(row.and_then(|r| {
         let same: bool = r.secret_hash.as_slice().ct_eq(&hash[..]).into();
         let scope = Scope::parse(&r.scope)?;
-        same.then_some(TokenIdentity { id: r.id, name: r.name, scope })
+        same.then_some(TokenIdentity {
+            id: r.id,
+            name: r.name,
+            scope,
+        })
     }))
 }
 

@@ -1,7 +1,9 @@
 //! Users and their argon2id password hashes. Hashing runs on the blocking pool: it
 //! takes tens of milliseconds by design and must not stall the async runtime.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use sqlx::PgPool;
 
@@ -52,7 +54,11 @@ pub async fn hash_password(password: String) -> Result<PasswordHashString, ApiEr
 pub async fn verify_password(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -60,12 +66,21 @@ pub async fn verify_password(password: String, stored: String) -> bool {
 }
 
 /// Creates a user. Names follow the job-name rule; passwords need 8+ characters.
-pub async fn create(pool: &PgPool, username: &str, password: String, role: Role) -> Result<(), ApiError> {
+pub async fn create(
+    pool: &PgPool,
+    username: &str,
+    password: String,
+    role: Role,
+) -> Result<(), ApiError> {
     if !is_valid_name(username) {
-        return Err(ApiError::Invalid("user name: 1 to 64 of a-z, 0-9 and '-'".into()));
+        return Err(ApiError::Invalid(
+            "user name: 1 to 64 of a-z, 0-9 and '-'".into(),
+        ));
     }
     if password.chars().count() < 8 {
-        return Err(ApiError::Invalid("password must have at least 8 characters".into()));
+        return Err(ApiError::Invalid(
+            "password must have at least 8 characters".into(),
+        ));
     }
     let hash = hash_password(password).await?;
     sqlx::query!(
@@ -86,5 +101,7 @@ pub async fn create(pool: &PgPool, username: &str, password: String, role: Role)
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    Ok(sqlx::query_scalar!("select count(*) as \"n!\" from users").fetch_one(pool).await?)
+    sqlx::query_scalar!("select count(*) as \"n!\" from users")
+        .fetch_one(pool)
+        .await
 }

@@ -33,7 +33,12 @@ fn draw_demo_chart() {
     use charming::{Chart, WasmRenderer};
 
     let chart = Chart::new()
-        .x_axis(Axis::new().type_(AxisType::Category).data(vec!["completed", "failed", "running"]))
+        .animation(false)
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Category)
+                .data(vec!["completed", "failed", "running"]),
+        )
         .y_axis(Axis::new().type_(AxisType::Value))
         .series(Bar::new().data(vec![3, 1, 2]));
     if let Err(e) = WasmRenderer::new(480, 240).render("home-chart", &chart) {

@@ -24,7 +24,10 @@ use super::extract::authorize;
 
 const REPLAY_BATCH: i64 = 1000;
 
-pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Read).await?;
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
@@ -32,7 +35,9 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result
                 .ok()
                 .and_then(|s| s.trim().parse::<i64>().ok())
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a sequence number".into()))?,
+                .ok_or_else(|| {
+                    ApiError::BadRequest("Last-Event-ID must be a sequence number".into())
+                })?,
         ),
         None => None,
     };
@@ -41,8 +46,11 @@ pub async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result
     let after = resume.unwrap_or_else(|| state.hub.latest());
     let (tx, rx) = mpsc::channel::<Event>(256);
     tokio::spawn(pump(state, live, after, tx));
-    let body = Sse::new(futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, Infallible>))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+    let body = Sse::new(futures::StreamExt::map(
+        ReceiverStream::new(rx),
+        Ok::<_, Infallible>,
+    ))
+    .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     Ok(body.into_response())
 }
 

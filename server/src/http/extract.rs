@@ -20,7 +20,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!("request body is larger than {} bytes", super::BODY_LIMIT))
+                ApiError::PayloadTooLarge(format!(
+                    "request body is larger than {} bytes",
+                    super::BODY_LIMIT
+                ))
             } else {
                 ApiError::BadRequest(format!("could not read the body: {e}"))
             }
@@ -32,7 +35,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// Parses a JSON body with the error classes described on [`JsonBody`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("the body is empty; send a JSON object".into()));
+        return Err(ApiError::BadRequest(
+            "the body is empty; send a JSON object".into(),
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::Invalid(format!("invalid body: {e}")),
@@ -43,7 +48,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Query parameters that look like a secret. Refused anywhere under /api: URLs end up
 /// in logs and browser histories.
 const SECRET_PARAMS: [&str; 8] = [
-    "token", "secret", "cron_secret", "cronsecret", "api_key", "apikey", "access_token", "key",
+    "token",
+    "secret",
+    "cron_secret",
+    "cronsecret",
+    "api_key",
+    "apikey",
+    "access_token",
+    "key",
 ];
 
 /// Refuses a request that carries a secret in its query string.
@@ -75,12 +87,19 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Checks the caller's token and that its scope allows `needed`.
 /// Missing or unknown token → 401; a valid token of another scope → 403.
-pub async fn authorize(state: &AppState, headers: &HeaderMap, needed: Scope) -> Result<TokenIdentity, ApiError> {
-    let token = presented_token(headers).filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::Unauthorized(
-            "missing token: send `Authorization: Bearer <token>` or `X-Cron-Secret: <token>`".into(),
-        )
-    })?;
+pub async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    needed: Scope,
+) -> Result<TokenIdentity, ApiError> {
+    let token = presented_token(headers)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "missing token: send `Authorization: Bearer <token>` or `X-Cron-Secret: <token>`"
+                    .into(),
+            )
+        })?;
     let identity = tokens::verify(&state.pool, token)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
@@ -130,7 +149,10 @@ mod tests {
         }
         assert_eq!(parse_json::<B>(b"{").unwrap_err().status_code(), 400);
         assert_eq!(parse_json::<B>(b"").unwrap_err().status_code(), 400);
-        assert_eq!(parse_json::<B>(br#"{"a":"x"}"#).unwrap_err().status_code(), 422);
+        assert_eq!(
+            parse_json::<B>(br#"{"a":"x"}"#).unwrap_err().status_code(),
+            422
+        );
         assert!(parse_json::<B>(br#"{"a":1}"#).is_ok());
     }
 }

@@ -116,7 +116,11 @@ fn answer(state: &AppState, outcome: Outcome, created: StatusCode) -> Response {
     if outcome.changed {
         state.hub.ring();
     }
-    let status = if outcome.changed { created } else { StatusCode::OK };
+    let status = if outcome.changed {
+        created
+    } else {
+        StatusCode::OK
+    };
     let mut resp = (status, Json(outcome.execution)).into_response();
     cap_header(&mut resp);
     resp

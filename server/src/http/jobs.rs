@@ -31,7 +31,11 @@ pub async fn put(
         serde_json::to_value(&job).unwrap_or_default(),
     )
     .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(job)).into_response())
 }
 

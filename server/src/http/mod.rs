@@ -27,7 +27,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(api_routes())
+        .nest("/api", api_routes())
         .merge(ping_routes())
         .route("/healthz", get(healthz))
         .merge(site_routes(&state))
@@ -36,18 +36,18 @@ pub fn router(state: AppState) -> Router {
 
 fn api_routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/executions/start", post(ingest::start))
-        .route("/api/v1/executions/{id}/complete", post(ingest::complete))
-        .route("/api/v1/executions", get(read::list_executions))
-        .route("/api/v1/executions/{id}", get(read::get_execution))
-        .route("/api/v1/batches/{name}", post(batches::report))
-        .route("/api/v1/batches", get(read::list_batches))
-        .route("/api/v1/jobs", get(jobs::list))
-        .route("/api/v1/jobs/{name}", put(jobs::put))
-        .route("/api/v1/stats", get(read::get_stats))
-        .route("/api/v1/events", get(events::stream))
-        .route("/api/admin/cron-executions/start", post(compat::start))
-        .route("/api/admin/cron-executions/complete", post(compat::complete))
+        .route("/v1/executions/start", post(ingest::start))
+        .route("/v1/executions/{id}/complete", post(ingest::complete))
+        .route("/v1/executions", get(read::list_executions))
+        .route("/v1/executions/{id}", get(read::get_execution))
+        .route("/v1/batches/{name}", post(batches::report))
+        .route("/v1/batches", get(read::list_batches))
+        .route("/v1/jobs", get(jobs::list))
+        .route("/v1/jobs/{name}", put(jobs::put))
+        .route("/v1/stats", get(read::get_stats))
+        .route("/v1/events", get(events::stream))
+        .route("/admin/cron-executions/start", post(compat::start))
+        .route("/admin/cron-executions/complete", post(compat::complete))
         .fallback(api_not_found)
         .layer(middleware::from_fn(no_secrets_in_query))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -56,7 +56,10 @@ fn api_routes() -> Router<AppState> {
 fn ping_routes() -> Router<AppState> {
     Router::new()
         .route("/ping/{key}", get(ping::ping).post(ping::ping))
-        .route("/ping/{key}/{action}", get(ping::ping_action).post(ping::ping_action))
+        .route(
+            "/ping/{key}/{action}",
+            get(ping::ping_action).post(ping::ping_action),
+        )
         // Healthchecks caps ping bodies at 100 kB; the log tail keeps the end.
         .layer(DefaultBodyLimit::max(100 * 1024))
 }
@@ -69,9 +72,17 @@ fn site_routes(state: &AppState) -> Router<AppState> {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
         })
-        .nest_service("/pkg", ServeDir::new(format!("{site_root}/pkg")).precompressed_gzip())
-        .nest_service("/assets", ServeDir::new(format!("{site_root}/assets")).precompressed_gzip())
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .nest_service(
+            "/pkg",
+            ServeDir::new(format!("{site_root}/pkg")).precompressed_gzip(),
+        )
+        .nest_service(
+            "/assets",
+            ServeDir::new(format!("{site_root}/assets")).precompressed_gzip(),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(CompressionLayer::new())
 }
 
@@ -88,11 +99,17 @@ async fn api_not_found() -> ApiError {
 
 /// `GET /healthz`: 200 when the database answers.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool).await {
+    match sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&state.pool)
+        .await
+    {
         Ok(_) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "database unavailable" })))
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "database unavailable" })),
+            )
                 .into_response()
         }
     }

@@ -72,16 +72,33 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound("no job has this ping key".into());
     let key = Uuid::parse_str(key).map_err(|_| not_found())?;
-    let job = jobs::find_by_ping_key(&state.pool, key).await?.ok_or_else(not_found)?;
+    let job = jobs::find_by_ping_key(&state.pool, key)
+        .await?
+        .ok_or_else(not_found)?;
     let signal = parse_action(action)?;
-    if q.rid.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
+    if q.rid
+        .as_ref()
+        .is_some_and(|r| r.is_empty() || r.len() > 128)
+    {
         return Err(ApiError::Invalid("rid must be 1 to 128 characters".into()));
     }
     let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let changed = match signal {
         Signal::Start => start(&state, &job, q.rid, log).await?,
-        Signal::Success => finish(&state, &job, q.rid, ExecutionStatus::Completed, Some(0), log).await?,
-        Signal::Fail(code) => finish(&state, &job, q.rid, ExecutionStatus::Failed, code, log).await?,
+        Signal::Success => {
+            finish(
+                &state,
+                &job,
+                q.rid,
+                ExecutionStatus::Completed,
+                Some(0),
+                log,
+            )
+            .await?
+        }
+        Signal::Fail(code) => {
+            finish(&state, &job, q.rid, ExecutionStatus::Failed, code, log).await?
+        }
     };
     if changed {
         state.hub.ring();
@@ -103,8 +120,15 @@ fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
     }
 }
 
-async fn start(state: &AppState, job: &JobRow, rid: Option<String>, _log: Option<String>) -> Result<bool, ApiError> {
-    Ok(executions::start(&state.pool, new_execution(job, rid)).await?.changed)
+async fn start(
+    state: &AppState,
+    job: &JobRow,
+    rid: Option<String>,
+    _log: Option<String>,
+) -> Result<bool, ApiError> {
+    Ok(executions::start(&state.pool, new_execution(job, rid))
+        .await?
+        .changed)
 }
 
 async fn finish(
@@ -121,7 +145,11 @@ async fn finish(
         None => {
             // An end with no start: record a run that started and ended now.
             changed = true;
-            executions::start(&state.pool, new_execution(job, rid)).await?.execution.summary.id
+            executions::start(&state.pool, new_execution(job, rid))
+                .await?
+                .execution
+                .summary
+                .id
         }
     };
     let done = Completion {

@@ -31,11 +31,17 @@ impl ListQuery {
     fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
         let status = self
             .status
-            .map(|s| ExecutionStatus::parse(&s).ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}"))))
+            .map(|s| {
+                ExecutionStatus::parse(&s)
+                    .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))
+            })
             .transpose()?;
         let trigger = self
             .trigger
-            .map(|t| Trigger::parse(&t).ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}"))))
+            .map(|t| {
+                Trigger::parse(&t)
+                    .ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}")))
+            })
             .transpose()?;
         Ok(ExecutionFilter {
             job: self.job,
@@ -95,7 +101,10 @@ pub async fn get_stats(
 }
 
 /// `GET /api/v1/batches`
-pub async fn list_batches(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn list_batches(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Read).await?;
     Ok(Json(batches::list(&state.pool).await?).into_response())
 }

@@ -32,9 +32,15 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
         addr,
         state,
         client: reqwest::Client::new(),
-        ingest: tokens::create(&pool, "ingest-test", Scope::Ingest, None).await.unwrap(),
-        read: tokens::create(&pool, "read-test", Scope::Read, None).await.unwrap(),
-        admin: tokens::create(&pool, "admin-test", Scope::Admin, None).await.unwrap(),
+        ingest: tokens::create(&pool, "ingest-test", Scope::Ingest, None)
+            .await
+            .unwrap(),
+        read: tokens::create(&pool, "read-test", Scope::Read, None)
+            .await
+            .unwrap(),
+        admin: tokens::create(&pool, "admin-test", Scope::Admin, None)
+            .await
+            .unwrap(),
     }
 }
 
@@ -44,8 +50,17 @@ impl TestApp {
     }
 
     /// POSTs raw `body` with `token` as a Bearer token (if any).
-    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
-        let mut req = self.client.post(self.url(path)).header("content-type", "application/json").body(body);
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -58,19 +73,35 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let resp = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         status_json(resp).await
     }
 
     pub async fn start(&self, job: &str) -> Value {
-        let (status, body) = self.post("/api/v1/executions/start", &self.ingest, &serde_json::json!({ "job": job })).await;
+        let (status, body) = self
+            .post(
+                "/api/v1/executions/start",
+                &self.ingest,
+                &serde_json::json!({ "job": job }),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         body
     }
 
     pub async fn complete(&self, id: &str, status: &str) -> Value {
         let (code, body) = self
-            .post(&format!("/api/v1/executions/{id}/complete"), &self.ingest, &serde_json::json!({ "status": status }))
+            .post(
+                &format!("/api/v1/executions/{id}/complete"),
+                &self.ingest,
+                &serde_json::json!({ "status": status }),
+            )
             .await;
         assert_eq!(code, 200, "{body}");
         body
@@ -88,7 +119,10 @@ pub async fn status_json(resp: reqwest::Response) -> (u16, Value) {
 pub fn error_code(body: &Value) -> String {
     let msg = body["error"]["message"].as_str().unwrap_or_default();
     assert!(!msg.is_empty(), "error without message: {body}");
-    body["error"]["code"].as_str().unwrap_or_default().to_string()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A digest of every table a request could change: compare before and after a refused request.
@@ -97,7 +131,16 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
     // the events table between two snapshots.
     app::db::events::sequence(pool).await.unwrap();
     let mut out = Vec::new();
-    for table in ["jobs", "executions", "execution_rollups", "batch_queues", "events", "api_tokens", "audit_events", "users"] {
+    for table in [
+        "jobs",
+        "executions",
+        "execution_rollups",
+        "batch_queues",
+        "events",
+        "api_tokens",
+        "audit_events",
+        "users",
+    ] {
         let digest: Option<String> = sqlx::query_scalar(&format!(
             "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t"
         ))
