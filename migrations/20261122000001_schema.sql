@@ -130,37 +130,16 @@ create table audit_events (
 
 create index audit_events_at on audit_events (at desc);
 
--- Change events. Writers insert with seq null; a sequencer assigns `seq` in commit
--- order (see cw_sequence_events), so a reader that has seen seq N never later
--- finds a smaller one: that is what makes Last-Event-ID resumption lossless.
+-- Change events, numbered in commit order: `seq` is assigned by cw_emit_events under
+-- a transaction-level advisory lock held until commit, so a reader that has seen N
+-- never later finds a smaller number. That makes Last-Event-ID resumption lossless.
 create sequence events_seq;
 
 create table events (
-    id bigint generated always as identity primary key,
-    seq bigint,
+    seq bigint primary key,
     at timestamptz not null default now(),
     kind text not null,
-    payload jsonb not null,
-    constraint events_seq_key unique (seq)
+    payload jsonb not null
 );
 
-create index events_unsequenced on events (id) where seq is null;
-
-create function cw_sequence_events() returns bigint
-language plpgsql as $$
-declare
-    r record;
-    assigned bigint := 0;
-begin
-    -- One sequencer at a time, held to commit: the next one sees our numbers.
-    perform pg_advisory_xact_lock(7311001);
-    for r in select id from events where seq is null order by id loop
-        update events set seq = nextval('events_seq') where id = r.id;
-        assigned := assigned + 1;
-    end loop;
-    if assigned > 0 then
-        perform pg_notify('cronwatch_events', '');
-    end if;
-    return assigned;
-end;
-$$;
+create index events_at on events (at);

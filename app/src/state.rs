@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, Notify};
 
 use crate::db::events::Sequenced;
+use crate::db::tokens::TokenCache;
+use crate::writer::ReportWriter;
 
 /// Settings read once at start-up.
 #[derive(Clone, Debug)]
@@ -28,8 +30,8 @@ impl Default for Config {
     }
 }
 
-/// In-process fan-out of sequenced change events to live streams, plus the doorbell
-/// that tells this replica's sequencer a write has committed.
+/// In-process fan-out of numbered change events to live streams, plus the doorbell
+/// that tells this replica's event pump a write has committed.
 #[derive(Clone)]
 pub struct EventHub {
     inner: Arc<HubInner>,
@@ -59,7 +61,7 @@ impl EventHub {
         }
     }
 
-    /// Called after a write commits: wakes the sequencer.
+    /// Called after a write commits: wakes the event pump.
     pub fn ring(&self) {
         self.inner.doorbell.notify_one();
     }
@@ -69,7 +71,7 @@ impl EventHub {
         self.inner.doorbell.notified().await;
     }
 
-    /// Hands a sequenced event to every live stream of this replica.
+    /// Hands a numbered event to every live stream of this replica.
     pub fn publish(&self, ev: Sequenced) {
         self.inner.latest.fetch_max(ev.seq, Ordering::SeqCst);
         let _ = self.inner.tx.send(Arc::new(ev));
@@ -98,5 +100,9 @@ pub struct AppState {
     pub pool: PgPool,
     /// Live change events of this replica.
     pub hub: EventHub,
+    /// Group-commits ingest reports.
+    pub writer: ReportWriter,
+    /// Recently verified API tokens.
+    pub tokens: Arc<TokenCache>,
     pub config: Arc<Config>,
 }

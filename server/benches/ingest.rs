@@ -40,7 +40,7 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", url)
         .env("CRONWATCH_ADMIN_PASSWORD", "bench-password")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

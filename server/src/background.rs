@@ -1,4 +1,4 @@
-//! Long-running tasks of every replica: the event sequencer/fan-out and the sweeper.
+//! Long-running tasks of every replica: the event fan-out and the sweeper.
 
 use std::time::Duration;
 
@@ -8,22 +8,19 @@ use sqlx::postgres::PgListener;
 use app::db::{events, sweeps};
 use app::state::AppState;
 
-/// Numbers committed events and hands them to this replica's live streams.
-/// Woken by local writes (the hub's doorbell) and by other replicas' NOTIFYs;
-/// a 2-second backstop catches events whose writer died before ringing.
+/// Hands committed events to this replica's live streams. Woken by local writes (the
+/// hub's doorbell) and by every replica's NOTIFY; after a reconnect it catches up
+/// from the table, so nothing is lost while the listener was down.
 pub async fn run_event_pump(state: AppState) {
     let mut backoff = Duration::from_millis(100);
     if let Ok(latest) = events::latest_seq(&state.pool).await {
         state.hub.set_latest(latest);
     }
     loop {
-        match pump_until_error(&state).await {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "event pump lost its connection; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+        if let Err(e) = pump_until_error(&state).await {
+            tracing::warn!(error = %e, "event pump lost its connection; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 }
@@ -31,24 +28,17 @@ pub async fn run_event_pump(state: AppState) {
 async fn pump_until_error(state: &AppState) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(&state.pool).await?;
     listener.listen("cronwatch_events").await?;
-    cycle(state).await?;
-    let mut backstop = tokio::time::interval(Duration::from_secs(2));
+    publish_new(state).await?;
     loop {
         tokio::select! {
-            _ = state.hub.rung() => cycle(state).await?,
-            n = listener.recv() => { n?; cycle(state).await?; }
-            _ = backstop.tick() => {
-                if events::has_unsequenced(&state.pool).await? {
-                    cycle(state).await?;
-                }
-            }
+            _ = state.hub.rung() => publish_new(state).await?,
+            n = listener.recv() => { n?; publish_new(state).await?; }
         }
     }
 }
 
-/// Sequences what is pending, then publishes everything after what we last published.
-async fn cycle(state: &AppState) -> Result<(), sqlx::Error> {
-    events::sequence(&state.pool).await?;
+/// Publishes everything after what this replica last published.
+async fn publish_new(state: &AppState) -> Result<(), sqlx::Error> {
     loop {
         let batch = events::since(&state.pool, state.hub.latest(), 500).await?;
         let n = batch.len();
@@ -61,7 +51,8 @@ async fn cycle(state: &AppState) -> Result<(), sqlx::Error> {
     }
 }
 
-/// Every `every`: stuck runs become `timed_out`; old executions and events go.
+/// Every `every`: stuck runs become `timed_out`, expected starts move forward, old
+/// executions and events go.
 pub async fn run_sweeper(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -77,6 +68,9 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
     let timed_out = sweeps::time_out_stuck(&state.pool).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");
+        state.hub.ring();
+    }
+    if sweeps::advance_schedules(&state.pool).await? > 0 {
         state.hub.ring();
     }
     let retention = TimeDelta::days(state.config.retention_days);

@@ -9,6 +9,8 @@ use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
 use app::state::{AppState, Config, EventHub};
+use app::db::tokens::TokenCache;
+use app::writer::ReportWriter;
 
 use crate::cli::DbArgs;
 use crate::database::Database;
@@ -36,12 +38,15 @@ pub fn leptos_options() -> LeptosOptions {
         .build()
 }
 
-/// Builds the state, with the given pool, that the router and the background tasks share.
+/// Builds the state (and starts the report writer) over `pool`, that the router and the background tasks share.
 pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
+    let hub = EventHub::new();
     AppState {
         leptos_options: leptos_options(),
+        writer: ReportWriter::spawn(pool.clone(), hub.clone()),
+        tokens: Arc::new(TokenCache::default()),
         pool,
-        hub: EventHub::new(),
+        hub,
         config: Arc::new(config),
     }
 }

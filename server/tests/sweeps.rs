@@ -119,3 +119,45 @@ async fn retention_deletes_only_older_executions(pool: PgPool) {
         .unwrap();
     assert_eq!(rollups_before, rollups_after, "aggregates outlive raw rows");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for name in ["on-time", "missed"] {
+        let r = app
+            .client
+            .put(app.url(&format!("/api/v1/jobs/{name}")))
+            .bearer_auth(&app.admin)
+            .json(&json!({ "schedule": "* * * * *", "grace_ms": 1000 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    // Both were expected ten minutes ago; only "on-time" started since.
+    sqlx::query("update jobs set next_run_at = now() - interval '10 minutes'").execute(&pool).await.unwrap();
+    app.post(
+        "/api/v1/executions/start",
+        &app.ingest,
+        &json!({ "job": "on-time", "started_at": Utc::now() - Duration::minutes(10) + Duration::seconds(1) }),
+    )
+    .await;
+    server::background::sweep_once(&app.state).await.unwrap();
+    let next = |name: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<Utc>>("select next_run_at from jobs where name = $1")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(next("on-time").await > Utc::now(), "satisfied: moved to the next minute");
+    assert!(next("missed").await < Utc::now() - Duration::minutes(9), "missed: stays late");
+    let job_events: i64 = sqlx::query_scalar("select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'on-time'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(job_events, 2, "one for the definition, one for the new expected start");
+}

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::db::{events, jobs, rollups};
 use crate::error::ApiError;
-use crate::model::{ChangeEvent, Execution, ExecutionStatus, ExecutionSummary, Trigger};
+use crate::model::{Execution, ExecutionStatus, ExecutionSummary, Trigger};
+use crate::validate::is_valid_name;
 
 /// Output larger than this (serialised JSON) is replaced by a truncation marker.
 pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
@@ -54,7 +54,6 @@ pub struct Outcome {
 struct Row {
     id: Uuid,
     job: String,
-    job_id: i64,
     status: String,
     trigger: String,
     triggered_by: Option<String>,
@@ -100,33 +99,18 @@ impl Row {
     }
 }
 
-async fn fetch(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<Row>, sqlx::Error> {
-    // Two spellings because `for update` cannot be a parameter.
-    if lock {
-        sqlx::query_as!(
-            Row,
-            "select e.id, j.name as job, e.job_id, e.status, e.trigger, e.triggered_by, e.started_at,
-                    e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
-                    e.scheduled_for, e.output, e.output_truncated, e.log_tail
-             from executions e join jobs j on j.id = e.job_id
-             where e.id = $1 for update of e",
-            id
-        )
-        .fetch_optional(conn)
-        .await
-    } else {
-        sqlx::query_as!(
-            Row,
-            "select e.id, j.name as job, e.job_id, e.status, e.trigger, e.triggered_by, e.started_at,
-                    e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
-                    e.scheduled_for, e.output, e.output_truncated, e.log_tail
-             from executions e join jobs j on j.id = e.job_id
-             where e.id = $1",
-            id
-        )
-        .fetch_optional(conn)
-        .await
-    }
+async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>, sqlx::Error> {
+    sqlx::query_as!(
+        Row,
+        "select e.id, j.name as job, e.status, e.trigger, e.triggered_by, e.started_at,
+                e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
+                e.scheduled_for, e.output, e.output_truncated, e.log_tail
+         from executions e join jobs j on j.id = e.job_id
+         where e.id = $1",
+        id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// One execution, read on the caller's connection (inside its transaction).
@@ -134,185 +118,118 @@ pub(crate) async fn load(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<Execution>, sqlx::Error> {
-    Ok(fetch(conn, id, false).await?.map(Row::into_wire))
+    Ok(fetch(conn, id).await?.map(Row::into_wire))
 }
 
 /// One execution with everything it reported.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Execution>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    Ok(fetch(&mut conn, id, false).await?.map(Row::into_wire))
+    Ok(fetch(&mut conn, id).await?.map(Row::into_wire))
 }
 
-/// Records the start of a run. Idempotent on `new.id` (and on `run_key` per job).
-pub async fn start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError> {
-    let mut tx = pool.begin().await?;
-    let job_id = jobs::ensure(&mut tx, &new.job).await?;
-    if let Some(existing) = find_existing(&mut tx, &new, job_id).await? {
-        return Ok(Outcome {
-            execution: existing.into_wire(),
-            changed: false,
-        });
-    }
-    let id = new.id.unwrap_or_else(Uuid::new_v4);
-    let started_at = new.started_at.unwrap_or_else(Utc::now);
-    let inserted = sqlx::query!(
-        "insert into executions (id, job_id, status, trigger, triggered_by, started_at, host,
-                                 scheduled_for, run_key, attempt)
-         values ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
-         on conflict do nothing",
-        id,
-        job_id,
-        new.trigger.as_str(),
-        new.triggered_by,
-        started_at,
-        new.host,
-        new.scheduled_for,
-        new.run_key,
-        new.attempt,
-    )
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        // A concurrent retry of the same report won the insert: answer as it did.
-        tx.rollback().await?;
-        let mut conn = pool.acquire().await?;
-        return match find_existing(&mut conn, &new, job_id).await? {
-            Some(existing) => Ok(Outcome {
-                execution: existing.into_wire(),
-                changed: false,
-            }),
-            None => Err(ApiError::Conflict(format!("execution {id} already exists"))),
-        };
-    }
-    rollups::bump(
-        &mut tx,
-        job_id,
-        started_at,
-        ExecutionStatus::Running,
-        1,
-        None,
-    )
-    .await?;
-    jobs::note_start(&mut tx, job_id, id, started_at).await?;
-    let execution = fetch(&mut tx, id, false)
-        .await?
-        .ok_or_else(|| ApiError::Internal("execution vanished inside its transaction".into()))?
-        .into_wire();
-    events::record(&mut tx, &ChangeEvent::Execution(execution.summary.clone())).await?;
-    tx.commit().await?;
-    Ok(Outcome {
-        execution,
-        changed: true,
-    })
+/// One report, as the write functions in the database take it.
+#[derive(Clone, Debug)]
+pub enum Report {
+    Start(NewExecution),
+    Complete(Uuid, Completion),
 }
 
-/// The execution a retried start refers to, if this is a retry. A reused id under
-/// another job is a conflict.
-async fn find_existing(
-    conn: &mut PgConnection,
-    new: &NewExecution,
-    job_id: i64,
-) -> Result<Option<Row>, ApiError> {
-    if let Some(id) = new.id {
-        if let Some(row) = fetch(conn, id, false).await? {
-            if row.job_id != job_id {
-                return Err(ApiError::Conflict(format!(
-                    "execution {id} belongs to job {:?}",
-                    row.job
-                )));
+impl Report {
+    /// Checks what can be checked without the database.
+    pub fn validate(&self) -> Result<(), ApiError> {
+        match self {
+            Report::Start(new) => {
+                if !is_valid_name(&new.job) {
+                    return Err(ApiError::Invalid(format!(
+                        "job name {:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'",
+                        new.job
+                    )));
+                }
+                if new.attempt < 1 {
+                    return Err(ApiError::Invalid("attempt must be >= 1".into()));
+                }
+                if new.host.as_ref().is_some_and(|h| h.len() > 255) {
+                    return Err(ApiError::Invalid("host is longer than 255 bytes".into()));
+                }
+                if new.run_key.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
+                    return Err(ApiError::Invalid("run id must be 1 to 128 characters".into()));
+                }
             }
-            return Ok(Some(row));
+            Report::Complete(_, done) => {
+                if !done.status.is_final() {
+                    return Err(ApiError::Invalid("status must be a final status".into()));
+                }
+                if done.duration_ms.is_some_and(|d| d < 0) {
+                    return Err(ApiError::Invalid("duration must be >= 0".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON the SQL functions read; caps output, log tail and error here.
+    fn to_op(&self) -> serde_json::Value {
+        match self {
+            Report::Start(n) => serde_json::json!({
+                "op": "start", "job": n.job, "id": n.id, "trigger": n.trigger.as_str(),
+                "triggered_by": n.triggered_by, "started_at": n.started_at, "host": n.host,
+                "scheduled_for": n.scheduled_for, "run_key": n.run_key, "attempt": n.attempt,
+            }),
+            Report::Complete(id, d) => {
+                let (output, truncated) = cap_output(d.output.clone());
+                serde_json::json!({
+                    "op": "complete", "id": id, "status": d.status.as_str(), "output": output,
+                    "output_truncated": truncated,
+                    "error_message": d.error_message.clone().map(|e| cap_head(e, ERROR_CAP_BYTES)),
+                    "exit_code": d.exit_code, "duration_ms": d.duration_ms,
+                    "log_tail": d.log_tail.clone().map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
+                    "completed_at": d.completed_at,
+                })
+            }
         }
     }
-    if let Some(key) = &new.run_key {
-        let id = sqlx::query_scalar!(
-            "select id from executions where job_id = $1 and run_key = $2",
-            job_id,
-            key
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(id) = id {
-            return Ok(fetch(conn, id, false).await?);
-        }
-    }
-    Ok(None)
 }
 
-/// Records how a run ended. A retry with the same final status is a no-op; a different
-/// final status is a conflict — except that a run the sweeper marked `timed_out` may
-/// still report its real end once, so that a slow job's result is not lost.
-pub async fn complete(pool: &PgPool, id: Uuid, done: Completion) -> Result<Outcome, ApiError> {
-    if !done.status.is_final() {
-        return Err(ApiError::Invalid("status must be a final status".into()));
+/// What `cw_apply_reports` answers for each report.
+#[derive(serde::Deserialize)]
+struct ReportResult {
+    code: String,
+    message: Option<String>,
+    execution: Option<Execution>,
+}
+
+impl ReportResult {
+    fn into_outcome(self) -> Result<Outcome, ApiError> {
+        let message = self.message.unwrap_or_default();
+        match (self.code.as_str(), self.execution) {
+            ("created", Some(execution)) => Ok(Outcome { execution, changed: true }),
+            ("unchanged", Some(execution)) => Ok(Outcome { execution, changed: false }),
+            ("conflict", _) => Err(ApiError::Conflict(message)),
+            ("not_found", _) => Err(ApiError::NotFound(message)),
+            (code, _) => Err(ApiError::Internal(format!("unexpected report result {code:?}"))),
+        }
     }
-    let mut tx = pool.begin().await?;
-    let row = fetch(&mut tx, id, true)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("execution {id} not found")))?;
-    let current = row.status();
-    if current == done.status {
-        return Ok(Outcome {
-            execution: row.into_wire(),
-            changed: false,
-        });
+}
+
+/// Applies validated reports in one transaction, in order. An `Err` means the whole
+/// batch failed (nothing was written); per-report refusals are in the `Ok` vector.
+pub async fn apply(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
+    let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
+    let out = sqlx::query_scalar!("select cw_apply_reports($1) as \"r!\"", ops)
+        .fetch_one(pool)
+        .await?;
+    let results: Vec<ReportResult> =
+        serde_json::from_value(out).map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?;
+    if results.len() != reports.len() {
+        return Err(ApiError::Internal("report results do not match the reports".into()));
     }
-    let late_end =
-        current == ExecutionStatus::TimedOut && !matches!(done.status, ExecutionStatus::TimedOut);
-    if current.is_final() && !late_end {
-        return Err(ApiError::Conflict(format!(
-            "execution {id} already ended as {}",
-            current.as_str()
-        )));
-    }
-    let completed_at = done
-        .completed_at
-        .unwrap_or_else(Utc::now)
-        .max(row.started_at);
-    let duration_ms = done
-        .duration_ms
-        .unwrap_or_else(|| (completed_at - row.started_at).num_milliseconds());
-    let (output, truncated) = cap_output(done.output);
-    sqlx::query!(
-        "update executions set status = $2, completed_at = $3, duration_ms = $4, output = $5,
-                output_truncated = $6, error_message = $7, exit_code = $8,
-                log_tail = coalesce($9, log_tail)
-         where id = $1",
-        id,
-        done.status.as_str(),
-        completed_at,
-        duration_ms,
-        output,
-        truncated,
-        done.error_message.map(|e| cap_head(e, ERROR_CAP_BYTES)),
-        done.exit_code,
-        done.log_tail.map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
-    )
-    .execute(&mut *tx)
-    .await?;
-    rollups::bump(&mut tx, row.job_id, row.started_at, current, -1, None).await?;
-    rollups::bump(
-        &mut tx,
-        row.job_id,
-        row.started_at,
-        done.status,
-        1,
-        Some(duration_ms),
-    )
-    .await?;
-    if !late_end {
-        jobs::note_end(&mut tx, row.job_id, id, done.status).await?;
-    }
-    let execution = fetch(&mut tx, id, false)
-        .await?
-        .ok_or_else(|| ApiError::Internal("execution vanished inside its transaction".into()))?
-        .into_wire();
-    events::record(&mut tx, &ChangeEvent::Execution(execution.summary.clone())).await?;
-    tx.commit().await?;
-    Ok(Outcome {
-        execution,
-        changed: true,
-    })
+    Ok(results.into_iter().map(ReportResult::into_outcome).collect())
+}
+
+/// Validates and applies one report on its own.
+pub async fn apply_one(pool: &PgPool, report: Report) -> Result<Outcome, ApiError> {
+    report.validate()?;
+    apply(pool, &[&report]).await?.pop().unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
 }
 
 /// Looks up the execution a ping end refers to: by `rid` if given, else the job's

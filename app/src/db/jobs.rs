@@ -250,35 +250,6 @@ pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, 
     Ok((job, row.created))
 }
 
-/// Records that `execution` of job `job_id` started: the job's latest-run summary and
-/// its next expected start move forward.
-pub async fn note_start(
-    conn: &mut PgConnection,
-    job_id: i64,
-    execution: Uuid,
-    started_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let row = sqlx::query!("select schedule, timezone from jobs where id = $1", job_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    let next = row
-        .schedule
-        .and_then(|expr| Schedule::parse(&expr, &row.timezone).ok())
-        .and_then(|s| s.next_after(Utc::now().max(started_at)));
-    sqlx::query!(
-        "update jobs set last_execution_id = $2, last_started_at = $3, last_status = 'running',
-                next_run_at = coalesce($4, next_run_at)
-         where id = $1 and (last_started_at is null or last_started_at <= $3)",
-        job_id,
-        execution,
-        started_at,
-        next,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Records how `execution` ended: the consecutive-failure counter and, when it is the
 /// job's latest run, its status.
 pub async fn note_end(

@@ -2,11 +2,12 @@
 //! than the retention are deleted in bounded batches (rollups are kept).
 
 use chrono::{TimeDelta, Utc};
-use sqlx::PgPool;
+use sqlx::{Acquire, PgPool};
 use uuid::Uuid;
 
 use crate::db::{events, executions, jobs, rollups, stats};
 use crate::model::{ChangeEvent, ExecutionStatus};
+use crate::schedule::Schedule;
 
 /// Marks every running execution past its job's timeout as `timed_out`; returns their ids.
 pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
@@ -94,4 +95,48 @@ pub async fn delete_expired(
             return Ok(total);
         }
     }
+}
+
+/// A start this close before the expected time still counts for it (clock skew).
+const EARLY_START_TOLERANCE_SECS: i64 = 5;
+
+/// Moves each scheduled job's expected start forward once a run has started for it
+/// (or when it has none yet). A job whose expected start passes with no run keeps it:
+/// that is what "late" means, until the next start arrives. Returns how many moved.
+pub async fn advance_schedules(pool: &PgPool) -> Result<usize, sqlx::Error> {
+    let due = sqlx::query!(
+        "select id, name, schedule as \"schedule!\", timezone, next_run_at, last_started_at
+         from jobs
+         where schedule is not null and enabled
+           and (next_run_at is null
+                or (next_run_at <= now()
+                    and last_started_at >= next_run_at - make_interval(secs => $1)))",
+        EARLY_START_TOLERANCE_SECS as f64
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut moved = 0;
+    for job in due {
+        let Ok(schedule) = Schedule::parse(&job.schedule, &job.timezone) else { continue };
+        let from = job.last_started_at.map_or(Utc::now(), |s| s.max(Utc::now()));
+        let next = schedule.next_after(from);
+        let mut tx = pool.begin().await?;
+        let updated = sqlx::query!(
+            "update jobs set next_run_at = $2 where id = $1 and next_run_at is not distinct from $3",
+            job.id,
+            next,
+            job.next_run_at
+        )
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 1 {
+            let mut conn = tx.acquire().await?;
+            if let Some(row) = jobs::find_by_name(&mut conn, &job.name).await? {
+                events::record(&mut conn, &ChangeEvent::Job(row.into_wire())).await?;
+            }
+            moved += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(moved)
 }

@@ -2,6 +2,10 @@
 //! hash find the row and the whole hash is then compared in constant time. Tokens are
 //! 256-bit random values, so a fast hash is the right tool (argon2 is for passwords).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -100,11 +104,14 @@ pub async fn create(
 
 /// The identity of `presented`, or `None` if it matches no live token.
 pub async fn verify(pool: &PgPool, presented: &str) -> Result<Option<TokenIdentity>, sqlx::Error> {
-    let hash = digest(presented);
+    verify_hash(pool, &digest(presented)).await
+}
+
+async fn verify_hash(pool: &PgPool, hash: &[u8; 32]) -> Result<Option<TokenIdentity>, sqlx::Error> {
     let row = sqlx::query!(
         "select id, name, secret_hash, scope from api_tokens
          where prefix = $1 and revoked_at is null",
-        prefix_of(&hash)
+        prefix_of(hash)
     )
     .fetch_optional(pool)
     .await?;
@@ -117,6 +124,36 @@ pub async fn verify(pool: &PgPool, presented: &str) -> Result<Option<TokenIdenti
             scope,
         })
     }))
+}
+
+/// How long a verified token is trusted without asking the database again; also how
+/// long a revoked token may keep working on a replica that had just seen it.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Recently verified tokens, keyed by their SHA-256, so that a busy ingest path does
+/// not look every request's token up. Failed lookups are never cached.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<[u8; 32], (TokenIdentity, Instant)>>,
+}
+
+impl TokenCache {
+    pub async fn verify(&self, pool: &PgPool, presented: &str) -> Result<Option<TokenIdentity>, sqlx::Error> {
+        let hash = digest(presented);
+        if let Some((identity, at)) = self.entries.lock().ok().and_then(|m| m.get(&hash).cloned()) {
+            if at.elapsed() < TOKEN_CACHE_TTL {
+                return Ok(Some(identity));
+            }
+        }
+        let found = verify_hash(pool, &hash).await?;
+        if let (Some(identity), Ok(mut map)) = (&found, self.entries.lock()) {
+            if map.len() >= 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+            }
+            map.insert(hash, (identity.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

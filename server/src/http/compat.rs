@@ -8,7 +8,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use app::db::executions::{self, Completion, NewExecution};
+use app::db::executions::{Completion, NewExecution, Report};
 use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
@@ -61,9 +61,9 @@ pub async fn start(
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
     let who = authorize(&state, &headers, Scope::Ingest).await?;
-    let outcome = executions::start(
-        &state.pool,
-        NewExecution {
+    let outcome = state
+        .writer
+        .submit(Report::Start(NewExecution {
             job: body.cron_name,
             id: body.execution_id,
             trigger: body.trigger_type.unwrap_or(Trigger::Scheduled),
@@ -73,12 +73,8 @@ pub async fn start(
             scheduled_for: None,
             run_key: None,
             attempt: 1,
-        },
-    )
-    .await?;
-    if outcome.changed {
-        state.hub.ring();
-    }
+        }))
+        .await?;
     let e = outcome.execution.summary;
     let mut resp = Json(StartAnswer {
         execution_id: e.id,
@@ -97,13 +93,11 @@ pub async fn complete(
     JsonBody(body): JsonBody<CompleteBody>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Ingest).await?;
-    if body.duration_ms.is_some_and(|d| d < 0) {
-        return Err(ApiError::Invalid("durationMs must be >= 0".into()));
-    }
-    let outcome = executions::complete(
-        &state.pool,
-        body.execution_id,
-        Completion {
+    let outcome = state
+        .writer
+        .submit(Report::Complete(
+            body.execution_id,
+            Completion {
             status: body.status,
             output: body.output,
             error_message: body.error_message,
@@ -111,12 +105,9 @@ pub async fn complete(
             duration_ms: body.duration_ms,
             log_tail: None,
             completed_at: None,
-        },
-    )
-    .await?;
-    if outcome.changed {
-        state.hub.ring();
-    }
+            },
+        ))
+        .await?;
     let mut resp = Json(CompleteAnswer {
         success: true,
         execution_id: outcome.execution.summary.id,

@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Uri};
 use serde::de::DeserializeOwned;
 
-use app::db::tokens::{self, Scope, TokenIdentity};
+use app::db::tokens::{Scope, TokenIdentity};
 use app::error::ApiError;
 use app::state::AppState;
 
@@ -100,7 +100,9 @@ pub async fn authorize(
                     .into(),
             )
         })?;
-    let identity = tokens::verify(&state.pool, token)
+    let identity = state
+        .tokens
+        .verify(&state.pool, token)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
     if !identity.scope.allows(needed) {

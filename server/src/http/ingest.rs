@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use app::db::executions::{self, Completion, NewExecution, Outcome, OUTPUT_CAP_BYTES};
+use app::db::executions::{Completion, NewExecution, Outcome, Report, OUTPUT_CAP_BYTES};
 use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
@@ -55,12 +55,6 @@ pub async fn start(
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
     let who = authorize(&state, &headers, Scope::Ingest).await?;
-    if body.attempt.is_some_and(|a| a < 1) {
-        return Err(ApiError::Invalid("attempt must be >= 1".into()));
-    }
-    if body.host.as_ref().is_some_and(|h| h.len() > 255) {
-        return Err(ApiError::Invalid("host is longer than 255 bytes".into()));
-    }
     let new = NewExecution {
         job: body.job,
         id: body.id,
@@ -72,8 +66,8 @@ pub async fn start(
         run_key: None,
         attempt: body.attempt.unwrap_or(1),
     };
-    let outcome = executions::start(&state.pool, new).await?;
-    Ok(answer(&state, outcome, StatusCode::CREATED))
+    let outcome = state.writer.submit(Report::Start(new)).await?;
+    Ok(answer(outcome, StatusCode::CREATED))
 }
 
 /// `POST /api/v1/executions/{id}/complete`
@@ -85,16 +79,12 @@ pub async fn complete(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Ingest).await?;
     let id = parse_execution_id(&id)?;
-    let done = completion(body)?;
-    let outcome = executions::complete(&state.pool, id, done).await?;
-    Ok(answer(&state, outcome, StatusCode::OK))
+    let outcome = state.writer.submit(Report::Complete(id, completion(body))).await?;
+    Ok(answer(outcome, StatusCode::OK))
 }
 
-fn completion(body: CompleteBody) -> Result<Completion, ApiError> {
-    if body.duration_ms.is_some_and(|d| d < 0) {
-        return Err(ApiError::Invalid("duration_ms must be >= 0".into()));
-    }
-    Ok(Completion {
+fn completion(body: CompleteBody) -> Completion {
+    Completion {
         status: body.status,
         output: body.output,
         error_message: body.error_message,
@@ -102,7 +92,7 @@ fn completion(body: CompleteBody) -> Result<Completion, ApiError> {
         duration_ms: body.duration_ms,
         log_tail: body.log_tail,
         completed_at: body.completed_at,
-    })
+    }
 }
 
 /// An execution id from the path: not a UUID → 404 (no such execution can exist).
@@ -112,10 +102,7 @@ pub fn parse_execution_id(raw: &str) -> Result<Uuid, ApiError> {
 
 /// The JSON answer of a write: `created` for a new record, 200 for a retry; the
 /// output cap is announced on every answer.
-fn answer(state: &AppState, outcome: Outcome, created: StatusCode) -> Response {
-    if outcome.changed {
-        state.hub.ring();
-    }
+fn answer(outcome: Outcome, created: StatusCode) -> Response {
     let status = if outcome.changed {
         created
     } else {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use app::db::executions::{self, Completion, NewExecution};
+use app::db::executions::{self, Completion, NewExecution, Report};
 use app::db::jobs::{self, JobRow};
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
@@ -76,33 +76,16 @@ async fn handle(
         .await?
         .ok_or_else(not_found)?;
     let signal = parse_action(action)?;
-    if q.rid
-        .as_ref()
-        .is_some_and(|r| r.is_empty() || r.len() > 128)
-    {
-        return Err(ApiError::Invalid("rid must be 1 to 128 characters".into()));
-    }
     let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
-    let changed = match signal {
-        Signal::Start => start(&state, &job, q.rid, log).await?,
-        Signal::Success => {
-            finish(
-                &state,
-                &job,
-                q.rid,
-                ExecutionStatus::Completed,
-                Some(0),
-                log,
-            )
-            .await?
+    let (status, exit_code) = match signal {
+        Signal::Start => {
+            state.writer.submit(Report::Start(new_execution(&job, q.rid))).await?;
+            return Ok("OK".into_response());
         }
-        Signal::Fail(code) => {
-            finish(&state, &job, q.rid, ExecutionStatus::Failed, code, log).await?
-        }
+        Signal::Success => (ExecutionStatus::Completed, Some(0)),
+        Signal::Fail(code) => (ExecutionStatus::Failed, code),
     };
-    if changed {
-        state.hub.ring();
-    }
+    finish(&state, &job, q.rid, status, exit_code, log).await?;
     Ok("OK".into_response())
 }
 
@@ -120,17 +103,8 @@ fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
     }
 }
 
-async fn start(
-    state: &AppState,
-    job: &JobRow,
-    rid: Option<String>,
-    _log: Option<String>,
-) -> Result<bool, ApiError> {
-    Ok(executions::start(&state.pool, new_execution(job, rid))
-        .await?
-        .changed)
-}
-
+/// Ends the run that `rid` (or the latest running one) names; records an instant
+/// run when there is none.
 async fn finish(
     state: &AppState,
     job: &JobRow,
@@ -138,18 +112,13 @@ async fn finish(
     status: ExecutionStatus,
     exit_code: Option<i32>,
     log: Option<String>,
-) -> Result<bool, ApiError> {
-    let mut changed = false;
-    let id = match executions::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await? {
+) -> Result<(), ApiError> {
+    let found = executions::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await?;
+    let id = match found {
         Some(id) => id,
         None => {
-            // An end with no start: record a run that started and ended now.
-            changed = true;
-            executions::start(&state.pool, new_execution(job, rid))
-                .await?
-                .execution
-                .summary
-                .id
+            let start = Report::Start(new_execution(job, rid));
+            state.writer.submit(start).await?.execution.summary.id
         }
     };
     let done = Completion {
@@ -161,7 +130,7 @@ async fn finish(
         log_tail: log,
         completed_at: None,
     };
-    Ok(executions::complete(&state.pool, id, done).await?.changed || changed)
+    state.writer.submit(Report::Complete(id, done)).await.map(|_| ())
 }
 
 #[cfg(test)]

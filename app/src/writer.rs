@@ -1,0 +1,100 @@
+//! Group commit for reports. Concurrent start/complete requests are queued and written
+//! together: one transaction (one WAL flush) for everything that arrived while the
+//! previous batch was being written. Each caller still gets its own answer, and only
+//! after its report is durable. Under light load a batch is a single report.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::db::executions::{self, Outcome, Report};
+use crate::error::ApiError;
+use crate::state::EventHub;
+
+/// Most reports written in one transaction.
+const MAX_BATCH: usize = 256;
+
+struct Pending {
+    report: Report,
+    reply: oneshot::Sender<Result<Outcome, ApiError>>,
+}
+
+/// The handle handlers submit reports through. Cheap to clone.
+#[derive(Clone)]
+pub struct ReportWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl ReportWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn spawn(pool: PgPool, hub: EventHub) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(run(pool, hub, Arc::new(Mutex::new(rx))));
+        Self { tx }
+    }
+
+    /// Validates `report`, queues it, and waits until it is committed (or refused).
+    pub async fn submit(&self, report: Report) -> Result<Outcome, ApiError> {
+        report.validate()?;
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Pending { report, reply })
+            .await
+            .map_err(|_| ApiError::Internal("report writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| ApiError::Internal("report writer dropped a report".into()))?
+    }
+}
+
+async fn run(pool: PgPool, hub: EventHub, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            match rx.recv().await {
+                Some(p) => batch.push(p),
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
+        write(&pool, &hub, batch).await;
+    }
+}
+
+/// Writes one batch. If the batch as a whole fails (one report hit an unexpected
+/// error), every report is retried on its own so that only the bad one fails.
+async fn write(pool: &PgPool, hub: &EventHub, batch: Vec<Pending>) {
+    let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
+    let started = std::time::Instant::now();
+    let results = match executions::apply(pool, &reports).await {
+        Ok(results) => results,
+        Err(e) if batch.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(error = %e, size = batch.len(), "report batch failed; retrying one by one");
+            let mut one_by_one = Vec::with_capacity(batch.len());
+            for r in &reports {
+                one_by_one.push(match executions::apply(pool, &[r]).await {
+                    Ok(mut v) => v.pop().unwrap_or_else(|| Err(ApiError::Internal("no result".into()))),
+                    Err(e) => Err(e),
+                });
+            }
+            one_by_one
+        }
+    };
+    tracing::debug!(size = batch.len(), micros = started.elapsed().as_micros() as u64, "report batch written");
+    let mut changed = false;
+    for (pending, result) in batch.into_iter().zip(results) {
+        changed |= result.as_ref().is_ok_and(|o| o.changed);
+        let _ = pending.reply.send(result);
+    }
+    if changed {
+        hub.ring();
+    }
+}
