@@ -57,9 +57,11 @@ create table executions (
     constraint executions_status_check
         check (status in ('running', 'completed', 'failed', 'cancelled', 'timed_out')),
     constraint executions_trigger_check
-        check (trigger in ('scheduled', 'manual', 'api', 'retry')),
-    constraint executions_run_key_key unique (job_id, run_key)
+        check (trigger in ('scheduled', 'manual', 'api', 'retry'))
 );
+
+-- Pairs a ping start with its end; most executions have no run key.
+create unique index executions_run_key on executions (job_id, run_key) where run_key is not null;
 
 -- Keyset pagination: newest first, id breaks ties.
 create index executions_started on executions (started_at desc, id desc);

@@ -39,6 +39,25 @@ cargo fmt --all --check
 
 bash scripts/build.sh
 
+say "README's first command: scripts/run.sh with no DATABASE_URL answers /healthz"
+smoke_dir=$(mktemp -d /tmp/cronwatch-smoke.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+env -u DATABASE_URL CRONWATCH_DATA_DIR="$smoke_dir" bash scripts/run.sh --bind "127.0.0.1:$port" >"$smoke_dir.log" 2>&1 &
+smoke_pid=$!
+ok=""
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then ok=1; break; fi
+  kill -0 "$smoke_pid" 2>/dev/null || break
+  sleep 1
+done
+kill -TERM "$smoke_pid" 2>/dev/null || true
+wait "$smoke_pid" || true
+if [ -z "$ok" ]; then cat "$smoke_dir.log"; echo "the server did not answer /healthz"; exit 1; fi
+[ -f "$smoke_dir/pg/PG_VERSION" ] || { echo "no private PostgreSQL in the data dir"; exit 1; }
+[ ! -f "$smoke_dir/pg/postmaster.pid" ] || { echo "PostgreSQL still running after SIGTERM"; exit 1; }
+rm -rf "$smoke_dir" "$smoke_dir.log"
+echo "ok"
+
 say "lints"
 SQLX_OFFLINE=true cargo clippy --locked --release -p app -p server --features app/ssr --all-targets -- -D warnings
 SQLX_OFFLINE=true cargo clippy --locked --profile wasm-release -p frontend --target wasm32-unknown-unknown -- -D warnings

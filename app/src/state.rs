@@ -31,7 +31,7 @@ impl Default for Config {
 }
 
 /// In-process fan-out of numbered change events to live streams, plus the doorbell
-/// that tells this replica's event pump a write has committed.
+/// that tells this replica's event pump that new events were committed.
 #[derive(Clone)]
 pub struct EventHub {
     inner: Arc<HubInner>,
@@ -61,7 +61,7 @@ impl EventHub {
         }
     }
 
-    /// Called after a write commits: wakes the event pump.
+    /// Wakes the event pump (rings coalesce until it looks).
     pub fn ring(&self) {
         self.inner.doorbell.notify_one();
     }

@@ -22,7 +22,12 @@ fn main() {
     let admin_url = std::env::var("DATABASE_URL").expect("set DATABASE_URL");
     let db = format!("cronwatch_bench_{}", std::process::id());
     psql(&admin_url, &format!("create database {db}"));
-    let url = format!("{}/{db}", admin_url.rsplit_once('/').unwrap().0);
+    // Loopback without TLS, for cronwatch and pgbench alike: encryption on 127.0.0.1
+    // would only measure rustls and OpenSSL.
+    let url = format!(
+        "{}/{db}?sslmode=disable",
+        admin_url.rsplit_once('/').unwrap().0
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let result = std::panic::catch_unwind(|| run(&rt, &url));
     psql(
@@ -40,7 +45,10 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", url)
         .env("CRONWATCH_ADMIN_PASSWORD", "bench-password")
-        .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -71,7 +79,9 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
     );
     for clients in [8usize, 32] {
         let pg_tps = pgbench(url, clients);
+        let cpu_before = cpu_split(server.id());
         let (events, lat) = rt.block_on(load(&base, &token, clients));
+        let cpu = cpu_split(server.id()).minus(&cpu_before);
         let eps = events as f64 / SECONDS as f64;
         println!(
             "{:<10} {:>12.0} {:>12.0} {:>9.2} {:>9.2} {:>14.0} {:>8.2}",
@@ -82,6 +92,14 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             pct(&lat, 0.99),
             pg_tps,
             eps / pg_tps
+        );
+        let per = |ticks: u64| ticks as f64 * 10_000.0 / events as f64; // 100 ticks/s → µs
+        println!(
+            "{:<10} CPU µs per event: server {:.0}, postgres {:.0}, bench client {:.0}",
+            "",
+            per(cpu.server),
+            per(cpu.postgres),
+            per(cpu.client)
         );
     }
     println!(
@@ -272,4 +290,67 @@ fn peak_rss_kb(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// CPU time (clock ticks) of the server, of all postgres processes, and of this process.
+struct Cpu {
+    server: u64,
+    /// Per postgres process, so that processes that come and go do not skew the sum.
+    postgres: std::collections::HashMap<String, u64>,
+    client: u64,
+}
+
+struct CpuDelta {
+    server: u64,
+    postgres: u64,
+    client: u64,
+}
+
+impl Cpu {
+    fn minus(&self, o: &Cpu) -> CpuDelta {
+        let postgres = self
+            .postgres
+            .iter()
+            .map(|(pid, t)| t - o.postgres.get(pid).copied().unwrap_or(0))
+            .sum();
+        CpuDelta {
+            server: self.server - o.server,
+            postgres,
+            client: self.client - o.client,
+        }
+    }
+}
+
+fn ticks(stat: &str) -> Option<(String, u64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        comm,
+        f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
+    ))
+}
+
+fn cpu_split(server: u32) -> Cpu {
+    let read = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| ticks(&s))
+    };
+    let mut postgres = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.chars().all(|c| c.is_ascii_digit()) {
+            if let Some((comm, t)) = read(&name) {
+                if comm == "postgres" {
+                    postgres.insert(name, t);
+                }
+            }
+        }
+    }
+    Cpu {
+        server: read(&server.to_string()).map_or(0, |x| x.1),
+        postgres,
+        client: read("self").map_or(0, |x| x.1),
+    }
 }

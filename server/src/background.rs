@@ -8,32 +8,51 @@ use sqlx::postgres::PgListener;
 use app::db::{events, sweeps};
 use app::state::AppState;
 
-/// Hands committed events to this replica's live streams. Woken by local writes (the
-/// hub's doorbell) and by every replica's NOTIFY; after a reconnect it catches up
-/// from the table, so nothing is lost while the listener was down.
+/// Hands committed events to this replica's live streams. Every transaction that
+/// records events sends a NOTIFY (see `cw_emit_events`); a listener task turns those
+/// into doorbell rings, which coalesce, and this task fetches what is new.
 pub async fn run_event_pump(state: AppState) {
-    let mut backoff = Duration::from_millis(100);
     if let Ok(latest) = events::latest_seq(&state.pool).await {
         state.hub.set_latest(latest);
     }
+    tokio::spawn(listen(state.clone()));
     loop {
-        if let Err(e) = pump_until_error(&state).await {
-            tracing::warn!(error = %e, "event pump lost its connection; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+        state.hub.rung().await;
+        if let Err(e) = publish_new(&state).await {
+            tracing::warn!(error = %e, "could not read new events; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            state.hub.ring();
         }
     }
 }
 
-async fn pump_until_error(state: &AppState) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(&state.pool).await?;
-    listener.listen("cronwatch_events").await?;
-    publish_new(state).await?;
-    loop {
-        tokio::select! {
-            _ = state.hub.rung() => publish_new(state).await?,
-            n = listener.recv() => { n?; publish_new(state).await?; }
+/// Rings the hub on every NOTIFY, and after each (re)connection: notifications sent
+/// while the listener was down are lost, so the pump must look at the table then.
+async fn listen(state: AppState) {
+    let mut backoff = Duration::from_millis(100);
+    while !state.pool.is_closed() {
+        match PgListener::connect_with(&state.pool).await {
+            Ok(mut listener) => match listener.listen("cronwatch_events").await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    state.hub.ring();
+                    loop {
+                        match listener.try_recv().await {
+                            // `None`: the connection dropped and will be re-established.
+                            Ok(_) => state.hub.ring(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "event listener failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not LISTEN"),
+            },
+            Err(e) => tracing::warn!(error = %e, "event listener cannot connect"),
         }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -68,11 +87,8 @@ pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
     let timed_out = sweeps::time_out_stuck(&state.pool).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");
-        state.hub.ring();
     }
-    if sweeps::advance_schedules(&state.pool).await? > 0 {
-        state.hub.ring();
-    }
+    sweeps::advance_schedules(&state.pool).await?;
     let retention = TimeDelta::days(state.config.retention_days);
     let deleted = sweeps::delete_expired(&state.pool, retention, 1000).await?;
     if deleted > 0 {

@@ -16,9 +16,9 @@ use sqlx::{ConnectOptions, Connection};
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
     #[error(
-        "no PostgreSQL installation found (looked for initdb and pg_ctl on PATH and under \
-         /usr/lib/postgresql/*/bin): install PostgreSQL (e.g. `apt-get install postgresql`) \
-         or set DATABASE_URL to an existing database"
+        "no PostgreSQL installation found (looked for initdb and pg_ctl in CRONWATCH_PG_BIN_DIR, \
+         under /usr/lib/postgresql/*/bin and on PATH): install PostgreSQL \
+         (e.g. `apt-get install postgresql`) or set DATABASE_URL to an existing database"
     )]
     NotInstalled,
     #[error(
@@ -223,8 +223,13 @@ fn run(mut cmd: Command, what: &str) -> Result<(), EmbeddedError> {
     })
 }
 
-/// The newest `/usr/lib/postgresql/N/bin`, else the directory of `initdb` on PATH.
+/// `CRONWATCH_PG_BIN_DIR` if set (and only it), else the newest
+/// `/usr/lib/postgresql/N/bin`, else the directory of `initdb` on PATH.
 fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CRONWATCH_PG_BIN_DIR") {
+        let dir = PathBuf::from(dir);
+        return (dir.join("initdb").exists() && dir.join("pg_ctl").exists()).then_some(dir);
+    }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()

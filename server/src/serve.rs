@@ -8,8 +8,8 @@ use std::time::Duration;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use app::state::{AppState, Config, EventHub};
 use app::db::tokens::TokenCache;
+use app::state::{AppState, Config, EventHub};
 use app::writer::ReportWriter;
 
 use crate::cli::DbArgs;
@@ -43,7 +43,7 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
     let hub = EventHub::new();
     AppState {
         leptos_options: leptos_options(),
-        writer: ReportWriter::spawn(pool.clone(), hub.clone()),
+        writer: ReportWriter::spawn(pool.clone()),
         tokens: Arc::new(TokenCache::default()),
         pool,
         hub,

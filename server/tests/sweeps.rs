@@ -135,7 +135,10 @@ async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
         assert_eq!(r.status(), 201);
     }
     // Both were expected ten minutes ago; only "on-time" started since.
-    sqlx::query("update jobs set next_run_at = now() - interval '10 minutes'").execute(&pool).await.unwrap();
+    sqlx::query("update jobs set next_run_at = now() - interval '10 minutes'")
+        .execute(&pool)
+        .await
+        .unwrap();
     app.post(
         "/api/v1/executions/start",
         &app.ingest,
@@ -146,18 +149,31 @@ async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
     let next = |name: &'static str| {
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, chrono::DateTime<Utc>>("select next_run_at from jobs where name = $1")
-                .bind(name)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
+            sqlx::query_scalar::<_, chrono::DateTime<Utc>>(
+                "select next_run_at from jobs where name = $1",
+            )
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
         }
     };
-    assert!(next("on-time").await > Utc::now(), "satisfied: moved to the next minute");
-    assert!(next("missed").await < Utc::now() - Duration::minutes(9), "missed: stays late");
-    let job_events: i64 = sqlx::query_scalar("select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'on-time'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(job_events, 2, "one for the definition, one for the new expected start");
+    assert!(
+        next("on-time").await > Utc::now(),
+        "satisfied: moved to the next minute"
+    );
+    assert!(
+        next("missed").await < Utc::now() - Duration::minutes(9),
+        "missed: stays late"
+    );
+    let job_events: i64 = sqlx::query_scalar(
+        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'on-time'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        job_events, 2,
+        "one for the definition, one for the new expected start"
+    );
 }

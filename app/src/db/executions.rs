@@ -151,8 +151,14 @@ impl Report {
                 if new.host.as_ref().is_some_and(|h| h.len() > 255) {
                     return Err(ApiError::Invalid("host is longer than 255 bytes".into()));
                 }
-                if new.run_key.as_ref().is_some_and(|r| r.is_empty() || r.len() > 128) {
-                    return Err(ApiError::Invalid("run id must be 1 to 128 characters".into()));
+                if new
+                    .run_key
+                    .as_ref()
+                    .is_some_and(|r| r.is_empty() || r.len() > 128)
+                {
+                    return Err(ApiError::Invalid(
+                        "run id must be 1 to 128 characters".into(),
+                    ));
                 }
             }
             Report::Complete(_, done) => {
@@ -202,34 +208,53 @@ impl ReportResult {
     fn into_outcome(self) -> Result<Outcome, ApiError> {
         let message = self.message.unwrap_or_default();
         match (self.code.as_str(), self.execution) {
-            ("created", Some(execution)) => Ok(Outcome { execution, changed: true }),
-            ("unchanged", Some(execution)) => Ok(Outcome { execution, changed: false }),
+            ("created", Some(execution)) => Ok(Outcome {
+                execution,
+                changed: true,
+            }),
+            ("unchanged", Some(execution)) => Ok(Outcome {
+                execution,
+                changed: false,
+            }),
             ("conflict", _) => Err(ApiError::Conflict(message)),
             ("not_found", _) => Err(ApiError::NotFound(message)),
-            (code, _) => Err(ApiError::Internal(format!("unexpected report result {code:?}"))),
+            (code, _) => Err(ApiError::Internal(format!(
+                "unexpected report result {code:?}"
+            ))),
         }
     }
 }
 
 /// Applies validated reports in one transaction, in order. An `Err` means the whole
 /// batch failed (nothing was written); per-report refusals are in the `Ok` vector.
-pub async fn apply(pool: &PgPool, reports: &[&Report]) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
+pub async fn apply(
+    pool: &PgPool,
+    reports: &[&Report],
+) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
     let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
     let out = sqlx::query_scalar!("select cw_apply_reports($1) as \"r!\"", ops)
         .fetch_one(pool)
         .await?;
-    let results: Vec<ReportResult> =
-        serde_json::from_value(out).map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?;
+    let results: Vec<ReportResult> = serde_json::from_value(out)
+        .map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?;
     if results.len() != reports.len() {
-        return Err(ApiError::Internal("report results do not match the reports".into()));
+        return Err(ApiError::Internal(
+            "report results do not match the reports".into(),
+        ));
     }
-    Ok(results.into_iter().map(ReportResult::into_outcome).collect())
+    Ok(results
+        .into_iter()
+        .map(ReportResult::into_outcome)
+        .collect())
 }
 
 /// Validates and applies one report on its own.
 pub async fn apply_one(pool: &PgPool, report: Report) -> Result<Outcome, ApiError> {
     report.validate()?;
-    apply(pool, &[&report]).await?.pop().unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
+    apply(pool, &[&report])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
 }
 
 /// Looks up the execution a ping end refers to: by `rid` if given, else the job's

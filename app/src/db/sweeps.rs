@@ -2,7 +2,7 @@
 //! than the retention are deleted in bounded batches (rollups are kept).
 
 use chrono::{TimeDelta, Utc};
-use sqlx::{Acquire, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::{events, executions, jobs, rollups, stats};
@@ -117,8 +117,12 @@ pub async fn advance_schedules(pool: &PgPool) -> Result<usize, sqlx::Error> {
     .await?;
     let mut moved = 0;
     for job in due {
-        let Ok(schedule) = Schedule::parse(&job.schedule, &job.timezone) else { continue };
-        let from = job.last_started_at.map_or(Utc::now(), |s| s.max(Utc::now()));
+        let Ok(schedule) = Schedule::parse(&job.schedule, &job.timezone) else {
+            continue;
+        };
+        let from = job
+            .last_started_at
+            .map_or(Utc::now(), |s| s.max(Utc::now()));
         let next = schedule.next_after(from);
         let mut tx = pool.begin().await?;
         let updated = sqlx::query!(
@@ -130,9 +134,8 @@ pub async fn advance_schedules(pool: &PgPool) -> Result<usize, sqlx::Error> {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() == 1 {
-            let mut conn = tx.acquire().await?;
-            if let Some(row) = jobs::find_by_name(&mut conn, &job.name).await? {
-                events::record(&mut conn, &ChangeEvent::Job(row.into_wire())).await?;
+            if let Some(row) = jobs::find_by_name(&mut tx, &job.name).await? {
+                events::record(&mut tx, &ChangeEvent::Job(row.into_wire())).await?;
             }
             moved += 1;
         }

@@ -138,7 +138,11 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    pub async fn verify(&self, pool: &PgPool, presented: &str) -> Result<Option<TokenIdentity>, sqlx::Error> {
+    pub async fn verify(
+        &self,
+        pool: &PgPool,
+        presented: &str,
+    ) -> Result<Option<TokenIdentity>, sqlx::Error> {
         let hash = digest(presented);
         if let Some((identity, at)) = self.entries.lock().ok().and_then(|m| m.get(&hash).cloned()) {
             if at.elapsed() < TOKEN_CACHE_TTL {

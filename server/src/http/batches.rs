@@ -20,6 +20,5 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Ingest).await?;
     let queue = batches::report(&state.pool, &name, body).await?;
-    state.hub.ring();
     Ok(Json(queue).into_response())
 }

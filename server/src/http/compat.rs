@@ -98,13 +98,13 @@ pub async fn complete(
         .submit(Report::Complete(
             body.execution_id,
             Completion {
-            status: body.status,
-            output: body.output,
-            error_message: body.error_message,
-            exit_code: body.exit_code,
-            duration_ms: body.duration_ms,
-            log_tail: None,
-            completed_at: None,
+                status: body.status,
+                output: body.output,
+                error_message: body.error_message,
+                exit_code: body.exit_code,
+                duration_ms: body.duration_ms,
+                log_tail: None,
+                completed_at: None,
             },
         ))
         .await?;

@@ -79,7 +79,10 @@ pub async fn complete(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Scope::Ingest).await?;
     let id = parse_execution_id(&id)?;
-    let outcome = state.writer.submit(Report::Complete(id, completion(body))).await?;
+    let outcome = state
+        .writer
+        .submit(Report::Complete(id, completion(body)))
+        .await?;
     Ok(answer(outcome, StatusCode::OK))
 }
 

@@ -21,7 +21,6 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     let who = authorize(&state, &headers, Scope::Admin).await?;
     let (job, created) = jobs::put(&state.pool, &name, def).await?;
-    state.hub.ring();
     audit::record(
         &state.pool,
         &format!("token:{}", who.name),

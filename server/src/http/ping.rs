@@ -79,7 +79,10 @@ async fn handle(
     let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let (status, exit_code) = match signal {
         Signal::Start => {
-            state.writer.submit(Report::Start(new_execution(&job, q.rid))).await?;
+            state
+                .writer
+                .submit(Report::Start(new_execution(&job, q.rid)))
+                .await?;
             return Ok("OK".into_response());
         }
         Signal::Success => (ExecutionStatus::Completed, Some(0)),
@@ -130,7 +133,11 @@ async fn finish(
         log_tail: log,
         completed_at: None,
     };
-    state.writer.submit(Report::Complete(id, done)).await.map(|_| ())
+    state
+        .writer
+        .submit(Report::Complete(id, done))
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
