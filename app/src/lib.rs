@@ -13,6 +13,8 @@ pub mod schedule;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
+pub mod throttle;
+#[cfg(feature = "ssr")]
 pub mod writer;
 
 use leptos::prelude::*;
@@ -49,6 +51,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <p class="notfound">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=pages::home::HomePage/>
+                <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                <Route path=StaticSegment("monitoring") view=pages::monitoring::MonitoringPage/>
             </Routes>
         </Router>
     }

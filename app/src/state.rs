@@ -10,11 +10,14 @@ use tokio::sync::{broadcast, Notify};
 
 use crate::db::events::Sequenced;
 use crate::db::tokens::TokenCache;
+use crate::throttle::LoginThrottle;
 use crate::writer::ReportWriter;
 
 /// Settings read once at start-up.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Mark cookies `Secure` (set when served over https).
+    pub secure_cookies: bool,
     /// Executions older than this many days are deleted by the retention sweep.
     pub retention_days: i64,
     /// How long change events are kept for `Last-Event-ID` replays, in hours.
@@ -24,6 +27,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            secure_cookies: false,
             retention_days: 7,
             event_retention_hours: 72,
         }
@@ -104,5 +108,7 @@ pub struct AppState {
     pub writer: ReportWriter,
     /// Recently verified API tokens.
     pub tokens: Arc<TokenCache>,
+    /// Sign-in attempts per account and address.
+    pub login_throttle: Arc<LoginThrottle>,
     pub config: Arc<Config>,
 }

@@ -45,6 +45,7 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
         leptos_options: leptos_options(),
         writer: ReportWriter::spawn(pool.clone()),
         tokens: Arc::new(TokenCache::default()),
+        login_throttle: Arc::default(),
         pool,
         hub,
         config: Arc::new(config),
@@ -67,8 +68,9 @@ pub async fn serve(bind: &str, db: &DbArgs, _demo: bool) -> anyhow::Result<()> {
 
     let listener = TcpListener::bind(bind).await?;
     println!("cronwatch listening on http://{}", listener.local_addr()?);
-    let server =
-        axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal());
+    // Connect info gives sign-in throttling the client's address.
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     tokio::select! {
         r = server => r?,
         // Live streams never end by themselves: give in-flight requests a moment, then go.

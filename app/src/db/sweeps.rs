@@ -143,3 +143,13 @@ pub async fn advance_schedules(pool: &PgPool) -> Result<usize, sqlx::Error> {
     }
     Ok(moved)
 }
+
+/// Deletes browser sessions past their expiry.
+pub async fn delete_expired_sessions(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query!("delete from sessions where expiry_date < now()")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

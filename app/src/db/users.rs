@@ -8,31 +8,9 @@ use argon2::Argon2;
 use sqlx::PgPool;
 
 use crate::error::ApiError;
+pub use crate::model::Role;
+use crate::model::SessionUser;
 use crate::validate::is_valid_name;
-
-/// A role, from least to most powerful.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Admin,
-    SuperAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Admin => "admin",
-            Self::SuperAdmin => "super_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Viewer, Self::Admin, Self::SuperAdmin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
-}
 
 /// A password hash. Deliberately not `Serialize`: it never leaves the server.
 pub struct PasswordHashString(String);
@@ -104,4 +82,47 @@ pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!("select count(*) as \"n!\" from users")
         .fetch_one(pool)
         .await
+}
+
+/// A hash of a password nobody has, checked when the user does not exist so that a
+/// wrong user name takes as long as a wrong password (no user enumeration by timing).
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn dummy_hash() -> String {
+    DUMMY_HASH
+        .get_or_init(|| async {
+            let unguessable = uuid::Uuid::new_v4().to_string();
+            hash_password(unguessable)
+                .await
+                .map(|h| h.0)
+                .unwrap_or_default()
+        })
+        .await
+        .clone()
+}
+
+/// The user `username` if `password` is theirs.
+pub async fn authenticate(
+    pool: &PgPool,
+    username: &str,
+    password: String,
+) -> Result<Option<SessionUser>, sqlx::Error> {
+    let row = sqlx::query!(
+        "select id, username, password_hash, role from users where username = $1",
+        username
+    )
+    .fetch_optional(pool)
+    .await?;
+    let stored = match &row {
+        Some(r) => r.password_hash.clone(),
+        None => dummy_hash().await,
+    };
+    let ok = verify_password(password, stored).await;
+    Ok(row.filter(|_| ok).and_then(|r| {
+        Some(SessionUser {
+            id: r.id,
+            username: r.username,
+            role: Role::parse(&r.role)?,
+        })
+    }))
 }

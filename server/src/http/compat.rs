@@ -2,7 +2,6 @@
 //! and answers unchanged, so that existing scripts only need a new base URL.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -14,7 +13,8 @@ use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
-use super::extract::{authorize, JsonBody};
+use super::caller::Caller;
+use super::extract::JsonBody;
 use super::ingest::cap_header;
 
 #[derive(Deserialize)]
@@ -57,17 +57,17 @@ pub struct CompleteAnswer {
 /// `POST /api/admin/cron-executions/start`
 pub async fn start(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&state, &headers, Scope::Ingest).await?;
+    let who = caller.require(Scope::Ingest)?;
     let outcome = state
         .writer
         .submit(Report::Start(NewExecution {
             job: body.cron_name,
             id: body.execution_id,
             trigger: body.trigger_type.unwrap_or(Trigger::Scheduled),
-            triggered_by: Some(format!("token:{}", who.name)),
+            triggered_by: Some(who),
             started_at: None,
             host: None,
             scheduled_for: None,
@@ -89,10 +89,10 @@ pub async fn start(
 /// `POST /api/admin/cron-executions/complete`
 pub async fn complete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<CompleteBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Ingest).await?;
+    caller.require(Scope::Ingest)?;
     let outcome = state
         .writer
         .submit(Report::Complete(

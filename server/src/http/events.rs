@@ -20,15 +20,16 @@ use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::state::AppState;
 
-use super::extract::authorize;
+use super::caller::Caller;
 
 const REPLAY_BATCH: i64 = 1000;
 
 pub async fn stream(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+    caller.require(Scope::Read)?;
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()

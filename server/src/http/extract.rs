@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Uri};
 use serde::de::DeserializeOwned;
 
-use app::db::tokens::{Scope, TokenIdentity};
+use app::db::tokens::TokenIdentity;
 use app::error::ApiError;
 use app::state::AppState;
 
@@ -76,7 +76,7 @@ pub fn refuse_secret_in_query(uri: &Uri) -> Result<(), ApiError> {
 }
 
 /// The token presented in `Authorization: Bearer` or `X-Cron-Secret`, if any.
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get(axum::http::header::AUTHORIZATION) {
         let v = v.to_str().ok()?;
         let (scheme, token) = v.split_once(' ')?;
@@ -85,12 +85,10 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-cron-secret")?.to_str().ok().map(str::trim)
 }
 
-/// Checks the caller's token and that its scope allows `needed`.
-/// Missing or unknown token → 401; a valid token of another scope → 403.
-pub async fn authorize(
+/// Verifies the token in the headers. Missing or unknown → 401.
+pub async fn authorize_token(
     state: &AppState,
     headers: &HeaderMap,
-    needed: Scope,
 ) -> Result<TokenIdentity, ApiError> {
     let token = presented_token(headers)
         .filter(|t| !t.is_empty())
@@ -100,19 +98,11 @@ pub async fn authorize(
                     .into(),
             )
         })?;
-    let identity = state
+    state
         .tokens
         .verify(&state.pool, token)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
-    if !identity.scope.allows(needed) {
-        return Err(ApiError::Forbidden(format!(
-            "this token has scope {:?}; this endpoint needs {:?}",
-            identity.scope.as_str(),
-            needed.as_str()
-        )));
-    }
-    Ok(identity)
+        .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! and the execution gets `output_truncated: true` (announced by `X-Cronwatch-Output-Cap`).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -20,7 +20,8 @@ use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
-use super::extract::{authorize, JsonBody};
+use super::caller::Caller;
+use super::extract::JsonBody;
 
 pub const OUTPUT_CAP_HEADER: &str = "x-cronwatch-output-cap";
 
@@ -51,15 +52,15 @@ pub struct CompleteBody {
 /// `POST /api/v1/executions/start`
 pub async fn start(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&state, &headers, Scope::Ingest).await?;
+    let who = caller.require(Scope::Ingest)?;
     let new = NewExecution {
         job: body.job,
         id: body.id,
         trigger: body.trigger.unwrap_or(Trigger::Api),
-        triggered_by: Some(format!("token:{}", who.name)),
+        triggered_by: Some(who),
         started_at: body.started_at,
         host: body.host,
         scheduled_for: body.scheduled_for,
@@ -73,11 +74,11 @@ pub async fn start(
 /// `POST /api/v1/executions/{id}/complete`
 pub async fn complete(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CompleteBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Ingest).await?;
+    caller.require(Scope::Ingest)?;
     let id = parse_execution_id(&id)?;
     let outcome = state
         .writer

@@ -1,7 +1,7 @@
 //! Job definitions: `PUT /api/v1/jobs/{name}` (admin token) and `GET /api/v1/jobs`.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -10,20 +10,21 @@ use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::state::AppState;
 
-use super::extract::{authorize, JsonBody};
+use super::caller::Caller;
+use super::extract::JsonBody;
 
 /// Creates (201) or replaces (200) a job definition; audited.
 pub async fn put(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(name): Path<String>,
     JsonBody(def): JsonBody<JobDefinition>,
 ) -> Result<Response, ApiError> {
-    let who = authorize(&state, &headers, Scope::Admin).await?;
+    let who = caller.require(Scope::Admin)?;
     let (job, created) = jobs::put(&state.pool, &name, def).await?;
     audit::record(
         &state.pool,
-        &format!("token:{}", who.name),
+        &who,
         if created { "job.create" } else { "job.replace" },
         Some(&name),
         None,
@@ -39,7 +40,7 @@ pub async fn put(
 }
 
 /// All jobs with their latest-run summary.
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Scope::Read)?;
     Ok(Json(jobs::list(&state.pool).await?).into_response())
 }

@@ -1,6 +1,8 @@
 //! The HTTP surface: the API routes, the SSE stream, pings, health, and the site.
 
+pub mod auth;
 pub mod batches;
+pub mod caller;
 pub mod compat;
 pub mod events;
 pub mod extract;
@@ -8,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod ping;
 pub mod read;
+pub mod session_store;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
@@ -30,7 +33,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api_routes())
         .merge(ping_routes())
         .route("/healthz", get(healthz))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
         .merge(site_routes(&state))
+        .layer(middleware::from_fn(auth::guard_pages))
+        .layer(auth::session_layer(&state))
+        .layer(middleware::from_fn(auth::same_origin))
         .with_state(state)
 }
 

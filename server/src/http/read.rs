@@ -1,7 +1,6 @@
 //! The read API: executions (filtered, keyset-paginated), one execution, stats, batches.
 
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
-use super::extract::authorize;
+use super::caller::Caller;
 use super::ingest::parse_execution_id;
 
 #[derive(Deserialize)]
@@ -57,10 +56,10 @@ impl ListQuery {
 /// `GET /api/v1/executions?job=&status=&trigger=&from=&to=&cursor=`
 pub async fn list_executions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+    caller.require(Scope::Read)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = q.into_filter()?;
     Ok(Json(execution_list::page(&state.pool, &filter).await?).into_response())
@@ -69,10 +68,10 @@ pub async fn list_executions(
 /// `GET /api/v1/executions/{id}`
 pub async fn get_execution(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+    caller.require(Scope::Read)?;
     let id = parse_execution_id(&id)?;
     let e = executions::get(&state.pool, id)
         .await?
@@ -88,10 +87,10 @@ pub struct StatsQuery {
 /// `GET /api/v1/stats?hours=24` (1 to 720 hours).
 pub async fn get_stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+    caller.require(Scope::Read)?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let hours = q.hours.unwrap_or(24);
     if !(1..=720).contains(&hours) {
@@ -103,8 +102,8 @@ pub async fn get_stats(
 /// `GET /api/v1/batches`
 pub async fn list_batches(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers, Scope::Read).await?;
+    caller.require(Scope::Read)?;
     Ok(Json(batches::list(&state.pool).await?).into_response())
 }

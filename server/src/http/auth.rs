@@ -1,0 +1,233 @@
+//! Sign-in and sign-out, the session cookie, the page guard, and the same-origin rule
+//! for state-changing requests made with a cookie.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use tower_sessions::cookie::time::Duration as CookieDuration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use app::db::{audit, users};
+use app::error::ApiError;
+use app::model::SessionUser;
+use app::state::AppState;
+
+use super::extract::presented_token;
+use super::session_store::PgSessionStore;
+
+/// The session key under which the signed-in user is kept.
+pub const SESSION_USER: &str = "user";
+/// Pages that need a signed-in viewer (or more).
+const PROTECTED_PAGES: [&str; 1] = ["/monitoring"];
+
+/// The session layer: HttpOnly, SameSite=Lax, Secure over https, 12 h of inactivity.
+pub fn session_layer(state: &AppState) -> SessionManagerLayer<PgSessionStore> {
+    SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
+        .with_name("cronwatch_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(CookieDuration::hours(12)))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Only local paths: never an open redirect to another site.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/monitoring",
+    }
+}
+
+fn login_url(error: &str, next: &str) -> String {
+    format!("/login?error={error}&next={}", urlencode(next))
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `POST /auth/login` (form). Success: a new session id, then 303 to `next`.
+/// Failure: 303 back to the form. Too many attempts: 429 with Retry-After.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    session: Session,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    let next = safe_next(form.next.as_deref()).to_string();
+    let source = addr.ip().to_string();
+    if let Err(wait) = state.login_throttle.attempt(&form.username, addr.ip()) {
+        audit::record(
+            &state.pool,
+            &format!("anonymous@{source}"),
+            "login.throttled",
+            Some(&form.username),
+            Some(&source),
+            serde_json::json!({}),
+        )
+        .await?;
+        let mut resp = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Html(format!("<p>Too many sign-in attempts. Try again in {wait} s.</p><p><a href=\"/login\">Back</a></p>")),
+        )
+            .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        return Ok(resp);
+    }
+    match users::authenticate(&state.pool, &form.username, form.password).await? {
+        Some(user) => {
+            // A fresh id at sign-in: a session id planted before cannot be ridden.
+            session.cycle_id().await.map_err(session_error)?;
+            session
+                .insert(SESSION_USER, &user)
+                .await
+                .map_err(session_error)?;
+            audit::record(
+                &state.pool,
+                &format!("user:{}", user.username),
+                "login",
+                None,
+                Some(&source),
+                serde_json::json!({}),
+            )
+            .await?;
+            Ok(Redirect::to(&next).into_response())
+        }
+        None => {
+            audit::record(
+                &state.pool,
+                &format!("anonymous@{source}"),
+                "login.failed",
+                Some(&form.username),
+                Some(&source),
+                serde_json::json!({}),
+            )
+            .await?;
+            Ok(Redirect::to(&login_url("invalid", &next)).into_response())
+        }
+    }
+}
+
+/// `POST /auth/logout`: the session is destroyed, then 303 to the sign-in page.
+pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    if let Ok(Some(user)) = session.get::<SessionUser>(SESSION_USER).await {
+        audit::record(
+            &state.pool,
+            &format!("user:{}", user.username),
+            "logout",
+            None,
+            None,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    session.delete().await.map_err(session_error)?;
+    Ok(Redirect::to("/login").into_response())
+}
+
+fn session_error(e: tower_sessions::session::Error) -> ApiError {
+    ApiError::Internal(format!("session store: {e}"))
+}
+
+/// Sends anonymous visitors of protected pages to the sign-in page.
+pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if PROTECTED_PAGES
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    {
+        let signed_in = matches!(session.get::<SessionUser>(SESSION_USER).await, Ok(Some(_)));
+        if !signed_in {
+            let here = req
+                .uri()
+                .path_and_query()
+                .map_or(path.to_string(), |pq| pq.to_string());
+            return Redirect::to(&format!("/login?next={}", urlencode(&here))).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Refuses a state-changing request that carries a cookie but comes from another
+/// origin (CSRF). Requests authenticated by a token header carry no ambient authority.
+pub async fn same_origin(req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let headers = req.headers();
+    if safe || !headers.contains_key(header::COOKIE) || presented_token(headers).is_some() {
+        return next.run(req).await;
+    }
+    if origin_matches(headers) {
+        next.run(req).await
+    } else {
+        ApiError::Forbidden("cross-origin request refused".into()).into_response()
+    }
+}
+
+/// The Origin (or, failing that, the Referer) names the host this request was sent to.
+fn origin_matches(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    source.is_some_and(|s| {
+        let rest = s.split_once("://").map_or("", |(_, rest)| rest);
+        rest.split('/').next() == Some(host)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_always_local() {
+        assert_eq!(
+            safe_next(Some("/monitoring?tab=crons")),
+            "/monitoring?tab=crons"
+        );
+        assert_eq!(safe_next(Some("https://evil.example")), "/monitoring");
+        assert_eq!(safe_next(Some("//evil.example")), "/monitoring");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/monitoring");
+        assert_eq!(safe_next(None), "/monitoring");
+    }
+
+    #[test]
+    fn origin_must_match_host() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
+        assert!(!origin_matches(&h), "no origin, no referer");
+        h.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
+        assert!(origin_matches(&h));
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!origin_matches(&h));
+        h.remove(header::ORIGIN);
+        h.insert(
+            header::REFERER,
+            "http://127.0.0.1:3000/login".parse().unwrap(),
+        );
+        assert!(origin_matches(&h));
+    }
+}

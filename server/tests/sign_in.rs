@@ -1,0 +1,266 @@
+//! Sign-in, sessions, the page guard, roles through the session, CSRF, throttling.
+
+mod common;
+
+use common::spawn_app;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use sqlx::PgPool;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn add_user(pool: &PgPool, name: &str, role: app::model::Role) {
+    app::db::users::create(pool, name, "password-of-".to_string() + name, role)
+        .await
+        .unwrap();
+}
+
+async fn sign_in(
+    app: &common::TestApp,
+    client: &reqwest::Client,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/auth/login"))
+        .header("origin", &app.base)
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("next", "/monitoring?tab=crons"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get_all(SET_COOKIE).iter().find_map(|v| {
+        let v = v.to_str().ok()?;
+        v.starts_with("cronwatch_session=").then(|| v.to_string())
+    })
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn anonymous_visitors_are_sent_to_login(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let resp = browser()
+        .get(app.url("/monitoring?tab=crons&status=failed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        "/login?next=/monitoring%3Ftab%3Dcrons%26status%3Dfailed"
+    );
+    let login = browser().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    assert!(login
+        .text()
+        .await
+        .unwrap()
+        .contains("action=\"/auth/login\""));
+    // The server function behind the page refuses anonymous callers too.
+    let r = browser()
+        .post(app.url("/sfn/whoami"))
+        .header("origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn wrong_password_fails_right_one_signs_in_with_a_new_session_id(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    let client = browser();
+
+    let bad = sign_in(&app, &client, "vera", "not-her-password").await;
+    assert_eq!(bad.status(), 303);
+    assert_eq!(
+        bad.headers()[LOCATION],
+        "/login?error=invalid&next=/monitoring%3Ftab%3Dcrons"
+    );
+    let unknown = sign_in(&app, &client, "nobody", "whatever").await;
+    assert_eq!(
+        unknown.headers()[LOCATION],
+        bad.headers()[LOCATION],
+        "no hint that the user exists"
+    );
+
+    // Plant a session first (as an attacker could), then sign in: the id must change.
+    let planted_id = "AAAAAAAAAAAAAAAAAAAAAA";
+    let good = client
+        .post(app.url("/auth/login"))
+        .header("origin", &app.base)
+        .header("cookie", format!("cronwatch_session={planted_id}"))
+        .form(&[
+            ("username", "vera"),
+            ("password", "password-of-vera"),
+            ("next", "/monitoring?tab=crons"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 303);
+    assert_eq!(good.headers()[LOCATION], "/monitoring?tab=crons");
+    let cookie = session_cookie(&good).expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains(planted_id));
+
+    let page = client.get(app.url("/monitoring")).send().await.unwrap();
+    assert_eq!(page.status(), 200, "a viewer sees the dashboard");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("vera"), "the page knows who is signed in");
+
+    let audit: Vec<String> = sqlx::query_scalar("select action from audit_events order by id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(audit, ["login.failed", "login.failed", "login"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn session_roles_are_checked_on_the_server(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    add_user(&pool, "adam", app::model::Role::Admin).await;
+    let viewer = browser();
+    sign_in(&app, &viewer, "vera", "password-of-vera").await;
+
+    // Reads and the live stream work with the session cookie.
+    assert_eq!(
+        viewer
+            .get(app.url("/api/v1/jobs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let events = viewer.get(app.url("/api/v1/events")).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    drop(events);
+    // A viewer may not change job definitions, and no session may ingest.
+    let put = viewer
+        .put(app.url("/api/v1/jobs/x"))
+        .header("origin", &app.base)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+    let admin = browser();
+    sign_in(&app, &admin, "adam", "password-of-adam").await;
+    let put = admin
+        .put(app.url("/api/v1/jobs/x"))
+        .header("origin", &app.base)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let ingest = admin
+        .post(app.url("/api/v1/executions/start"))
+        .header("origin", &app.base)
+        .json(&serde_json::json!({ "job": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 403);
+    let audit: String =
+        sqlx::query_scalar("select actor from audit_events where action = 'job.create'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audit, "user:adam");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cross_origin_state_changes_are_refused(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "adam", app::model::Role::Admin).await;
+    let admin = browser();
+    sign_in(&app, &admin, "adam", "password-of-adam").await;
+    for origin in [Some("http://evil.example"), None] {
+        let mut req = admin
+            .put(app.url("/api/v1/jobs/csrf"))
+            .json(&serde_json::json!({}));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 403, "origin {origin:?}");
+    }
+    let logout = admin
+        .post(app.url("/auth/logout"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 403);
+    let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn logout_destroys_the_session(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    let client = browser();
+    let signed_in = sign_in(&app, &client, "vera", "password-of-vera").await;
+    let cookie = session_cookie(&signed_in).unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let out = client
+        .post(app.url("/auth/logout"))
+        .header("origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    // The old cookie, replayed, no longer opens anything.
+    let replay = browser()
+        .get(app.url("/monitoring"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 303);
+    let sessions: i64 = sqlx::query_scalar("select count(*) from sessions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn repeated_failures_are_throttled(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    let client = browser();
+    for _ in 0..5 {
+        assert_eq!(sign_in(&app, &client, "vera", "guess").await.status(), 303);
+    }
+    let throttled = sign_in(&app, &client, "vera", "password-of-vera").await;
+    assert_eq!(throttled.status(), 429, "even the right password waits");
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+}
