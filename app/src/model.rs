@@ -148,6 +148,30 @@ pub struct Job {
     pub consecutive_failures: i32,
 }
 
+impl Job {
+    /// A job as the server creates it on its first report: external, unscheduled.
+    pub fn external(name: &str) -> Self {
+        Job {
+            name: name.to_string(),
+            display_name: name.to_string(),
+            description: String::new(),
+            kind: JobKind::External,
+            schedule: None,
+            timezone: "UTC".into(),
+            enabled: true,
+            timeout_ms: None,
+            grace_ms: 300_000,
+            estimated_duration_ms: None,
+            tags: vec![],
+            next_run_at: None,
+            last_execution_id: None,
+            last_started_at: None,
+            last_status: None,
+            consecutive_failures: 0,
+        }
+    }
+}
+
 /// Counters of a batch queue, as reported by the jobs that feed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchQueue {
@@ -270,6 +294,17 @@ pub struct SessionUser {
 pub struct ExecutionPage {
     pub items: Vec<ExecutionSummary>,
     pub next_cursor: Option<String>,
+}
+
+/// Everything the monitoring page shows at load; `last_event_id` is where its live
+/// stream resumes, so nothing between the snapshot and the stream is missed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardSnapshot {
+    pub stats: Stats,
+    pub jobs: Vec<Job>,
+    pub batches: Vec<BatchQueue>,
+    pub executions: ExecutionPage,
+    pub last_event_id: i64,
 }
 
 /// The JSON shape of every API error: `{"error":{"code":"…","message":"…"}}`.

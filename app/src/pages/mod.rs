@@ -1,5 +1,8 @@
 //! Pages of the site, one module each.
 
+pub mod dashboard;
 pub mod home;
+#[cfg(feature = "hydrate")]
+pub mod live;
 pub mod login;
 pub mod monitoring;

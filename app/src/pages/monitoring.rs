@@ -1,33 +1,71 @@
-//! The monitoring page. The server lets only signed-in viewers (or more) reach it;
-//! the dashboard itself lands with the dashboard issue.
+//! The monitoring page ("Crons & Batches"). Only signed-in viewers (or more) reach it:
+//! the server redirects others to /login, and its server functions answer 401.
+//! It renders a snapshot on the server, then stays current through one EventSource.
 
 use leptos::prelude::*;
 
-use crate::model::SessionUser;
+use crate::model::{DashboardSnapshot, Execution, SessionUser};
+use crate::pages::dashboard::Dashboard;
 
-/// Who is signed in (checked on the server; anonymous callers get 401).
-#[server(prefix = "/sfn", endpoint = "whoami")]
-pub async fn whoami() -> Result<SessionUser, ServerFnError> {
+/// The signed-in user of this request, or 401.
+#[cfg(feature = "ssr")]
+pub async fn require_user() -> Result<SessionUser, ServerFnError> {
     use tower_sessions::Session;
     let session: Session = leptos_axum::extract().await?;
     let user = session
         .get::<SessionUser>("user")
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
-    match user {
-        Some(u) => Ok(u),
-        None => {
-            if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-                resp.set_status(axum::http::StatusCode::UNAUTHORIZED);
-            }
-            Err(ServerFnError::new("not signed in"))
+    user.ok_or_else(|| {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(axum::http::StatusCode::UNAUTHORIZED);
         }
-    }
+        ServerFnError::new("not signed in")
+    })
+}
+
+/// Who is signed in.
+#[server(prefix = "/sfn", endpoint = "whoami")]
+pub async fn whoami() -> Result<SessionUser, ServerFnError> {
+    require_user().await
+}
+
+/// The page's data at load (viewer or above).
+#[server(prefix = "/sfn", endpoint = "dashboard")]
+pub async fn load_dashboard() -> Result<DashboardSnapshot, ServerFnError> {
+    use crate::db::{batches, events, execution_list, jobs, stats};
+    require_user().await?;
+    let state = expect_context::<crate::state::AppState>();
+    let pool = &state.pool;
+    let fail = |e: sqlx::Error| ServerFnError::new(e.to_string());
+    // Read the resume point first: anything after it is replayed, never lost.
+    let last_event_id = events::latest_seq(pool).await.map_err(fail)?;
+    Ok(DashboardSnapshot {
+        stats: stats::compute(pool, 24).await.map_err(fail)?,
+        jobs: jobs::list(pool).await.map_err(fail)?,
+        batches: batches::list(pool).await.map_err(fail)?,
+        executions: execution_list::page(pool, &Default::default())
+            .await
+            .map_err(fail)?,
+        last_event_id,
+    })
+}
+
+/// One execution with its output and log (viewer or above).
+#[server(prefix = "/sfn", endpoint = "execution")]
+pub async fn execution_detail(id: uuid::Uuid) -> Result<Execution, ServerFnError> {
+    require_user().await?;
+    let state = expect_context::<crate::state::AppState>();
+    crate::db::executions::get(&state.pool, id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .ok_or_else(|| ServerFnError::new("execution not found"))
 }
 
 #[component]
 pub fn MonitoringPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
+    let snapshot = Resource::new(|| (), |_| load_dashboard());
     view! {
         <main class="monitoring">
             <header class="topbar">
@@ -39,6 +77,12 @@ pub fn MonitoringPage() -> impl IntoView {
                 </Suspense>
                 <form method="post" action="/auth/logout"><button type="submit">"Sign out"</button></form>
             </header>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || snapshot.get().map(|r| match r {
+                    Ok(s) => view! { <Dashboard initial=s/> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                })}
+            </Suspense>
         </main>
     }
 }

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,10 +24,18 @@ use super::caller::Caller;
 
 const REPLAY_BATCH: i64 = 1000;
 
+#[derive(serde::Deserialize)]
+pub struct StreamQuery {
+    /// Where a fresh EventSource resumes (it cannot set Last-Event-ID itself the
+    /// first time); the header wins on reconnects.
+    after: Option<i64>,
+}
+
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let resume = match headers.get("last-event-id") {
@@ -40,7 +48,7 @@ pub async fn stream(
                     ApiError::BadRequest("Last-Event-ID must be a sequence number".into())
                 })?,
         ),
-        None => None,
+        None => q.after.filter(|n| *n >= 0),
     };
     // Subscribe before reading the replay so that nothing falls between the two.
     let live = state.hub.subscribe();

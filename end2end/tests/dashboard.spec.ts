@@ -1,0 +1,70 @@
+import { execFileSync } from "node:child_process";
+import { expect, test } from "@playwright/test";
+
+const ADMIN_PASSWORD = "e2e-admin-password";
+
+/** An ingest token made with the real CLI against the server's database. */
+function ingestToken(): string {
+  const out = execFileSync("../target/release/cronwatch", ["token", "create", `e2e-${Date.now()}`, "--scope", "ingest"], {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL ?? "" },
+  }).toString();
+  return out.trim().split("\n").pop()!;
+}
+
+test("reports appear live, flip in place, and their output is shown as text", async ({ page, request }) => {
+  const token = ingestToken();
+  const auth = { Authorization: `Bearer ${token}` };
+  const dialogs: string[] = [];
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.dismiss();
+  });
+
+  await page.goto("/login");
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/monitoring$/);
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  const running = Number(await page.locator("[data-kpi=running]").innerText());
+
+  const start = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "e2e-live" } });
+  expect(start.status()).toBe(201);
+  const id = (await start.json()).id as string;
+  const row = page.locator(`tr[data-execution="${id}"]`);
+  await expect(row).toBeVisible({ timeout: 2000 });
+  await expect(row.locator(".badge")).toHaveText("running");
+  await expect(page.locator("[data-kpi=running]")).toHaveText(String(running + 1), { timeout: 2000 });
+  await expect(page.locator("table.jobs")).toContainText("e2e-live");
+
+  const evil = "<script>alert(1)</script><img src=x onerror=alert(1)>";
+  const done = await request.post(`/api/v1/executions/${id}/complete`, {
+    headers: auth,
+    data: { status: "failed", exit_code: 2, error_message: evil, output: { note: evil, analyzed_count: 100 } },
+  });
+  expect(done.status()).toBe(200);
+  await expect(row.locator(".badge")).toHaveText("failed", { timeout: 2000 });
+  await expect(page.locator("[data-kpi=running]")).toHaveText(String(running), { timeout: 2000 });
+
+  await row.click();
+  const modal = page.getByRole("dialog");
+  await expect(modal.locator("pre.json")).toContainText('"analyzed_count": 100');
+  await expect(modal.locator("pre.json")).toContainText("<script>alert(1)</script>");
+  await expect(modal.locator("pre.error-text")).toHaveText(evil);
+  await expect(page.locator("img[src=x]")).toHaveCount(0);
+  await page.keyboard.press("Escape");
+  await expect(modal).toHaveCount(0);
+
+  const batch = await request.post("/api/v1/batches/kb-indexation", {
+    headers: auth,
+    data: { pending: 12, processing: 2, completed_today: 30, failed_today: 1 },
+  });
+  expect(batch.status()).toBe(200);
+  await expect(page.locator('[data-batch="kb-indexation"]')).toBeVisible({ timeout: 2000 });
+
+  expect(dialogs).toEqual([]);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.screenshot({ path: "test-results/dashboard-desktop.png", fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: "test-results/dashboard-390.png", fullPage: true });
+});
