@@ -62,6 +62,16 @@ test("reports appear live, flip in place, and their output is shown as text", as
   expect(batch.status()).toBe(200);
   await expect(page.locator('[data-batch="kb-indexation"]')).toBeVisible({ timeout: 2000 });
 
+  // The 7-day chart is drawn by echarts (canvas) and holds today's runs.
+  await expect(page.locator("#timeline-chart canvas")).toHaveCount(1);
+  const todays = await page.evaluate(() => {
+    const echarts = (window as any).echarts;
+    const chart = echarts.getInstanceByDom(document.getElementById("timeline-chart"));
+    const series = chart.getOption().series as { name: string; data: number[] }[];
+    return series.reduce((sum, s) => sum + s.data[s.data.length - 1], 0);
+  });
+  expect(todays).toBeGreaterThan(0);
+
   expect(dialogs).toEqual([]);
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.screenshot({ path: "test-results/dashboard-desktop.png", fullPage: true });

@@ -1,13 +1,14 @@
-//! The dashboard body: KPI cards, jobs, executions (with the detail modal) and batch
-//! cards. State starts from the server's snapshot and changes only through events.
+//! The dashboard body: KPI cards, the 7-day chart, jobs, executions (with the detail
+//! modal) and batch cards. State starts from the server's snapshot and changes only
+//! through events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 use uuid::Uuid;
 
 use crate::model::{
     BatchQueue, ChangeEvent, DashboardSnapshot, Execution, ExecutionStatus, ExecutionSummary, Job,
-    Stats,
+    Stats, TimelinePoint,
 };
 
 /// How many executions the table keeps.
@@ -68,6 +69,13 @@ impl Live {
             if failed(e.status) && previous.is_none_or(|p| !failed(p)) {
                 s.failures += 1;
             }
+            let day = e.started_at.date_naive();
+            if let Some(p) = previous.filter(|p| *p != e.status) {
+                bump_timeline(&mut s.timeline, day, p, -1);
+            }
+            if previous != Some(e.status) {
+                bump_timeline(&mut s.timeline, day, e.status, 1);
+            }
         });
         self.jobs.update(|jobs| {
             if !jobs.iter().any(|j| j.name == e.job) {
@@ -82,9 +90,40 @@ impl Live {
                     j.last_execution_id = Some(e.id);
                     j.last_started_at = Some(e.started_at);
                     j.last_status = Some(e.status);
+                    // Mirrors the server's counter: an end moves it, a start does not.
+                    if previous != Some(e.status) {
+                        match e.status {
+                            ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
+                                j.consecutive_failures += 1
+                            }
+                            ExecutionStatus::Completed => j.consecutive_failures = 0,
+                            _ => {}
+                        }
+                    }
                 }
             }
         });
+    }
+}
+
+fn bump_timeline(
+    points: &mut Vec<TimelinePoint>,
+    day: NaiveDate,
+    status: ExecutionStatus,
+    delta: i64,
+) {
+    match points
+        .iter_mut()
+        .find(|p| p.day == day && p.status == status)
+    {
+        Some(p) => p.count += delta,
+        None if delta > 0 => points.push(TimelinePoint {
+            day,
+            status,
+            count: delta,
+            avg_duration_ms: None,
+        }),
+        None => {}
     }
 }
 
@@ -99,7 +138,7 @@ fn upsert<T: Clone + Send + Sync + 'static>(
     });
 }
 
-/// "3 min ago", "in 2 h" — relative to the ticking clock.
+/// "3 min ago", "in 2 h": relative to the ticking clock.
 fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
     let (n, future) = (secs.unsigned_abs(), secs < 0);
@@ -154,6 +193,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
             crate::pages::live::connect(after, move |ev| live.apply(ev), live.connected);
             crate::pages::live::tick_every_second(live.now);
         });
+        Effect::new(move |_| crate::pages::live::draw_timeline(&live.stats.get().timeline));
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = initial.last_event_id;
@@ -162,6 +202,10 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
             {move || if live.connected.get() { "● live" } else { "○ reconnecting…" }}
         </div>
         <Kpis live/>
+        <section class="panel">
+            <h2>"Last 7 days"</h2>
+            <div id="timeline-chart" class="chart"></div>
+        </section>
         <section class="panel">
             <h2>"Jobs"</h2>
             <JobsTable live/>
@@ -394,6 +438,7 @@ mod tests {
         let jobs = l.jobs.get_untracked();
         assert_eq!(jobs.len(), 1, "a first report adds its job row");
         assert_eq!(jobs[0].last_status, Some(ExecutionStatus::Failed));
+        assert_eq!(jobs[0].consecutive_failures, 1);
         // A replayed copy of the same event changes nothing.
         l.apply(ChangeEvent::Execution(execution(
             id,
