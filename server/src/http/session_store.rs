@@ -25,20 +25,30 @@ fn backend(e: sqlx::Error) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// The row of a record: id, JSON data, expiry as Unix seconds.
+fn row_of(record: &Record) -> session_store::Result<(String, Vec<u8>, f64)> {
+    let data =
+        serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    Ok((
+        record.id.to_string(),
+        data,
+        record.expiry_date.unix_timestamp() as f64,
+    ))
+}
+
 #[async_trait]
 impl SessionStore for PgSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A new id until one is free (a collision of 128 random bits is theoretical).
         loop {
-            let data = serde_json::to_vec(&record)
-                .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+            let (id, data, expiry) = row_of(record)?;
             let inserted = sqlx::query(
                 "insert into sessions (id, data, expiry_date) values ($1, $2, to_timestamp($3))
                  on conflict (id) do nothing",
             )
-            .bind(record.id.to_string())
+            .bind(id)
             .bind(data)
-            .bind(record.expiry_date.unix_timestamp() as f64)
+            .bind(expiry)
             .execute(&self.pool)
             .await
             .map_err(backend)?;
@@ -50,15 +60,14 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data =
-            serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let (id, data, expiry) = row_of(record)?;
         sqlx::query(
             "insert into sessions (id, data, expiry_date) values ($1, $2, to_timestamp($3))
              on conflict (id) do update set data = excluded.data, expiry_date = excluded.expiry_date",
         )
-        .bind(record.id.to_string())
-        .bind(data)
-        .bind(record.expiry_date.unix_timestamp() as f64)
+        .bind(id)
+            .bind(data)
+            .bind(expiry)
         .execute(&self.pool)
         .await
         .map_err(backend)?;
