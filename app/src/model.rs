@@ -296,6 +296,83 @@ pub struct ExecutionPage {
     pub next_cursor: Option<String>,
 }
 
+/// The executions view of the monitoring page, as its URL carries it
+/// (`/monitoring?status=failed&job=…&cursor=…`). Values are kept as text: the server
+/// validates them, the browser only passes them on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionQuery {
+    pub job: Option<String>,
+    pub status: Option<String>,
+    pub trigger: Option<String>,
+    /// First day shown, `YYYY-MM-DD` (UTC).
+    pub from: Option<String>,
+    /// Last day shown, `YYYY-MM-DD` (UTC), inclusive.
+    pub to: Option<String>,
+    /// Keyset position of the page; none for the newest.
+    pub cursor: Option<String>,
+}
+
+impl ExecutionQuery {
+    /// From URL query pairs; empty values count as absent.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Self {
+        let mut q = Self::default();
+        for (k, v) in pairs {
+            let v = (!v.is_empty()).then_some(v);
+            match k {
+                "job" => q.job = v,
+                "status" => q.status = v,
+                "trigger" => q.trigger = v,
+                "from" => q.from = v,
+                "to" => q.to = v,
+                "cursor" => q.cursor = v,
+                _ => {}
+            }
+        }
+        q
+    }
+
+    /// `tab=crons&…`: the URL query of this view.
+    pub fn to_query_string(&self) -> String {
+        let mut out = vec!["tab=crons".to_string()];
+        for (k, v) in [
+            ("job", &self.job),
+            ("status", &self.status),
+            ("trigger", &self.trigger),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("cursor", &self.cursor),
+        ] {
+            if let Some(v) = v {
+                let enc: String = v
+                    .bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect();
+                out.push(format!("{k}={enc}"));
+            }
+        }
+        out.join("&")
+    }
+
+    /// Whether a live execution belongs in this view (only the newest page takes new rows).
+    pub fn admits(&self, e: &ExecutionSummary) -> bool {
+        let day = e.started_at.date_naive().to_string();
+        self.cursor.is_none()
+            && self.job.as_ref().is_none_or(|j| *j == e.job)
+            && self.status.as_ref().is_none_or(|s| s == e.status.as_str())
+            && self
+                .trigger
+                .as_ref()
+                .is_none_or(|t| t == e.trigger.as_str())
+            && self.from.as_ref().is_none_or(|f| day >= *f)
+            && self.to.as_ref().is_none_or(|t| day <= *t)
+    }
+}
+
 /// Everything the monitoring page shows at load; `last_event_id` is where its live
 /// stream resumes, so nothing between the snapshot and the stream is missed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -331,6 +408,70 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", s.as_str()));
         }
         assert_eq!(ExecutionStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn execution_query_round_trips_through_the_url() {
+        let q = ExecutionQuery {
+            job: Some("monitor-openai".into()),
+            status: Some("failed".into()),
+            from: Some("2026-11-01".into()),
+            ..Default::default()
+        };
+        let text = q.to_query_string();
+        assert_eq!(
+            text,
+            "tab=crons&job=monitor-openai&status=failed&from=2026-11-01"
+        );
+        let pairs: Vec<(String, String)> = text
+            .split('&')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        assert_eq!(
+            ExecutionQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.clone()))),
+            q
+        );
+    }
+
+    #[test]
+    fn only_matching_executions_enter_a_filtered_view() {
+        let e = ExecutionSummary {
+            id: Uuid::new_v4(),
+            job: "a".into(),
+            status: ExecutionStatus::Failed,
+            trigger: Trigger::Api,
+            triggered_by: None,
+            started_at: Utc::now(),
+            completed_at: None,
+            duration_ms: None,
+            exit_code: None,
+            error_message: None,
+            attempt: 1,
+            host: None,
+            scheduled_for: None,
+        };
+        assert!(ExecutionQuery::default().admits(&e));
+        let failed = ExecutionQuery {
+            status: Some("failed".into()),
+            ..Default::default()
+        };
+        assert!(failed.admits(&e));
+        let other_job = ExecutionQuery {
+            job: Some("b".into()),
+            ..Default::default()
+        };
+        assert!(!other_job.admits(&e));
+        let older_page = ExecutionQuery {
+            cursor: Some("1_x".into()),
+            ..Default::default()
+        };
+        assert!(
+            !older_page.admits(&e),
+            "new rows only enter the newest page"
+        );
     }
 
     #[test]

@@ -78,3 +78,30 @@ test("reports appear live, flip in place, and their output is shown as text", as
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: "test-results/dashboard-390.png", fullPage: true });
 });
+
+test("filters live in the URL and survive a reload", async ({ page, request }) => {
+  const token = ingestToken();
+  const auth = { Authorization: `Bearer ${token}` };
+  for (const [job, status] of [["filter-ok", "completed"], ["filter-bad", "failed"]]) {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job } });
+    const id = (await s.json()).id;
+    await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status } });
+  }
+  await page.goto("/login");
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+
+  await page.locator("select[name=status]").selectOption("failed");
+  await expect(page).toHaveURL(/\/monitoring\?tab=crons&status=failed$/);
+  const table = page.locator("table.executions");
+  await expect(table).toContainText("filter-bad");
+  await expect(table).not.toContainText("filter-ok");
+
+  await page.reload();
+  await expect(page.locator("select[name=status]")).toHaveValue("failed");
+  await expect(table).toContainText("filter-bad");
+  await expect(table).not.toContainText("filter-ok");
+  await expect(table.locator(".badge")).toHaveText(Array(await table.locator(".badge").count()).fill("failed"));
+});

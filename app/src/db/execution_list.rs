@@ -48,6 +48,45 @@ impl Cursor {
     }
 }
 
+impl ExecutionFilter {
+    /// The filter of a monitoring-page URL; bad values are refused with the reason.
+    pub fn from_query(q: &crate::model::ExecutionQuery) -> Result<Self, ApiError> {
+        let day = |s: &Option<String>, what: &str| {
+            s.as_deref()
+                .map(|d| {
+                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .map_err(|_| ApiError::Invalid(format!("{what} must be a date YYYY-MM-DD")))
+                })
+                .transpose()
+        };
+        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        Ok(ExecutionFilter {
+            job: q.job.clone(),
+            status: q
+                .status
+                .as_deref()
+                .map(|s| {
+                    ExecutionStatus::parse(s)
+                        .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))
+                })
+                .transpose()?,
+            trigger: q
+                .trigger
+                .as_deref()
+                .map(|t| {
+                    Trigger::parse(t)
+                        .ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}")))
+                })
+                .transpose()?,
+            from: day(&q.from, "from")?.and_then(midnight),
+            to: day(&q.to, "to")?
+                .and_then(|d| d.succ_opt())
+                .and_then(midnight),
+            cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
+        })
+    }
+}
+
 /// One page of executions matching `f`.
 pub async fn page(pool: &PgPool, f: &ExecutionFilter) -> Result<ExecutionPage, sqlx::Error> {
     let rows = sqlx::query!(

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use crate::model::{
-    BatchQueue, ChangeEvent, DashboardSnapshot, Execution, ExecutionStatus, ExecutionSummary, Job,
-    Stats, TimelinePoint,
+    BatchQueue, ChangeEvent, DashboardSnapshot, Execution, ExecutionQuery, ExecutionStatus,
+    ExecutionSummary, Job, Stats, TimelinePoint,
 };
 
 /// How many executions the table keeps.
@@ -23,6 +23,10 @@ struct Live {
     executions: RwSignal<Vec<ExecutionSummary>>,
     connected: RwSignal<bool>,
     now: RwSignal<DateTime<Utc>>,
+    /// The executions view the table shows (from the URL).
+    view: RwSignal<ExecutionQuery>,
+    /// Keyset position of the next (older) page, if any.
+    next_cursor: RwSignal<Option<String>>,
 }
 
 impl Live {
@@ -184,7 +188,25 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         executions: RwSignal::new(initial.executions.items),
         connected: RwSignal::new(false),
         now: RwSignal::new(Utc::now()),
+        view: RwSignal::new(ExecutionQuery::default()),
+        next_cursor: RwSignal::new(initial.executions.next_cursor),
     };
+    // The table follows the URL: a changed query loads that page (user action, no polling).
+    let url = leptos_router::hooks::use_query_map();
+    live.view
+        .set(url.with_untracked(crate::pages::monitoring::query_of));
+    Effect::new(move |first: Option<()>| {
+        let q = url.with(crate::pages::monitoring::query_of);
+        if first.is_some() && q != live.view.get_untracked() {
+            live.view.set(q.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok(page) = crate::pages::monitoring::list_executions(q).await {
+                    live.executions.set(page.items);
+                    live.next_cursor.set(page.next_cursor);
+                }
+            });
+        }
+    });
     let selected = RwSignal::new(None::<Uuid>);
     #[cfg(feature = "hydrate")]
     {
@@ -212,7 +234,9 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         </section>
         <section class="panel">
             <h2>"Executions"</h2>
+            <Filters live/>
             <ExecutionsTable live selected/>
+            <Pager live/>
         </section>
         <section class="panel">
             <h2>"Batch queues"</h2>
@@ -258,6 +282,84 @@ fn JobsTable(live: Live) -> impl IntoView {
                 </For>
             </tbody>
         </table>
+    }
+}
+
+/// Moves the page to the view `q` (new URL, new history entry).
+fn go(q: &ExecutionQuery) {
+    let navigate = leptos_router::hooks::use_navigate();
+    navigate(
+        &format!("/monitoring?{}", q.to_query_string()),
+        Default::default(),
+    );
+}
+
+#[component]
+fn Filters(live: Live) -> impl IntoView {
+    // Each control rewrites one field of the view and starts again from the newest page.
+    let set = move |field: fn(&mut ExecutionQuery, Option<String>), value: String| {
+        let mut q = live.view.get_untracked();
+        field(&mut q, (!value.is_empty()).then_some(value));
+        q.cursor = None;
+        go(&q);
+    };
+    let selected =
+        move |current: Option<String>, option: &str| current.as_deref().unwrap_or("") == option;
+    view! {
+        <div class="filters">
+            <label>"Job "
+                <select name="job" on:change=move |ev| set(|q, v| q.job = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    <For each=move || live.jobs.get() key=|j| j.name.clone() let:j>
+                        <option value=j.name.clone() selected=move || selected(live.view.get().job, &j.name)>{j.name.clone()}</option>
+                    </For>
+                </select>
+            </label>
+            <label>"Status "
+                <select name="status" on:change=move |ev| set(|q, v| q.status = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {ExecutionStatus::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || selected(live.view.get().status, s.as_str())>{s.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Trigger "
+                <select name="trigger" on:change=move |ev| set(|q, v| q.trigger = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {crate::model::Trigger::ALL.into_iter().map(|t| view! {
+                        <option value=t.as_str() selected=move || selected(live.view.get().trigger, t.as_str())>{t.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"From " <input type="date" name="from" prop:value=move || live.view.get().from.unwrap_or_default()
+                on:change=move |ev| set(|q, v| q.from = v, event_target_value(&ev))/></label>
+            <label>"To " <input type="date" name="to" prop:value=move || live.view.get().to.unwrap_or_default()
+                on:change=move |ev| set(|q, v| q.to = v, event_target_value(&ev))/></label>
+        </div>
+    }
+}
+
+#[component]
+fn Pager(live: Live) -> impl IntoView {
+    let newest = move |_| {
+        let mut q = live.view.get_untracked();
+        q.cursor = None;
+        go(&q);
+    };
+    let older = move |_| {
+        let mut q = live.view.get_untracked();
+        q.cursor = live.next_cursor.get_untracked();
+        go(&q);
+    };
+    view! {
+        <div class="pager">
+            <Show when=move || live.view.get().cursor.is_some()>
+                <button class="secondary" on:click=newest>"← Newest"</button>
+            </Show>
+            <Show when=move || live.next_cursor.get().is_some()>
+                <button class="secondary" on:click=older>"Older →"</button>
+            </Show>
+        </div>
     }
 }
 
@@ -380,6 +482,8 @@ mod tests {
             executions: RwSignal::new(vec![]),
             connected: RwSignal::new(true),
             now: RwSignal::new(Utc::now()),
+            view: RwSignal::new(ExecutionQuery::default()),
+            next_cursor: RwSignal::new(None),
         }
     }
 

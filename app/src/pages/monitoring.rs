@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::{DashboardSnapshot, Execution, SessionUser};
+use crate::model::{DashboardSnapshot, Execution, ExecutionPage, ExecutionQuery, SessionUser};
 use crate::pages::dashboard::Dashboard;
 
 /// The signed-in user of this request, or 401.
@@ -30,9 +30,9 @@ pub async fn whoami() -> Result<SessionUser, ServerFnError> {
     require_user().await
 }
 
-/// The page's data at load (viewer or above).
+/// The page's data at load, its executions filtered as the URL says (viewer or above).
 #[server(prefix = "/sfn", endpoint = "dashboard")]
-pub async fn load_dashboard() -> Result<DashboardSnapshot, ServerFnError> {
+pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, ServerFnError> {
     use crate::db::{batches, events, execution_list, jobs, stats};
     require_user().await?;
     let state = expect_context::<crate::state::AppState>();
@@ -44,11 +44,29 @@ pub async fn load_dashboard() -> Result<DashboardSnapshot, ServerFnError> {
         stats: stats::compute(pool, 24).await.map_err(fail)?,
         jobs: jobs::list(pool).await.map_err(fail)?,
         batches: batches::list(pool).await.map_err(fail)?,
-        executions: execution_list::page(pool, &Default::default())
+        executions: execution_list::page(pool, &filter_of(&query)?)
             .await
             .map_err(fail)?,
         last_event_id,
     })
+}
+
+#[cfg(feature = "ssr")]
+fn filter_of(
+    q: &ExecutionQuery,
+) -> Result<crate::db::execution_list::ExecutionFilter, ServerFnError> {
+    crate::db::execution_list::ExecutionFilter::from_query(q)
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+/// One page of executions (viewer or above).
+#[server(prefix = "/sfn", endpoint = "executions")]
+pub async fn list_executions(query: ExecutionQuery) -> Result<ExecutionPage, ServerFnError> {
+    require_user().await?;
+    let state = expect_context::<crate::state::AppState>();
+    crate::db::execution_list::page(&state.pool, &filter_of(&query)?)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 /// One execution with its output and log (viewer or above).
@@ -62,10 +80,18 @@ pub async fn execution_detail(id: uuid::Uuid) -> Result<Execution, ServerFnError
         .ok_or_else(|| ServerFnError::new("execution not found"))
 }
 
+/// The executions view named by a URL query.
+pub fn query_of(map: &leptos_router::params::ParamsMap) -> ExecutionQuery {
+    ExecutionQuery::from_pairs(map.into_iter().map(|(k, v)| (k.as_ref(), v.to_string())))
+}
+
 #[component]
 pub fn MonitoringPage() -> impl IntoView {
     let me = Resource::new(|| (), |_| whoami());
-    let snapshot = Resource::new(|| (), |_| load_dashboard());
+    // The URL at load picks the executions shown; later changes are the table's business.
+    let query = leptos_router::hooks::use_query_map();
+    let initial = query.with_untracked(query_of);
+    let snapshot = Resource::new(|| (), move |_| load_dashboard(initial.clone()));
     view! {
         <main class="monitoring">
             <header class="topbar">
