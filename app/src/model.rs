@@ -343,16 +343,7 @@ impl ExecutionQuery {
             ("cursor", &self.cursor),
         ] {
             if let Some(v) = v {
-                let enc: String = v
-                    .bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                            (b as char).to_string()
-                        }
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect();
-                out.push(format!("{k}={enc}"));
+                out.push(format!("{k}={}", crate::validate::encode_query_value(v)));
             }
         }
         out.join("&")

@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 use sqlx::postgres::PgListener;
 
 use app::db::{events, sweeps};
+use app::error::ApiError;
 use app::state::AppState;
 
 /// Hands committed events to this replica's live streams. Every transaction that
@@ -83,7 +84,7 @@ pub async fn run_sweeper(state: AppState, every: Duration) {
 }
 
 /// One pass of every sweep.
-pub async fn sweep_once(state: &AppState) -> Result<(), sqlx::Error> {
+pub async fn sweep_once(state: &AppState) -> Result<(), ApiError> {
     let timed_out = sweeps::time_out_stuck(&state.pool).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");

@@ -113,14 +113,6 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>, sqlx::E
     .await
 }
 
-/// One execution, read on the caller's connection (inside its transaction).
-pub(crate) async fn load(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<Execution>, sqlx::Error> {
-    Ok(fetch(conn, id).await?.map(Row::into_wire))
-}
-
 /// One execution with everything it reported.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Execution>, sqlx::Error> {
     let mut conn = pool.acquire().await?;

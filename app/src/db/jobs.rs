@@ -249,27 +249,3 @@ pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, 
     tx.commit().await?;
     Ok((job, row.created))
 }
-
-/// Records how `execution` ended: the consecutive-failure counter and, when it is the
-/// job's latest run, its status.
-pub async fn note_end(
-    conn: &mut PgConnection,
-    job_id: i64,
-    execution: Uuid,
-    status: ExecutionStatus,
-) -> Result<(), sqlx::Error> {
-    let failed = matches!(status, ExecutionStatus::Failed | ExecutionStatus::TimedOut);
-    sqlx::query!(
-        "update jobs set
-           consecutive_failures = case when $3 then consecutive_failures + 1 else 0 end,
-           last_status = case when last_execution_id = $2 then $4 else last_status end
-         where id = $1",
-        job_id,
-        execution,
-        failed,
-        status.as_str(),
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}

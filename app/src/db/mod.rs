@@ -8,7 +8,6 @@ pub mod events;
 pub mod execution_list;
 pub mod executions;
 pub mod jobs;
-pub mod rollups;
 pub mod stats;
 pub mod sweeps;
 pub mod tokens;

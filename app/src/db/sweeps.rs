@@ -5,70 +5,43 @@ use chrono::{TimeDelta, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db::{events, executions, jobs, rollups, stats};
+use crate::db::executions::{Completion, Report};
+use crate::db::{events, executions, jobs, stats};
+use crate::error::ApiError;
 use crate::model::{ChangeEvent, ExecutionStatus};
 use crate::schedule::Schedule;
 
-/// Marks every running execution past its job's timeout as `timed_out`; returns their ids.
-pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
-    let mut done = Vec::new();
-    for stuck in stats::stuck(pool).await? {
-        if time_out_one(pool, stuck.id).await? {
-            done.push(stuck.id);
-        }
+/// Marks every running execution past its job's timeout as `timed_out`; returns their
+/// ids. It is a completion like any other (`cw_complete_execution` moves the rollups,
+/// the job's failure count and records the event); a run that ended meanwhile answers
+/// a conflict and is left as it ended.
+pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, ApiError> {
+    let reports: Vec<Report> = stats::stuck(pool)
+        .await?
+        .into_iter()
+        .map(|s| {
+            Report::Complete(
+                s.id,
+                Completion {
+                    status: ExecutionStatus::TimedOut,
+                    output: None,
+                    error_message: Some("ran past its timeout".into()),
+                    exit_code: None,
+                    duration_ms: None,
+                    log_tail: None,
+                    completed_at: None,
+                },
+            )
+        })
+        .collect();
+    if reports.is_empty() {
+        return Ok(vec![]);
     }
-    Ok(done)
-}
-
-/// One execution, re-checked under a row lock (it may have completed meanwhile).
-async fn time_out_one(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query!(
-        "select e.job_id, e.started_at from executions e join jobs j on j.id = e.job_id
-         where e.id = $1 and e.status = 'running' and j.timeout_ms is not null
-           and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
-         for update of e",
-        id
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else { return Ok(false) };
-    let now = Utc::now();
-    let duration = (now - row.started_at).num_milliseconds();
-    sqlx::query!(
-        "update executions set status = 'timed_out', completed_at = $2, duration_ms = $3,
-                error_message = coalesce(error_message, 'ran past its timeout')
-         where id = $1",
-        id,
-        now,
-        duration
-    )
-    .execute(&mut *tx)
-    .await?;
-    rollups::bump(
-        &mut tx,
-        row.job_id,
-        row.started_at,
-        ExecutionStatus::Running,
-        -1,
-        None,
-    )
-    .await?;
-    rollups::bump(
-        &mut tx,
-        row.job_id,
-        row.started_at,
-        ExecutionStatus::TimedOut,
-        1,
-        Some(duration),
-    )
-    .await?;
-    jobs::note_end(&mut tx, row.job_id, id, ExecutionStatus::TimedOut).await?;
-    if let Some(e) = executions::load(&mut tx, id).await? {
-        events::record(&mut tx, &ChangeEvent::Execution(e.summary)).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
+    let results = executions::apply(pool, &reports.iter().collect::<Vec<_>>()).await?;
+    Ok(results
+        .into_iter()
+        .filter_map(|r| r.ok().filter(|o| o.changed).map(|o| o.execution.summary.id))
+        .collect())
 }
 
 /// Deletes executions that started more than `retention` ago, `batch` rows per

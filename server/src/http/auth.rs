@@ -17,6 +17,7 @@ use app::db::{audit, users};
 use app::error::ApiError;
 use app::model::SessionUser;
 use app::state::AppState;
+use app::validate::encode_query_value;
 
 use super::extract::presented_token;
 use super::session_store::PgSessionStore;
@@ -52,18 +53,7 @@ fn safe_next(next: Option<&str>) -> &str {
 }
 
 fn login_url(error: &str, next: &str) -> String {
-    format!("/login?error={error}&next={}", urlencode(next))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    format!("/login?error={error}&next={}", encode_query_value(next))
 }
 
 /// `POST /auth/login` (form). Success: a new session id, then 303 to `next`.
@@ -162,7 +152,8 @@ pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response
                 .uri()
                 .path_and_query()
                 .map_or(path.to_string(), |pq| pq.to_string());
-            return Redirect::to(&format!("/login?next={}", urlencode(&here))).into_response();
+            return Redirect::to(&format!("/login?next={}", encode_query_value(&here)))
+                .into_response();
         }
     }
     next.run(req).await
