@@ -2,6 +2,7 @@
 //! and (behind the `ssr` feature) the data layer and server state.
 
 pub mod error;
+pub mod health;
 pub mod model;
 pub mod pages;
 pub mod validate;

@@ -116,11 +116,19 @@ pub struct ExecutionSummary {
     pub scheduled_for: Option<DateTime<Utc>>,
 }
 
-/// One run of a job with everything it reported.
+/// One run of a job with everything it reported: one flat JSON object on the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     #[serde(flatten)]
     pub summary: ExecutionSummary,
+    #[serde(flatten)]
+    pub details: ExecutionDetails,
+}
+
+/// What a run reported beyond its summary. The browser receives it beside the summary
+/// (not flattened), which keeps serde's buffering decoder out of the WASM bundle.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionDetails {
     pub output: Option<serde_json::Value>,
     /// True when the reported output exceeded the cap and was replaced (see the API docs).
     pub output_truncated: bool,
@@ -145,6 +153,9 @@ pub struct Job {
     pub last_execution_id: Option<Uuid>,
     pub last_started_at: Option<DateTime<Utc>>,
     pub last_status: Option<ExecutionStatus>,
+    /// Duration of the latest run, once it has ended.
+    #[serde(default)]
+    pub last_duration_ms: Option<i64>,
     pub consecutive_failures: i32,
 }
 
@@ -167,6 +178,7 @@ impl Job {
             last_execution_id: None,
             last_started_at: None,
             last_status: None,
+            last_duration_ms: None,
             consecutive_failures: 0,
         }
     }
@@ -200,9 +212,11 @@ pub struct JobStats {
     pub avg_duration_ms: Option<f64>,
 }
 
-/// One day × status cell of the 7-day timeline.
+/// One job × day × status cell of the 7-day timeline (per job, so the chart can be
+/// filtered by job and each job's 7-day success rate read off it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
+    pub job: String,
     pub day: chrono::NaiveDate,
     pub status: ExecutionStatus,
     pub count: i64,

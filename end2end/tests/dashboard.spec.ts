@@ -1,15 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { expect, test } from "@playwright/test";
+import { ADMIN_PASSWORD, signIn, token } from "./helpers";
 
-const ADMIN_PASSWORD = "e2e-admin-password";
-
-/** An ingest token made with the real CLI against the server's database. */
-function ingestToken(): string {
-  const out = execFileSync("../target/release/cronwatch", ["token", "create", `e2e-${Date.now()}`, "--scope", "ingest"], {
-    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL ?? "" },
-  }).toString();
-  return out.trim().split("\n").pop()!;
-}
+const ingestToken = () => token("ingest");
 
 test("reports appear live, flip in place, and their output is shown as text", async ({ page, request }) => {
   const token = ingestToken();
@@ -67,8 +59,8 @@ test("reports appear live, flip in place, and their output is shown as text", as
   const todays = await page.evaluate(() => {
     const echarts = (window as any).echarts;
     const chart = echarts.getInstanceByDom(document.getElementById("timeline-chart"));
-    const series = chart.getOption().series as { name: string; data: number[] }[];
-    return series.reduce((sum, s) => sum + s.data[s.data.length - 1], 0);
+    const series = chart.getOption().series as { name: string; data: { value: number }[] }[];
+    return series.reduce((sum, s) => sum + s.data[s.data.length - 1].value, 0);
   });
   expect(todays).toBeGreaterThan(0);
 
@@ -104,4 +96,39 @@ test("filters live in the URL and survive a reload", async ({ page, request }) =
   await expect(table).toContainText("filter-bad");
   await expect(table).not.toContainText("filter-ok");
   await expect(table.locator(".badge")).toHaveText(Array(await table.locator(".badge").count()).fill("failed"));
+});
+
+test("the chart filters by job and status and names the average duration on hover", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  for (const [job, status, ms] of [["chart-a", "completed", 1500], ["chart-b", "failed", 4000]] as const) {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job } });
+    const id = (await s.json()).id;
+    await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status, duration_ms: ms } });
+  }
+  await signIn(page);
+  const today = () =>
+    page.evaluate(() => {
+      const chart = (window as any).echarts.getInstanceByDom(document.getElementById("timeline-chart"));
+      const out: Record<string, { value: number; name: string }> = {};
+      for (const s of chart.getOption().series) out[s.name] = s.data[s.data.length - 1];
+      return out;
+    });
+  await page.locator("select[name=chart-job]").selectOption("chart-a");
+  await expect.poll(async () => (await today()).failed.value).toBe(0);
+  expect((await today()).completed.value).toBe(1);
+  expect((await today()).completed.name).toContain("avg 1.5 s");
+  await page.locator("select[name=chart-job]").selectOption("chart-b");
+  await page.locator("select[name=chart-status]").selectOption("failed");
+  await expect.poll(async () => (await today()).failed.value).toBe(1);
+  expect((await today()).failed.name).toContain("avg 4.0 s");
+  expect((await today()).completed.value).toBe(0);
+  // The tooltip shows it when the bar is hovered.
+  const box = (await page.locator("#timeline-chart canvas").boundingBox())!;
+  const bar = await page.evaluate(() => {
+    const chart = (window as any).echarts.getInstanceByDom(document.getElementById("timeline-chart"));
+    const failed = chart.getOption().series.findIndex((s: any) => s.name === "failed");
+    return chart.convertToPixel({ seriesIndex: failed }, [6, 0.5]);
+  });
+  await page.mouse.move(box.x + bar[0], box.y + bar[1]);
+  await expect(page.locator("#timeline-chart")).toContainText("avg 4.0 s");
 });

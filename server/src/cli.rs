@@ -26,18 +26,27 @@ pub struct DbArgs {
     pub data_dir: PathBuf,
 }
 
+/// How `cronwatch serve` runs.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CRONWATCH_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Add the demo jobs and a feeder that reports realistic runs through the API.
+    #[arg(long)]
+    pub demo: bool,
+    /// Mark cookies Secure: set it when users reach cronwatch over https (through a
+    /// TLS-terminating proxy), so browsers never send the session over plain http.
+    #[arg(long, env = "CRONWATCH_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
-    Serve {
-        #[arg(long, env = "CRONWATCH_BIND", default_value = "127.0.0.1:3000")]
-        bind: String,
-        #[command(flatten)]
-        db: DbArgs,
-        /// Add the demo jobs.
-        #[arg(long)]
-        demo: bool,
-    },
+    Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate {
         #[command(flatten)]

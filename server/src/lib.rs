@@ -5,6 +5,7 @@ pub mod admin_cli;
 pub mod background;
 pub mod cli;
 pub mod database;
+pub mod demo;
 pub mod embedded_pg;
 pub mod http;
 pub mod serve;

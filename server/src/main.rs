@@ -26,7 +26,7 @@ async fn main() {
 
 async fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
-        Command::Serve { bind, db, demo } => serve::serve(&bind, &db, demo).await.map(|_| 0),
+        Command::Serve(args) => serve::serve(&args).await.map(|_| 0),
         Command::Migrate { db } => {
             let database = Database::open(&db, 2).await?;
             println!("migrations applied");

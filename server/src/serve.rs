@@ -12,9 +12,9 @@ use app::db::tokens::TokenCache;
 use app::state::{AppState, Config, EventHub};
 use app::writer::ReportWriter;
 
-use crate::cli::DbArgs;
+use crate::cli::ServeArgs;
 use crate::database::Database;
-use crate::{admin_cli, background, http};
+use crate::{admin_cli, background, demo, http};
 
 /// Where the built site (WASM, CSS, echarts) lives: `CRONWATCH_SITE_ROOT`, else
 /// `site/` beside the binary's target folder (`target/site` for a cargo build).
@@ -52,22 +52,33 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
     }
 }
 
-pub async fn serve(bind: &str, db: &DbArgs, _demo: bool) -> anyhow::Result<()> {
+pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let pool_size = std::env::var("CRONWATCH_DB_POOL")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(24);
-    let database = Database::open(db, pool_size).await?;
+    let database = Database::open(&args.db, pool_size).await?;
     admin_cli::bootstrap_admin(&database.pool).await?;
-    let state = state(database.pool.clone(), Config::default());
+    let config = Config {
+        secure_cookies: args.secure_cookies,
+        ..Config::default()
+    };
+    let state = state(database.pool.clone(), config);
     let pump = tokio::spawn(background::run_event_pump(state.clone()));
     let sweeper = tokio::spawn(background::run_sweeper(
         state.clone(),
         Duration::from_secs(10),
     ));
 
-    let listener = TcpListener::bind(bind).await?;
-    println!("cronwatch listening on http://{}", listener.local_addr()?);
+    let listener = TcpListener::bind(&args.bind).await?;
+    let addr = listener.local_addr()?;
+    let feeder = if args.demo {
+        let token = demo::install(&database.pool).await?;
+        Some(tokio::spawn(demo::feed(demo::loopback_url(addr), token)))
+    } else {
+        None
+    };
+    println!("cronwatch listening on http://{addr}");
     // Connect info gives sign-in throttling the client's address.
     let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
@@ -78,6 +89,9 @@ pub async fn serve(bind: &str, db: &DbArgs, _demo: bool) -> anyhow::Result<()> {
     }
     pump.abort();
     sweeper.abort();
+    if let Some(f) = feeder {
+        f.abort();
+    }
     database.close().await;
     println!("cronwatch stopped");
     Ok(())

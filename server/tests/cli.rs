@@ -6,15 +6,8 @@ use std::process::{Command, Stdio};
 
 use sqlx::PgPool;
 
-/// The URL of the test's own database (same server as DATABASE_URL, other name).
-fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!(
-        "{server}/{}",
-        pool.connect_options().get_database().unwrap()
-    )
-}
+mod common;
+use common::url_of;
 
 fn cronwatch(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cronwatch"))

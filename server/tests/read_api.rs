@@ -178,4 +178,13 @@ async fn stats_come_from_rollups(pool: PgPool) {
         .map(|p| p["count"].as_i64().unwrap())
         .sum();
     assert_eq!(today, 6);
+    // Per job, so the dashboard can filter the chart and rate each job over 7 days.
+    let of_a: i64 = s["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["job"] == "a")
+        .map(|p| p["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(of_a, a["total"].as_i64().unwrap());
 }

@@ -6,7 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::model::{Execution, ExecutionStatus, ExecutionSummary, Trigger};
+use crate::model::{Execution, ExecutionDetails, ExecutionStatus, ExecutionSummary, Trigger};
 use crate::validate::is_valid_name;
 
 /// Output larger than this (serialised JSON) is replaced by a truncation marker.
@@ -92,9 +92,11 @@ impl Row {
                 host: self.host,
                 scheduled_for: self.scheduled_for,
             },
-            output: self.output,
-            output_truncated: self.output_truncated,
-            log_tail: self.log_tail,
+            details: ExecutionDetails {
+                output: self.output,
+                output_truncated: self.output_truncated,
+                log_tail: self.log_tail,
+            },
         }
     }
 }

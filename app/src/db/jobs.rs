@@ -102,6 +102,7 @@ pub struct JobRow {
     pub last_execution_id: Option<Uuid>,
     pub last_started_at: Option<DateTime<Utc>>,
     pub last_status: Option<String>,
+    pub last_duration_ms: Option<i64>,
     pub consecutive_failures: i32,
     pub ping_key: Uuid,
 }
@@ -124,6 +125,7 @@ impl JobRow {
             last_execution_id: self.last_execution_id,
             last_started_at: self.last_started_at,
             last_status: self.last_status.as_deref().and_then(ExecutionStatus::parse),
+            last_duration_ms: self.last_duration_ms,
             consecutive_failures: self.consecutive_failures,
         }
     }
@@ -138,7 +140,9 @@ pub async fn find_by_name(
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
+                    as last_duration_ms
          from jobs where name = $1",
         name
     )
@@ -152,7 +156,9 @@ pub async fn find_by_ping_key(pool: &PgPool, key: Uuid) -> Result<Option<JobRow>
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
+                    as last_duration_ms
          from jobs where ping_key = $1",
         key
     )
@@ -197,7 +203,9 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
+                    as last_duration_ms
          from jobs order by name"
     )
     .fetch_all(pool)

@@ -102,15 +102,15 @@ pub async fn stuck(pool: &PgPool) -> Result<Vec<StuckExecution>, sqlx::Error> {
     .await
 }
 
-/// Executions per UTC day and status over the last 7 days (today included).
+/// Executions per job, UTC day and status over the last 7 days (today included).
 async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select (r.bucket at time zone 'UTC')::date as "day!", r.status,
+        r#"select j.name as job, (r.bucket at time zone 'UTC')::date as "day!", r.status,
                   sum(r.count)::bigint as "count!",
                   sum(r.duration_sum_ms)::bigint as "dsum!", sum(r.duration_count)::bigint as "dcount!"
-           from execution_rollups r
+           from execution_rollups r join jobs j on j.id = r.job_id
            where r.bucket >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '6 days'
-           group by 1, 2 order by 1, 2"#
+           group by 1, 2, 3 order by 2, 1, 3"#
     )
     .fetch_all(pool)
     .await?;
@@ -118,6 +118,7 @@ async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
         .into_iter()
         .filter_map(|r| {
             Some(TimelinePoint {
+                job: r.job,
                 day: r.day,
                 status: ExecutionStatus::parse(&r.status)?,
                 count: r.count,

@@ -70,9 +70,6 @@ pub async fn delete_expired(
     }
 }
 
-/// A start this close before the expected time still counts for it (clock skew).
-const EARLY_START_TOLERANCE_SECS: i64 = 5;
-
 /// Moves each scheduled job's expected start forward once a run has started for it
 /// (or when it has none yet). A job whose expected start passes with no run keeps it:
 /// that is what "late" means, until the next start arrives. Returns how many moved.
@@ -84,7 +81,7 @@ pub async fn advance_schedules(pool: &PgPool) -> Result<usize, sqlx::Error> {
            and (next_run_at is null
                 or (next_run_at <= now()
                     and last_started_at >= next_run_at - make_interval(secs => $1)))",
-        EARLY_START_TOLERANCE_SECS as f64
+        crate::health::EARLY_START_TOLERANCE_SECS as f64
     )
     .fetch_all(pool)
     .await?;

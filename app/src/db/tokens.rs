@@ -102,6 +102,14 @@ pub async fn create(
     Ok(token)
 }
 
+/// Deletes every token called `name` (a service replacing its own token).
+pub async fn delete_named(pool: &PgPool, name: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!("delete from api_tokens where name = $1", name)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
 /// The identity of `presented`, or `None` if it matches no live token.
 pub async fn verify(pool: &PgPool, presented: &str) -> Result<Option<TokenIdentity>, sqlx::Error> {
     verify_hash(pool, &digest(presented)).await

@@ -24,13 +24,13 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// Draws a small bar chart with charming's WASM renderer (echarts in the page).
+/// Draws a small bar chart (charming → the echarts in the page).
 #[cfg(feature = "hydrate")]
 fn draw_demo_chart() {
     use charming::component::Axis;
     use charming::element::AxisType;
     use charming::series::Bar;
-    use charming::{Chart, WasmRenderer};
+    use charming::Chart;
 
     let chart = Chart::new()
         .animation(false)
@@ -41,7 +41,5 @@ fn draw_demo_chart() {
         )
         .y_axis(Axis::new().type_(AxisType::Value))
         .series(Bar::new().data(vec![3, 1, 2]));
-    if let Err(e) = WasmRenderer::new(480, 240).render("home-chart", &chart) {
-        leptos::logging::error!("chart failed: {e:?}");
-    }
+    crate::pages::echarts::draw("home-chart", 240, &chart);
 }

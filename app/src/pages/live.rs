@@ -1,28 +1,43 @@
 //! Browser-only plumbing of the dashboard: the one EventSource and the ticking clock.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
-use crate::model::{ChangeEvent, ExecutionStatus, TimelinePoint};
+use crate::model::ChangeEvent;
 
-/// Opens `/api/v1/events?after=…` and feeds every change to `apply`. The browser
-/// reconnects by itself and sends Last-Event-ID, so the server replays what was missed.
+/// Wait before opening a new stream once the browser has given up on one.
+const REOPEN_AFTER_MS: u32 = 2_000;
+
+/// Opens `/api/v1/events?after=…` and feeds every change to `apply`. While the server
+/// is merely unreachable the browser reconnects by itself and sends Last-Event-ID, so
+/// the server replays what was missed. If the browser gives up (an error answer, e.g.
+/// from a proxy while the server restarts), a new stream resumes after the last event
+/// seen, so nothing is missed or applied twice either way.
 pub fn connect(after: i64, apply: impl Fn(ChangeEvent) + 'static, connected: RwSignal<bool>) {
-    let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/events?after={after}")) else {
+    open(Rc::new(Cell::new(after)), Rc::new(apply), connected);
+}
+
+fn open(last: Rc<Cell<i64>>, apply: Rc<dyn Fn(ChangeEvent)>, connected: RwSignal<bool>) {
+    let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/events?after={}", last.get()))
+    else {
         return;
     };
-    let apply = std::rc::Rc::new(apply);
     for kind in ["execution", "batch", "job"] {
-        let apply = apply.clone();
+        let (apply, last) = (apply.clone(), last.clone());
         let on_message =
             Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
-                if let Some(ev) = m
-                    .data()
-                    .as_string()
-                    .and_then(|t| serde_json::from_str::<ChangeEvent>(&t).ok())
-                {
+                if let Ok(id) = m.last_event_id().parse::<i64>() {
+                    if id <= last.get() {
+                        return; // already applied
+                    }
+                    last.set(id);
+                }
+                if let Some(ev) = m.data().as_string().and_then(|t| decode(kind, &t)) {
                     apply(ev);
                 }
             });
@@ -32,70 +47,45 @@ pub fn connect(after: i64, apply: impl Fn(ChangeEvent) + 'static, connected: RwS
     let on_open = Closure::<dyn Fn()>::new(move || connected.set(true));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
-    let on_error = Closure::<dyn Fn()>::new(move || connected.set(false));
+    let stream = source.clone();
+    let on_error = Closure::<dyn Fn()>::new(move || {
+        connected.set(false);
+        if stream.ready_state() == web_sys::EventSource::CLOSED {
+            let (last, apply) = (last.clone(), apply.clone());
+            gloo_timers::callback::Timeout::new(REOPEN_AFTER_MS, move || {
+                open(last, apply, connected)
+            })
+            .forget();
+        }
+    });
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
-    // The stream lives as long as the page.
+    // The stream lives as long as the page (or until the browser closes it).
     std::mem::forget(source);
 }
 
-/// Moves `now` forward every second (countdowns and "3 min ago").
-pub fn tick_every_second(now: RwSignal<DateTime<Utc>>) {
-    gloo_timers::callback::Interval::new(1000, move || now.set(Utc::now())).forget();
+/// The `data` of an event's JSON (`{"kind":…,"data":…}`), its type known from the
+/// SSE event name. Decoding by name rather than through `ChangeEvent`'s tagged-enum
+/// impl keeps serde's buffering decoder out of the bundle.
+fn decode(kind: &str, json: &str) -> Option<ChangeEvent> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        data: T,
+    }
+    fn data<T: serde::de::DeserializeOwned>(json: &str) -> Option<T> {
+        serde_json::from_str::<Envelope<T>>(json)
+            .ok()
+            .map(|e| e.data)
+    }
+    match kind {
+        "execution" => data(json).map(ChangeEvent::Execution),
+        "batch" => data(json).map(ChangeEvent::Batch),
+        "job" => data(json).map(ChangeEvent::Job),
+        _ => None,
+    }
 }
 
-/// Draws the 7-day chart: runs per day stacked by status, in the status colours.
-pub fn draw_timeline(points: &[TimelinePoint]) {
-    use charming::component::{Axis, Legend};
-    use charming::element::{AxisType, ItemStyle, Tooltip, Trigger};
-    use charming::series::Bar;
-    use charming::{Chart, WasmRenderer};
-
-    let today = Utc::now().date_naive();
-    let days: Vec<_> = (0..7)
-        .rev()
-        .map(|n| today - chrono::TimeDelta::days(n))
-        .collect();
-    let mut chart = Chart::new()
-        .animation(false)
-        .legend(Legend::new())
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .data(days.iter().map(|d| d.format("%a %d").to_string()).collect()),
-        )
-        .y_axis(Axis::new().type_(AxisType::Value));
-    for (status, colour) in [
-        (ExecutionStatus::Completed, "#16a34a"),
-        (ExecutionStatus::Failed, "#dc2626"),
-        (ExecutionStatus::TimedOut, "#d97706"),
-        (ExecutionStatus::Cancelled, "#9ca3af"),
-        (ExecutionStatus::Running, "#2563eb"),
-    ] {
-        let counts: Vec<i64> = days
-            .iter()
-            .map(|d| {
-                points
-                    .iter()
-                    .filter(|p| p.day == *d && p.status == status)
-                    .map(|p| p.count)
-                    .sum()
-            })
-            .collect();
-        chart = chart.series(
-            Bar::new()
-                .name(status.as_str())
-                .stack("runs")
-                .item_style(ItemStyle::new().color(colour))
-                .data(counts),
-        );
-    }
-    let width = document()
-        .get_element_by_id("timeline-chart")
-        .map(|e| e.client_width().max(300) as u32)
-        .unwrap_or(800);
-    if let Err(e) = WasmRenderer::new(width, 260).render("timeline-chart", &chart) {
-        leptos::logging::error!("timeline chart: {e:?}");
-    }
+/// Moves `now` forward every second (countdowns, "3 min ago", alerts).
+pub fn tick_every_second(now: RwSignal<DateTime<Utc>>) {
+    gloo_timers::callback::Interval::new(1000, move || now.set(Utc::now())).forget();
 }

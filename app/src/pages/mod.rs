@@ -1,6 +1,8 @@
 //! Pages of the site, one module each.
 
 pub mod dashboard;
+#[cfg(feature = "hydrate")]
+pub mod echarts;
 pub mod home;
 #[cfg(feature = "hydrate")]
 pub mod live;

@@ -4,7 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::model::{DashboardSnapshot, Execution, ExecutionPage, ExecutionQuery, SessionUser};
+use crate::model::{
+    DashboardSnapshot, ExecutionDetails, ExecutionPage, ExecutionQuery, ExecutionSummary,
+    SessionUser,
+};
 use crate::pages::dashboard::Dashboard;
 
 /// The signed-in user of this request, or 401.
@@ -71,12 +74,15 @@ pub async fn list_executions(query: ExecutionQuery) -> Result<ExecutionPage, Ser
 
 /// One execution with its output and log (viewer or above).
 #[server(prefix = "/sfn", endpoint = "execution")]
-pub async fn execution_detail(id: uuid::Uuid) -> Result<Execution, ServerFnError> {
+pub async fn execution_detail(
+    id: uuid::Uuid,
+) -> Result<(ExecutionSummary, ExecutionDetails), ServerFnError> {
     require_user().await?;
     let state = expect_context::<crate::state::AppState>();
     crate::db::executions::get(&state.pool, id)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map(|e| (e.summary, e.details))
         .ok_or_else(|| ServerFnError::new("execution not found"))
 }
 

@@ -104,6 +104,7 @@ pub async fn login(
             Ok(Redirect::to(&next).into_response())
         }
         None => {
+            state.login_throttle.failed(&form.username);
             audit::record(
                 &state.pool,
                 &format!("anonymous@{source}"),
@@ -139,9 +140,20 @@ fn session_error(e: tower_sessions::session::Error) -> ApiError {
     ApiError::Internal(format!("session store: {e}"))
 }
 
-/// Sends anonymous visitors of protected pages to the sign-in page.
+/// Where the Leptos server functions answer. Every one of them needs a signed-in user:
+/// anonymous calls are refused here, before their arguments are even read (each
+/// function checks the role again).
+pub const SERVER_FN_PREFIX: &str = "/sfn/";
+
+/// Sends anonymous visitors of protected pages to the sign-in page, and answers 401 to
+/// anonymous server-function calls.
 pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response {
     let path = req.uri().path();
+    if path.starts_with(SERVER_FN_PREFIX)
+        && !matches!(session.get::<SessionUser>(SESSION_USER).await, Ok(Some(_)))
+    {
+        return ApiError::Unauthorized("sign in first".into()).into_response();
+    }
     if PROTECTED_PAGES
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")))

@@ -21,7 +21,12 @@ pub struct TestApp {
 /// Starts the router and the event pump on 127.0.0.1:0 over `pool`, with one token
 /// of each scope.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    let state = server::serve::state(pool.clone(), Config::default());
+    spawn_app_with(pool, Config::default()).await
+}
+
+/// [`spawn_app`] with other settings.
+pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
+    let state = server::serve::state(pool.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(server::background::run_event_pump(state.clone()));
@@ -148,4 +153,15 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
         out.push((table.to_string(), digest.unwrap_or_default()));
     }
     out
+}
+
+/// The URL of the test's own database (same server as DATABASE_URL, other name), for
+/// the `cronwatch` binary run as a child process.
+pub fn url_of(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!(
+        "{server}/{}",
+        pool.connect_options().get_database().unwrap()
+    )
 }

@@ -1,0 +1,187 @@
+//! What the dashboard flags about a job: stuck, late, failing, and its success rate.
+//! Shared by the server (first render) and the browser (which re-evaluates every
+//! second against its ticking clock, so an alert appears without any event).
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::model::{ExecutionStatus, Job, TimelinePoint};
+
+/// Consecutive failures from which a job is flagged.
+pub const FAILING_AFTER: i32 = 3;
+
+/// A start this much before the expected time still counts as that run (clocks drift).
+pub const EARLY_START_TOLERANCE_SECS: i64 = 5;
+
+/// A reason to look at a job now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alert {
+    /// Its latest run is still running past its timeout (or, with no timeout, far past
+    /// its estimated duration).
+    Stuck,
+    /// Its expected start plus grace has passed and no run has started.
+    Late,
+    /// This many runs in a row have failed or timed out (at least [`FAILING_AFTER`]).
+    Failing(i32),
+}
+
+impl Alert {
+    /// A short label for the badge.
+    pub fn label(self) -> String {
+        match self {
+            Self::Stuck => "stuck".into(),
+            Self::Late => "late".into(),
+            Self::Failing(n) => format!("{n} failures in a row"),
+        }
+    }
+
+    /// A stable name, for CSS classes and tests.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Stuck => "stuck",
+            Self::Late => "late",
+            Self::Failing(_) => "failing",
+        }
+    }
+}
+
+/// How long a run of `job` may last before it counts as stuck: its timeout, else three
+/// times its estimated duration (at least a minute more than the estimate), else never.
+pub fn stuck_after(job: &Job) -> Option<TimeDelta> {
+    let ms = job
+        .timeout_ms
+        .or_else(|| job.estimated_duration_ms.map(|e| (e * 3).max(e + 60_000)))?;
+    Some(TimeDelta::milliseconds(ms))
+}
+
+/// The alerts of `job` at `now`, most urgent first.
+pub fn alerts(job: &Job, now: DateTime<Utc>) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let running_since = job
+        .last_started_at
+        .filter(|_| job.last_status == Some(ExecutionStatus::Running));
+    if let (Some(since), Some(limit)) = (running_since, stuck_after(job)) {
+        if now - since > limit {
+            out.push(Alert::Stuck);
+        }
+    }
+    if is_late(job, now) {
+        out.push(Alert::Late);
+    }
+    if job.consecutive_failures >= FAILING_AFTER {
+        out.push(Alert::Failing(job.consecutive_failures));
+    }
+    out
+}
+
+/// Whether `job`'s expected start plus grace has passed with no run started for it.
+pub fn is_late(job: &Job, now: DateTime<Utc>) -> bool {
+    let Some(expected) = job.next_run_at.filter(|_| job.enabled) else {
+        return false;
+    };
+    let started_for_it = job
+        .last_started_at
+        .is_some_and(|s| s >= expected - TimeDelta::seconds(EARLY_START_TOLERANCE_SECS));
+    !started_for_it && now > expected + TimeDelta::milliseconds(job.grace_ms)
+}
+
+/// Completed runs over finished runs of `job` in the timeline (7 days), or none when
+/// nothing finished.
+pub fn success_rate(points: &[TimelinePoint], job: &str) -> Option<f64> {
+    let (mut ok, mut finished) = (0, 0);
+    for p in points
+        .iter()
+        .filter(|p| p.job == job && p.status.is_final())
+    {
+        finished += p.count;
+        if p.status == ExecutionStatus::Completed {
+            ok += p.count;
+        }
+    }
+    (finished > 0).then(|| ok as f64 / finished as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job {
+            grace_ms: 60_000,
+            ..Job::external("j")
+        }
+    }
+
+    #[test]
+    fn stuck_uses_the_timeout_then_the_estimate() {
+        let now = Utc::now();
+        let mut j = job();
+        j.last_status = Some(ExecutionStatus::Running);
+        j.last_started_at = Some(now - TimeDelta::minutes(10));
+        assert_eq!(
+            alerts(&j, now),
+            vec![],
+            "no timeout, no estimate: never stuck"
+        );
+        j.estimated_duration_ms = Some(5_000);
+        assert_eq!(
+            alerts(&j, now),
+            vec![Alert::Stuck],
+            "65 s allowed, 10 min taken"
+        );
+        j.timeout_ms = Some(3_600_000);
+        assert_eq!(
+            alerts(&j, now),
+            vec![],
+            "the timeout wins over the estimate"
+        );
+        j.last_status = Some(ExecutionStatus::Completed);
+        j.timeout_ms = Some(1);
+        assert_eq!(alerts(&j, now), vec![], "a finished run is not stuck");
+    }
+
+    #[test]
+    fn late_after_expected_start_plus_grace_until_a_run_starts() {
+        let now = Utc::now();
+        let mut j = job();
+        j.next_run_at = Some(now - TimeDelta::seconds(30));
+        assert!(!is_late(&j, now), "still within grace");
+        j.next_run_at = Some(now - TimeDelta::seconds(90));
+        assert!(is_late(&j, now));
+        j.last_started_at = Some(now - TimeDelta::seconds(88));
+        assert!(!is_late(&j, now), "the run started");
+        j.last_started_at = None;
+        j.enabled = false;
+        assert!(!is_late(&j, now), "a paused job is never late");
+    }
+
+    #[test]
+    fn failing_from_three_in_a_row() {
+        let mut j = job();
+        j.consecutive_failures = 2;
+        assert_eq!(alerts(&j, Utc::now()), vec![]);
+        j.consecutive_failures = 3;
+        assert_eq!(alerts(&j, Utc::now()), vec![Alert::Failing(3)]);
+        assert_eq!(Alert::Failing(3).label(), "3 failures in a row");
+    }
+
+    #[test]
+    fn success_rate_counts_finished_runs_of_the_job() {
+        let day = Utc::now().date_naive();
+        let p = |job: &str, status, count| TimelinePoint {
+            job: job.into(),
+            day,
+            status,
+            count,
+            avg_duration_ms: None,
+        };
+        let points = vec![
+            p("a", ExecutionStatus::Completed, 3),
+            p("a", ExecutionStatus::Failed, 1),
+            p("a", ExecutionStatus::Running, 5),
+            p("b", ExecutionStatus::Failed, 2),
+        ];
+        assert_eq!(success_rate(&points, "a"), Some(0.75));
+        assert_eq!(success_rate(&points, "b"), Some(0.0));
+        assert_eq!(success_rate(&points, "c"), None);
+    }
+}

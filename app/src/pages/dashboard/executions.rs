@@ -1,0 +1,160 @@
+//! The executions table: filters and keyset pages kept in the URL, rows that arrive
+//! and flip live, and the detail modal (pretty JSON output, error, exit code, log tail).
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::format::{duration, local_time, Moment, StatusBadge};
+use super::state::Live;
+use crate::model::{ExecutionDetails, ExecutionQuery, ExecutionStatus, ExecutionSummary};
+
+/// Moves the page to the view `q` (new URL, new history entry).
+fn go(q: &ExecutionQuery) {
+    let navigate = leptos_router::hooks::use_navigate();
+    navigate(
+        &format!("/monitoring?{}", q.to_query_string()),
+        Default::default(),
+    );
+}
+
+#[component]
+pub fn Filters(live: Live) -> impl IntoView {
+    // Each control rewrites one field of the view and starts again from the newest page.
+    let set = move |field: fn(&mut ExecutionQuery, Option<String>), value: String| {
+        let mut q = live.view.get_untracked();
+        field(&mut q, (!value.is_empty()).then_some(value));
+        q.cursor = None;
+        go(&q);
+    };
+    let selected =
+        move |current: Option<String>, option: &str| current.as_deref().unwrap_or("") == option;
+    view! {
+        <div class="filters">
+            <label>"Job "
+                <select name="job" on:change=move |ev| set(|q, v| q.job = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    <For each=move || live.jobs.get() key=|j| j.name.clone() let:j>
+                        <option value=j.name.clone() selected=move || selected(live.view.get().job, &j.name)>{j.name.clone()}</option>
+                    </For>
+                </select>
+            </label>
+            <label>"Status "
+                <select name="status" on:change=move |ev| set(|q, v| q.status = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {ExecutionStatus::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || selected(live.view.get().status, s.as_str())>{s.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Trigger "
+                <select name="trigger" on:change=move |ev| set(|q, v| q.trigger = v, event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {crate::model::Trigger::ALL.into_iter().map(|t| view! {
+                        <option value=t.as_str() selected=move || selected(live.view.get().trigger, t.as_str())>{t.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"From " <input type="date" name="from" prop:value=move || live.view.get().from.unwrap_or_default()
+                on:change=move |ev| set(|q, v| q.from = v, event_target_value(&ev))/></label>
+            <label>"To " <input type="date" name="to" prop:value=move || live.view.get().to.unwrap_or_default()
+                on:change=move |ev| set(|q, v| q.to = v, event_target_value(&ev))/></label>
+        </div>
+    }
+}
+
+#[component]
+pub fn Pager(live: Live) -> impl IntoView {
+    let newest = move |_| {
+        let mut q = live.view.get_untracked();
+        q.cursor = None;
+        go(&q);
+    };
+    let older = move |_| {
+        let mut q = live.view.get_untracked();
+        q.cursor = live.next_cursor.get_untracked();
+        go(&q);
+    };
+    view! {
+        <div class="pager">
+            <Show when=move || live.view.get().cursor.is_some()>
+                <button class="secondary" on:click=newest>"← Newest"</button>
+            </Show>
+            <Show when=move || live.next_cursor.get().is_some()>
+                <button class="secondary" on:click=older>"Older →"</button>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+    view! {
+        <table class="grid executions">
+            <thead><tr><th>"Job"</th><th>"Status"</th><th>"Trigger"</th><th>"Started"</th><th>"Duration"</th><th>"Exit"</th></tr></thead>
+            <tbody>
+                <For each=move || live.executions.get() key=|e| (e.id, e.status) let:e>
+                    <tr class="clickable" data-execution=e.id.to_string() on:click=move |_| selected.set(Some(e.id))>
+                        <td>{e.job.clone()}</td>
+                        <td><StatusBadge status=e.status/></td>
+                        <td>{e.trigger.as_str()}</td>
+                        <td><Moment at=e.started_at now=live.now absolute=true/></td>
+                        <td>{duration(e.duration_ms)}</td>
+                        <td>{e.exit_code.map(|c| c.to_string()).unwrap_or_default()}</td>
+                    </tr>
+                </For>
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn ExecutionModal(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+    let detail = RwSignal::new(None::<Result<(ExecutionSummary, ExecutionDetails), String>>);
+    Effect::new(move |_| {
+        let id = selected.get();
+        detail.set(None);
+        if let Some(id) = id {
+            leptos::task::spawn_local(async move {
+                let r = crate::pages::monitoring::execution_detail(id)
+                    .await
+                    .map_err(|e| e.to_string());
+                if selected.get_untracked() == Some(id) {
+                    detail.set(Some(r));
+                }
+            });
+        }
+    });
+    let _ = window_event_listener(leptos::ev::keydown, move |e| {
+        if e.key() == "Escape" {
+            selected.set(None);
+        }
+    });
+    view! {
+        <Show when=move || selected.get().is_some()>
+            <div class="modal-backdrop" on:click=move |_| selected.set(None)>
+                <div class="modal" role="dialog" aria-modal="true" on:click=|e| e.stop_propagation()>
+                    <button class="close" aria-label="Close" on:click=move |_| selected.set(None)>"×"</button>
+                    {move || match detail.get() {
+                        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                        Some(Ok((x, d))) => view! {
+                            <h2>{x.job.clone()} " " <StatusBadge status=x.status/></h2>
+                            <p class="muted small">{x.id.to_string()} " · " {x.trigger.as_str()}
+                                {x.triggered_by.clone().map(|t| format!(" by {t}"))}
+                                {x.host.clone().map(|h| format!(" · on {h}"))}
+                                {(x.attempt > 1).then(|| format!(" · attempt {}", x.attempt))}</p>
+                            <p>"Started " {local_time(x.started_at)} " · Exit code: "
+                               {x.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}
+                               " · Duration: " {duration(x.duration_ms)}</p>
+                            {x.error_message.clone().map(|m| view! { <h3>"Error"</h3><pre class="error-text">{m}</pre> })}
+                            <h3>"Output"</h3>
+                            {d.output_truncated.then(|| view! { <p class="muted small">"The output was over the size cap: what is kept is shown."</p> })}
+                            <pre class="json">{d.output.as_ref().map(|o| serde_json::to_string_pretty(o).unwrap_or_default()).unwrap_or_else(|| "null".into())}</pre>
+                            {d.log_tail.clone().map(|l| view! { <h3>"Log tail"</h3><pre class="log">{l}</pre> })}
+                        }.into_any(),
+                    }}
+                </div>
+            </div>
+        </Show>
+    }
+}

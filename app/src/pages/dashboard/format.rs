@@ -1,0 +1,141 @@
+//! How times, durations and statuses are written on the dashboard.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::model::ExecutionStatus;
+
+/// "3 min ago", "in 2 h": relative to the ticking clock.
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    let (n, future) = (secs.unsigned_abs(), secs < 0);
+    let text = match n {
+        0..=4 => return "just now".into(),
+        5..=59 => format!("{n} s"),
+        60..=3599 => format!("{} min", n / 60),
+        3600..=86_399 => format!("{} h", n / 3600),
+        _ => format!("{} d", n / 86_400),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A wall-clock time in the viewer's time zone ("Nov 25 14:05:09"). The server does
+/// not know that zone, so its render says UTC; the browser rewrites it on its first tick.
+/// Written by hand: chrono's strftime engine would weigh on the WASM bundle.
+pub fn local_time(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    #[cfg(feature = "hydrate")]
+    let (t, zone) = (t.with_timezone(&chrono::Local), "");
+    #[cfg(not(feature = "hydrate"))]
+    let zone = " UTC";
+    format!(
+        "{} {:02} {:02}:{:02}:{:02}{zone}",
+        MONTHS[t.month0() as usize],
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A day as the chart's axis names it ("Mon 23").
+#[cfg_attr(
+    not(any(feature = "hydrate", test)),
+    expect(dead_code, reason = "the chart is drawn in the browser")
+)]
+pub fn short_day(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    format!(
+        "{} {:02}",
+        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        d.day()
+    )
+}
+
+pub fn duration(ms: Option<i64>) -> String {
+    match ms {
+        None => "—".into(),
+        Some(ms) if ms < 1000 => format!("{ms} ms"),
+        // Integer arithmetic: float formatting would cost the bundle ~15 KB.
+        Some(ms) if ms < 59_950 => {
+            let tenths = (ms + 50) / 100;
+            format!("{}.{} s", tenths / 10, tenths % 10)
+        }
+        Some(ms) => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{} %", (r * 100.0).round() as i64))
+        .unwrap_or_else(|| "—".into())
+}
+
+pub fn countdown(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (at - now).num_seconds().max(0);
+    format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+/// A point in time as "3 min ago" (with `absolute`, "Nov 25 14:05:09 · 3 min ago"); the
+/// viewer's local time is always in the tooltip. Both follow the ticking clock `now`.
+#[component]
+pub fn Moment(
+    at: DateTime<Utc>,
+    now: RwSignal<DateTime<Utc>>,
+    #[prop(optional)] absolute: bool,
+) -> impl IntoView {
+    let text = move || {
+        let rel = relative(at, now.get());
+        if absolute {
+            format!("{} · {rel}", local_time(at))
+        } else {
+            rel
+        }
+    };
+    view! {
+        <time datetime=at.to_rfc3339() title=move || { now.track(); local_time(at) }>{text}</time>
+    }
+}
+
+#[component]
+pub fn StatusBadge(status: ExecutionStatus) -> impl IntoView {
+    view! { <span class=format!("badge status-{}", status.as_str())>{status.as_str()}</span> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_durations_and_countdowns() {
+        let now = Utc::now();
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(
+            relative(now - chrono::TimeDelta::minutes(3), now),
+            "3 min ago"
+        );
+        assert_eq!(relative(now + chrono::TimeDelta::hours(2), now), "in 2 h");
+        assert_eq!(duration(Some(1398)), "1.4 s");
+        assert_eq!(duration(Some(61_500)), "1 min 1 s");
+        assert_eq!(percent(Some(0.756)), "76 %");
+        assert_eq!(percent(None), "—");
+        assert_eq!(
+            countdown(now + chrono::TimeDelta::seconds(3725), now),
+            "01:02:05"
+        );
+        assert!(local_time(now).ends_with("UTC"), "the server writes UTC");
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-23T04:05:06Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(local_time(t), "Nov 23 04:05:06 UTC");
+        assert_eq!(short_day(t.date_naive()), "Mon 23");
+    }
+}

@@ -1,0 +1,72 @@
+//! One row per job: its latest run, 7-day success rate, failure streak, next run and
+//! alerts (stuck, late, failing), re-evaluated every second against the ticking clock.
+
+use leptos::prelude::*;
+
+use super::format::{duration, percent, Moment, StatusBadge};
+use super::state::Live;
+use crate::health;
+use crate::model::Job;
+
+#[component]
+pub fn JobsTable(live: Live) -> impl IntoView {
+    view! {
+        <table class="grid jobs">
+            <thead><tr>
+                <th>"Job"</th><th>"Last run"</th><th>"Status"</th><th>"Duration"</th>
+                <th>"Success 7 d"</th><th>"Failures in a row"</th><th>"Next run"</th><th>"Alerts"</th>
+            </tr></thead>
+            <tbody>
+                <For each=move || live.jobs.with(|js| js.iter().map(|j| j.name.clone()).collect::<Vec<_>>())
+                     key=|name| name.clone() let:name>
+                    <JobRow live name/>
+                </For>
+            </tbody>
+        </table>
+    }
+}
+
+/// A row keyed by job name; its cells follow that job's entry in the live list.
+#[component]
+fn JobRow(live: Live, name: String) -> impl IntoView {
+    let job = {
+        let name = name.clone();
+        Memo::new(move |_| {
+            live.jobs
+                .with(|js| js.iter().find(|j| j.name == name).cloned())
+                .unwrap_or_else(|| Job::external(&name))
+        })
+    };
+    let alerts = move || job.with(|j| health::alerts(j, live.now.get()));
+    let rate = {
+        let name = name.clone();
+        move || {
+            percent(
+                live.stats
+                    .with(|s| health::success_rate(&s.timeline, &name)),
+            )
+        }
+    };
+    let when = move |t: Option<chrono::DateTime<chrono::Utc>>, none: &'static str| match t {
+        Some(t) => view! { <Moment at=t now=live.now/> }.into_any(),
+        None => view! { <span>{none}</span> }.into_any(),
+    };
+    let failures = move || job.with(|j| j.consecutive_failures);
+    view! {
+        <tr data-job=name class:alerting=move || !alerts().is_empty()>
+            <td>
+                <strong>{move || job.with(|j| j.display_name.clone())}</strong>
+                <div class="muted small">{move || job.with(|j| j.description.clone())}</div>
+            </td>
+            <td>{move || when(job.with(|j| j.last_started_at), "never")}</td>
+            <td>{move || job.with(|j| j.last_status).map(|s| view! { <StatusBadge status=s/> })}</td>
+            <td>{move || duration(job.with(|j| j.last_duration_ms))}</td>
+            <td data-field="success-rate">{rate}</td>
+            <td class:alert={move || failures() >= health::FAILING_AFTER}>{failures}</td>
+            <td>{move || when(job.with(|j| j.next_run_at), "—")}</td>
+            <td class="alerts" data-field="alerts">{move || alerts().into_iter().map(|a| view! {
+                <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
+            }).collect_view()}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,107 @@
+//! The dashboard body: KPI cards, the 7-day chart, jobs, executions (with the detail
+//! modal) and batch cards. State starts from the server's snapshot and changes only
+//! through events.
+
+mod batches;
+mod chart;
+mod executions;
+mod format;
+mod jobs;
+mod state;
+
+use chrono::Utc;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::model::{DashboardSnapshot, ExecutionQuery};
+use batches::BatchCards;
+use chart::Timeline;
+use executions::{ExecutionModal, ExecutionsTable, Filters, Pager};
+use format::countdown;
+use jobs::JobsTable;
+use state::Live;
+
+#[component]
+pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
+    let live = Live {
+        stats: RwSignal::new(initial.stats),
+        jobs: RwSignal::new(initial.jobs),
+        batches: RwSignal::new(initial.batches),
+        executions: RwSignal::new(initial.executions.items),
+        connected: RwSignal::new(false),
+        now: RwSignal::new(Utc::now()),
+        view: RwSignal::new(ExecutionQuery::default()),
+        next_cursor: RwSignal::new(initial.executions.next_cursor),
+    };
+    // The table follows the URL: a changed query loads that page (user action, no polling).
+    let url = leptos_router::hooks::use_query_map();
+    live.view
+        .set(url.with_untracked(crate::pages::monitoring::query_of));
+    Effect::new(move |first: Option<()>| {
+        let q = url.with(crate::pages::monitoring::query_of);
+        if first.is_some() && q != live.view.get_untracked() {
+            live.view.set(q.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok(page) = crate::pages::monitoring::list_executions(q).await {
+                    live.executions.set(page.items);
+                    live.next_cursor.set(page.next_cursor);
+                }
+            });
+        }
+    });
+    let selected = RwSignal::new(None::<Uuid>);
+    #[cfg(feature = "hydrate")]
+    {
+        let after = initial.last_event_id;
+        Effect::new(move |_| {
+            crate::pages::live::connect(after, move |ev| live.apply(ev), live.connected);
+            crate::pages::live::tick_every_second(live.now);
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = initial.last_event_id;
+    view! {
+        <div class="live-indicator" data-live=move || live.connected.get().to_string()>
+            {move || if live.connected.get() { "● live" } else { "○ reconnecting…" }}
+        </div>
+        <Kpis live/>
+        <section class="panel">
+            <h2>"Last 7 days"</h2>
+            <Timeline live/>
+        </section>
+        <section class="panel">
+            <h2>"Jobs"</h2>
+            <JobsTable live/>
+        </section>
+        <section class="panel">
+            <h2>"Executions"</h2>
+            <Filters live/>
+            <ExecutionsTable live selected/>
+            <Pager live/>
+        </section>
+        <section class="panel">
+            <h2>"Batch queues"</h2>
+            <BatchCards live/>
+        </section>
+        <ExecutionModal selected/>
+    }
+}
+
+#[component]
+fn Kpis(live: Live) -> impl IntoView {
+    let next = move || {
+        let s = live.stats.get();
+        match s.next_run {
+            Some(n) => format!("{} · {}", countdown(n.at, live.now.get()), n.job),
+            None => "none scheduled".into(),
+        }
+    };
+    view! {
+        <section class="kpis">
+            <div class="kpi"><span class="kpi-label">"Executions 24 h"</span><span class="kpi-value" data-kpi="total">{move || live.stats.get().total}</span></div>
+            <div class="kpi"><span class="kpi-label">"Running now"</span><span class="kpi-value" data-kpi="running">{move || live.stats.get().running_now}</span></div>
+            <div class="kpi"><span class="kpi-label">"Failures 24 h"</span><span class="kpi-value" data-kpi="failures">{move || live.stats.get().failures}</span></div>
+            <div class="kpi"><span class="kpi-label">"Next run"</span><span class="kpi-value countdown" data-kpi="next">{next}</span></div>
+        </section>
+    }
+}

@@ -1,0 +1,257 @@
+//! The dashboard's live state: it starts from the server's snapshot and changes only
+//! through change events (never by polling).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use leptos::prelude::*;
+
+use crate::model::{
+    BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job, Stats,
+    TimelinePoint,
+};
+
+/// How many executions the table keeps.
+pub const TABLE_ROWS: usize = 50;
+
+/// The page's live state.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub stats: RwSignal<Stats>,
+    pub jobs: RwSignal<Vec<Job>>,
+    pub batches: RwSignal<Vec<BatchQueue>>,
+    pub executions: RwSignal<Vec<ExecutionSummary>>,
+    pub connected: RwSignal<bool>,
+    /// The ticking clock (countdowns, relative times, alerts).
+    pub now: RwSignal<DateTime<Utc>>,
+    /// The executions view the table shows (from the URL).
+    pub view: RwSignal<ExecutionQuery>,
+    /// Keyset position of the next (older) page, if any.
+    pub next_cursor: RwSignal<Option<String>>,
+}
+
+impl Live {
+    /// Applies one change event in place. A replayed copy of an event changes nothing.
+    pub fn apply(&self, ev: ChangeEvent) {
+        match ev {
+            ChangeEvent::Execution(e) => self.apply_execution(e),
+            ChangeEvent::Batch(b) => upsert(self.batches, b, |x, y| x.name == y.name),
+            ChangeEvent::Job(j) => upsert(self.jobs, j, |x, y| x.name == y.name),
+        }
+    }
+
+    fn apply_execution(&self, e: ExecutionSummary) {
+        let mut previous = None;
+        let shown = self.view.with_untracked(|q| q.admits(&e));
+        self.executions
+            .update(|rows| match rows.iter_mut().find(|r| r.id == e.id) {
+                Some(row) => {
+                    previous = Some(row.status);
+                    *row = e.clone();
+                }
+                None if shown => {
+                    rows.insert(0, e.clone());
+                    rows.truncate(TABLE_ROWS);
+                }
+                None => {}
+            });
+        // Rows outside the view still move the figures; the job row knows whether this
+        // execution was seen before.
+        if previous.is_none() {
+            previous = self.jobs.with_untracked(|jobs| {
+                jobs.iter()
+                    .find(|j| j.name == e.job && j.last_execution_id == Some(e.id))
+                    .and_then(|j| j.last_status)
+            });
+        }
+        self.stats.update(|s| {
+            let failed = |st: ExecutionStatus| {
+                matches!(st, ExecutionStatus::Failed | ExecutionStatus::TimedOut)
+            };
+            match previous {
+                None => {
+                    s.total += 1;
+                    if e.status == ExecutionStatus::Running {
+                        s.running_now += 1;
+                    }
+                }
+                Some(ExecutionStatus::Running) if e.status.is_final() => s.running_now -= 1,
+                _ => {}
+            }
+            if failed(e.status) && previous.is_none_or(|p| !failed(p)) {
+                s.failures += 1;
+            }
+            if e.status.is_final() {
+                s.stuck.retain(|x| x.id != e.id);
+            }
+            let day = e.started_at.date_naive();
+            if let Some(p) = previous.filter(|p| *p != e.status) {
+                bump_timeline(&mut s.timeline, &e.job, day, p, -1, None);
+            }
+            if previous != Some(e.status) {
+                bump_timeline(&mut s.timeline, &e.job, day, e.status, 1, e.duration_ms);
+            }
+        });
+        self.jobs.update(|jobs| {
+            if !jobs.iter().any(|j| j.name == e.job) {
+                // First report of a job: the server created it as an external job.
+                jobs.push(Job::external(&e.job));
+                jobs.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            if let Some(j) = jobs.iter_mut().find(|j| j.name == e.job) {
+                if j.last_execution_id == Some(e.id)
+                    || j.last_started_at.is_none_or(|t| t <= e.started_at)
+                {
+                    // Mirrors the server's counter: an end moves it, a start does not.
+                    if j.last_status != Some(e.status) || j.last_execution_id != Some(e.id) {
+                        match e.status {
+                            ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
+                                j.consecutive_failures += 1
+                            }
+                            ExecutionStatus::Completed => j.consecutive_failures = 0,
+                            _ => {}
+                        }
+                    }
+                    j.last_execution_id = Some(e.id);
+                    j.last_started_at = Some(e.started_at);
+                    j.last_status = Some(e.status);
+                    j.last_duration_ms = e.duration_ms;
+                }
+            }
+        });
+    }
+}
+
+/// Moves one job × day × status cell of the timeline by `delta` runs; a run that
+/// arrives with a duration joins the cell's average.
+fn bump_timeline(
+    points: &mut Vec<TimelinePoint>,
+    job: &str,
+    day: NaiveDate,
+    status: ExecutionStatus,
+    delta: i64,
+    duration_ms: Option<i64>,
+) {
+    match points
+        .iter_mut()
+        .find(|p| p.day == day && p.status == status && p.job == job)
+    {
+        Some(p) => {
+            if let (Some(d), true) = (duration_ms, delta > 0) {
+                let avg = p.avg_duration_ms.unwrap_or(d as f64);
+                p.avg_duration_ms = Some((avg * p.count as f64 + d as f64) / (p.count + 1) as f64);
+            }
+            p.count += delta;
+        }
+        None if delta > 0 => points.push(TimelinePoint {
+            job: job.to_string(),
+            day,
+            status,
+            count: delta,
+            avg_duration_ms: duration_ms.map(|d| d as f64),
+        }),
+        None => {}
+    }
+}
+
+fn upsert<T: Clone + Send + Sync + 'static>(
+    list: RwSignal<Vec<T>>,
+    item: T,
+    same: impl Fn(&T, &T) -> bool,
+) {
+    list.update(|v| match v.iter_mut().find(|x| same(x, &item)) {
+        Some(x) => *x = item,
+        None => v.push(item),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Trigger;
+    use uuid::Uuid;
+
+    fn live() -> Live {
+        Live {
+            stats: RwSignal::new(Stats {
+                hours: 24,
+                total: 0,
+                running_now: 0,
+                failures: 0,
+                next_run: None,
+                jobs: vec![],
+                stuck: vec![],
+                timeline: vec![],
+            }),
+            jobs: RwSignal::new(vec![]),
+            batches: RwSignal::new(vec![]),
+            executions: RwSignal::new(vec![]),
+            connected: RwSignal::new(true),
+            now: RwSignal::new(Utc::now()),
+            view: RwSignal::new(ExecutionQuery::default()),
+            next_cursor: RwSignal::new(None),
+        }
+    }
+
+    fn execution(id: Uuid, status: ExecutionStatus) -> ExecutionSummary {
+        ExecutionSummary {
+            id,
+            job: "j".into(),
+            status,
+            trigger: Trigger::Api,
+            triggered_by: None,
+            started_at: Utc::now(),
+            completed_at: None,
+            duration_ms: None,
+            exit_code: None,
+            error_message: None,
+            attempt: 1,
+            host: None,
+            scheduled_for: None,
+        }
+    }
+
+    #[test]
+    fn events_move_rows_and_kpis_in_place() {
+        Owner::new().with(events_move_rows_and_kpis_in_place_inner);
+    }
+
+    fn events_move_rows_and_kpis_in_place_inner() {
+        let l = live();
+        let id = Uuid::new_v4();
+        l.apply(ChangeEvent::Execution(execution(
+            id,
+            ExecutionStatus::Running,
+        )));
+        assert_eq!(
+            (
+                l.stats.get_untracked().total,
+                l.stats.get_untracked().running_now
+            ),
+            (1, 1)
+        );
+        l.apply(ChangeEvent::Execution(execution(
+            id,
+            ExecutionStatus::Failed,
+        )));
+        let s = l.stats.get_untracked();
+        assert_eq!((s.total, s.running_now, s.failures), (1, 0, 1));
+        assert_eq!(
+            l.executions.get_untracked().len(),
+            1,
+            "the row flipped, no duplicate"
+        );
+        assert_eq!(
+            l.executions.get_untracked()[0].status,
+            ExecutionStatus::Failed
+        );
+        let jobs = l.jobs.get_untracked();
+        assert_eq!(jobs.len(), 1, "a first report adds its job row");
+        assert_eq!(jobs[0].last_status, Some(ExecutionStatus::Failed));
+        assert_eq!(jobs[0].consecutive_failures, 1);
+        // A replayed copy of the same event changes nothing.
+        l.apply(ChangeEvent::Execution(execution(
+            id,
+            ExecutionStatus::Failed,
+        )));
+        assert_eq!(l.stats.get_untracked().failures, 1);
+    }
+}

@@ -1,0 +1,47 @@
+//! Draws charming charts with the echarts served from our own origin (`/assets`).
+//! The option reaches echarts as JSON: charming's own WASM renderer would bring a
+//! second serializer into the bundle for the same result.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    type Instance;
+    #[wasm_bindgen(js_namespace = echarts, js_name = init)]
+    fn init(el: &web_sys::Element, theme: JsValue, opts: JsValue) -> Instance;
+    #[wasm_bindgen(js_namespace = echarts, js_name = getInstanceByDom)]
+    fn instance_of(el: &web_sys::Element) -> Option<Instance>;
+    #[wasm_bindgen(method, js_name = setOption)]
+    fn set_option(this: &Instance, option: JsValue);
+    #[wasm_bindgen(method)]
+    fn resize(this: &Instance);
+}
+
+/// Draws `chart` into the element `id` (its width, `height` px), or updates the chart
+/// already there in place.
+pub fn draw(id: &str, height: u32, chart: &charming::Chart) {
+    let Some(el) = leptos::prelude::document().get_element_by_id(id) else {
+        return;
+    };
+    let Some(option) = serde_json::to_string(chart)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+    else {
+        return;
+    };
+    let instance = instance_of(&el).unwrap_or_else(|| {
+        let size = js_sys::JSON::parse(&format!(r#"{{"height":{height}}}"#)).unwrap_or_default();
+        init(&el, JsValue::NULL, size)
+    });
+    instance.set_option(option);
+}
+
+/// Fits the chart in element `id` to its element's new width.
+pub fn resize(id: &str) {
+    if let Some(instance) = leptos::prelude::document()
+        .get_element_by_id(id)
+        .and_then(|el| instance_of(&el))
+    {
+        instance.resize();
+    }
+}

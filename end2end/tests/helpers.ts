@@ -1,0 +1,27 @@
+import { execFileSync } from "node:child_process";
+import { expect, Page } from "@playwright/test";
+
+export const BIN = "../target/release/cronwatch";
+export const ADMIN_PASSWORD = "e2e-admin-password";
+export const DB_ENV = { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL ?? "" };
+
+/** Runs the real CLI against the server's database; returns its stdout. */
+export function cli(args: string[], input?: string): string {
+  return execFileSync(BIN, args, { env: DB_ENV, input }).toString();
+}
+
+/** A fresh API token of `scope`, made with `cronwatch token create`. */
+export function token(scope: "ingest" | "read" | "admin"): string {
+  const out = cli(["token", "create", `e2e-${scope}-${Date.now()}-${Math.random()}`, "--scope", scope]);
+  return out.trim().split("\n").pop()!;
+}
+
+/** Signs in through the form and waits for the live dashboard. */
+export async function signIn(page: Page, user = "admin", password = ADMIN_PASSWORD, base = "") {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/monitoring$/);
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+}

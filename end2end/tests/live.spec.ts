@@ -1,0 +1,129 @@
+import { ChildProcess, spawn } from "node:child_process";
+import { expect, test } from "@playwright/test";
+import { BIN, DB_ENV, cli, signIn, token } from "./helpers";
+
+test("a viewer sees the dashboard, and the next-run countdown ticks", async ({ page, request }) => {
+  cli(["user", "add", "vic", "--role", "viewer", "--password-stdin"], "password-of-vic\n");
+  const admin = { Authorization: `Bearer ${token("admin")}` };
+  const put = await request.put("/api/v1/jobs/every-minute", {
+    headers: admin,
+    data: { schedule: "* * * * *", description: "ticks" },
+  });
+  expect(put.status()).toBe(201);
+  await signIn(page, "vic", "password-of-vic");
+  await expect(page.locator(".who")).toContainText("vic · viewer");
+  await expect(page.locator("table.jobs")).toContainText("every-minute");
+  const next = page.locator("[data-kpi=next]");
+  await expect(next).toContainText(/\d\d:\d\d:\d\d/);
+  const first = await next.innerText();
+  await expect(next).not.toHaveText(first, { timeout: 3000 });
+});
+
+test("three failures in a row raise the job's alert and its 7-day success rate falls", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${token("ingest")}` };
+  const run = async (status: string) => {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "flaky" } });
+    const id = (await s.json()).id;
+    await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status } });
+  };
+  await run("completed");
+  await signIn(page);
+  const row = page.locator('tr[data-job="flaky"]');
+  await expect(row.locator("[data-field=success-rate]")).toHaveText("100 %");
+  await expect(row.locator("[data-field=alerts]")).toHaveText("");
+  for (let i = 0; i < 3; i++) await run("failed");
+  await expect(row.locator("[data-field=alerts]")).toHaveText("3 failures in a row", { timeout: 2000 });
+  await expect(row.locator("[data-field=success-rate]")).toHaveText("25 %");
+  await expect(row).toHaveClass(/alerting/);
+});
+
+/** A second cronwatch on `port` over the same database (the one the test restarts). */
+async function startServer(port: number): Promise<ChildProcess> {
+  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`], { env: DB_ENV, stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the second server did not start");
+}
+
+async function stopServer(child: ChildProcess) {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+test("after a server restart the page says reconnecting, then catches up with nothing missed", async ({ page, request }) => {
+  const port = Number(process.env.E2E_PORT ?? 3210) + 1;
+  const base = `http://127.0.0.1:${port}`;
+  let server = await startServer(port);
+  try {
+    await signIn(page, undefined, undefined, base);
+    const auth = { Authorization: `Bearer ${token("ingest")}` };
+    const total = Number(await page.locator("[data-kpi=total]").innerText());
+
+    await stopServer(server);
+    await expect(page.locator(".live-indicator[data-live=false]")).toHaveText(/reconnecting/, { timeout: 5000 });
+    // Reports keep arriving through the other replica while this one is down.
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "while-down" } });
+      ids.push((await s.json()).id);
+    }
+    await request.post(`/api/v1/executions/${ids[0]}/complete`, { headers: auth, data: { status: "completed" } });
+
+    server = await startServer(port);
+    await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible({ timeout: 10_000 });
+    for (const id of ids) await expect(page.locator(`tr[data-execution="${id}"]`)).toHaveCount(1, { timeout: 5000 });
+    await expect(page.locator(`tr[data-execution="${ids[0]}"] .badge`)).toHaveText("completed");
+    await expect(page.locator("[data-kpi=total]")).toHaveText(String(total + 3));
+    // Nothing twice: one more live report moves the total by exactly one.
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "while-down" } });
+    await expect(page.locator(`tr[data-execution="${(await s.json()).id}"]`)).toHaveCount(1, { timeout: 2000 });
+    await expect(page.locator("[data-kpi=total]")).toHaveText(String(total + 4));
+  } finally {
+    await stopServer(server);
+  }
+});
+
+test("event-to-DOM latency (figures for the notes; asserts only that every row arrived)", async ({ page, request }) => {
+  // Stamp each execution event as the browser receives it, before the app's own handler.
+  await page.addInitScript(() => {
+    const seen: Record<string, number> = {};
+    (window as any).__eventSeen = seen;
+    const Native = window.EventSource;
+    (window as any).EventSource = function (url: string, init?: EventSourceInit) {
+      const es = new Native(url, init);
+      es.addEventListener("execution", (m: MessageEvent) => {
+        const id = JSON.parse(m.data).data.id;
+        if (!(id in seen)) seen[id] = performance.now();
+      });
+      return es;
+    };
+    const shown: Record<string, number> = {};
+    (window as any).__rowShown = shown;
+    new MutationObserver(() => {
+      const t = performance.now();
+      document.querySelectorAll("tr[data-execution]").forEach((r) => {
+        const id = r.getAttribute("data-execution")!;
+        if (!(id in shown)) shown[id] = t;
+      });
+    }).observe(document, { subtree: true, childList: true });
+  });
+  await signIn(page);
+  const auth = { Authorization: `Bearer ${token("ingest")}` };
+  const ids: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "latency" } });
+    ids.push((await s.json()).id);
+    await page.waitForTimeout(20);
+  }
+  await expect.poll(() => page.evaluate((ids) => ids.filter((id) => id in (window as any).__rowShown).length, ids)).toBe(100);
+  const lat = await page.evaluate((ids) => ids.map((id) => (window as any).__rowShown[id] - (window as any).__eventSeen[id]), ids);
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))].toFixed(1);
+  console.log(`event-to-DOM over ${lat.length} events: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`);
+  expect(lat.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
+});

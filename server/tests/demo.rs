@@ -1,0 +1,176 @@
+//! `cronwatch serve --demo`: DESIGN.md's demo jobs, and a feeder that reports through
+//! the real ingest API a week of history, live runs, a stuck run, a failure streak and
+//! moving batch counters. A second start re-sends the same history without duplicates.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::model::{BatchQueue, ExecutionStatus, Job};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use sqlx::PgPool;
+
+mod common;
+use common::url_of;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo(url: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env("CRONWATCH_ADMIN_PASSWORD", "demo-test-password")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cronwatch starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(addr) = line.strip_prefix("cronwatch listening on ") {
+            break addr.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+/// Polls `check` every 250 ms until it holds (or fails after a minute).
+async fn eventually<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn scheduled_runs(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from executions where trigger = 'scheduled'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn demo_jobs_history_and_live_feed(pool: PgPool) {
+    let url = url_of(&pool);
+    let server = start_demo(&url);
+    let read = app::db::tokens::create(&pool, "test-read", app::db::tokens::Scope::Read, None)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        http.get(format!("{}{path}", server.base))
+            .bearer_auth(&read)
+            .send()
+    };
+
+    // The jobs as DESIGN.md lists them.
+    let jobs: Vec<Job> = get("/api/v1/jobs").await.unwrap().json().await.unwrap();
+    assert_eq!(jobs.len(), 9);
+    let qa = jobs
+        .iter()
+        .find(|j| j.name == "qa-quality-analysis")
+        .unwrap();
+    assert_eq!(qa.schedule.as_deref(), Some("0 2,14 * * *"));
+    assert_eq!(qa.timezone, "America/Montreal");
+    assert_eq!(qa.estimated_duration_ms, Some(60_000));
+    let kb = jobs
+        .iter()
+        .find(|j| j.name == "index-kb-progressive")
+        .unwrap();
+    assert_eq!(kb.schedule.as_deref(), Some("*/5 * * * *"));
+    assert!(kb
+        .description
+        .starts_with("Indexes 2 knowledge-base documents"));
+    assert!(jobs.iter().all(|j| j.next_run_at.is_some()));
+
+    // A week of history arrives through the API (every 5 minutes for one job alone).
+    eventually("a week of history", || async {
+        scheduled_runs(&pool).await > 2000
+    })
+    .await;
+    eventually("the stuck run and the failure streak", || async {
+        let jobs: Vec<Job> = get("/api/v1/jobs").await.unwrap().json().await.unwrap();
+        let now = chrono::Utc::now();
+        let alerts =
+            |name: &str| app::health::alerts(jobs.iter().find(|j| j.name == name).unwrap(), now);
+        alerts("reanalyze-kb-failures").contains(&app::health::Alert::Stuck)
+            && alerts("monitor-openai")
+                .iter()
+                .any(|a| matches!(a, app::health::Alert::Failing(n) if *n >= 3))
+    })
+    .await;
+    let failures: i64 =
+        sqlx::query_scalar("select count(*) from executions where status = 'failed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(failures > 10, "some runs fail: {failures}");
+
+    // Live: runs started now, and batch counters that move.
+    eventually("a live run ends", || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from executions where trigger = 'api' and status <> 'running'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            > 0
+    })
+    .await;
+    let batches = || async {
+        get("/api/v1/batches")
+            .await
+            .unwrap()
+            .json::<Vec<BatchQueue>>()
+            .await
+            .unwrap()
+    };
+    eventually("three batch queues", || async {
+        batches().await.len() == 3
+    })
+    .await;
+    let before = batches().await;
+    eventually("batch counters move", || async {
+        batches().await != before
+    })
+    .await;
+    let stats: app::model::Stats = get("/api/v1/stats?hours=168")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats
+        .timeline
+        .iter()
+        .any(|p| p.status == ExecutionStatus::Completed));
+
+    // A second start re-sends the same history: nothing doubles.
+    let history = scheduled_runs(&pool).await;
+    drop(server);
+    let again = start_demo(&url);
+    eventually("the second start is up", || async {
+        reqwest::get(format!("{}/healthz", again.base))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = scheduled_runs(&pool).await;
+    assert!(
+        after - history < 5,
+        "history re-sent without duplicates: {history} then {after}"
+    );
+}
