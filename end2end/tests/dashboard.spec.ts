@@ -1,9 +1,17 @@
+import { execFileSync } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, signIn, token } from "./helpers";
 
 const ingestToken = () => token("ingest");
 
-test("reports appear live, flip in place, and their output is shown as text", async ({ page, request }) => {
+/** POSTs `body` with curl, as a cron's shell script would; returns the JSON answer. */
+function curl(url: string, token: string, body: unknown): any {
+  const out = execFileSync("curl", ["-sS", "-f", "-X", "POST", url, "-H", `Authorization: Bearer ${token}`,
+    "-H", "Content-Type: application/json", "-d", JSON.stringify(body)]).toString();
+  return JSON.parse(out);
+}
+
+test("reports appear live, flip in place, and their output is shown as text", async ({ page, request, baseURL }) => {
   const token = ingestToken();
   const auth = { Authorization: `Bearer ${token}` };
   const dialogs: string[] = [];
@@ -20,9 +28,7 @@ test("reports appear live, flip in place, and their output is shown as text", as
   await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
   const running = Number(await page.locator("[data-kpi=running]").innerText());
 
-  const start = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "e2e-live" } });
-  expect(start.status()).toBe(201);
-  const id = (await start.json()).id as string;
+  const id = curl(`${baseURL}/api/v1/executions/start`, token, { job: "e2e-live" }).id as string;
   const row = page.locator(`tr[data-execution="${id}"]`);
   await expect(row).toBeVisible({ timeout: 2000 });
   await expect(row.locator(".badge")).toHaveText("running");
@@ -30,11 +36,10 @@ test("reports appear live, flip in place, and their output is shown as text", as
   await expect(page.locator("table.jobs")).toContainText("e2e-live");
 
   const evil = "<script>alert(1)</script><img src=x onerror=alert(1)>";
-  const done = await request.post(`/api/v1/executions/${id}/complete`, {
-    headers: auth,
-    data: { status: "failed", exit_code: 2, error_message: evil, output: { note: evil, analyzed_count: 100 } },
+  const done = curl(`${baseURL}/api/v1/executions/${id}/complete`, token, {
+    status: "failed", exit_code: 2, error_message: evil, output: { note: evil, analyzed_count: 100 },
   });
-  expect(done.status()).toBe(200);
+  expect(done.status).toBe("failed");
   await expect(row.locator(".badge")).toHaveText("failed", { timeout: 2000 });
   await expect(page.locator("[data-kpi=running]")).toHaveText(String(running), { timeout: 2000 });
 

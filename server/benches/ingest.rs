@@ -115,8 +115,15 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         pct(&lat, 0.95),
         pct(&lat, 0.99)
     );
+    let lat = rt.block_on(page_latency(bin, url, &base, 200));
     println!(
-        "server peak RSS after stats: {:.1} MB",
+        "SSR GET /monitoring over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.95),
+        pct(&lat, 0.99)
+    );
+    println!(
+        "server peak RSS after stats and pages: {:.1} MB",
         peak_rss_kb(server.id()) as f64 / 1024.0
     );
 
@@ -185,6 +192,68 @@ async fn stats_latency(base: &str, token: &str, n: usize) -> Vec<f64> {
         if i >= 10 {
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
         }
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    lat
+}
+
+/// Server-side render time of the dashboard for a signed-in viewer: the whole page,
+/// with its snapshot (KPIs, chart, jobs, 50 executions, batches) resolved on the server.
+async fn page_latency(bin: &str, url: &str, base: &str, n: usize) -> Vec<f64> {
+    let mut add = Command::new(bin)
+        .args([
+            "user",
+            "add",
+            "bench-viewer",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"bench-viewer-password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(format!("{base}/auth/login"))
+        .header("origin", base)
+        .form(&[
+            ("username", "bench-viewer"),
+            ("password", "bench-viewer-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.headers()["location"], "/monitoring");
+    let mut lat = Vec::new();
+    for i in 0..n + 10 {
+        let t = Instant::now();
+        let r = client
+            .get(format!("{base}/monitoring"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body = r.text().await.unwrap();
+        if i >= 10 {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        assert!(
+            body.contains("data-kpi=\"total\""),
+            "the dashboard was rendered"
+        );
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     lat

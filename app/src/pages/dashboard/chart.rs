@@ -119,7 +119,7 @@ pub fn Timeline(live: Live) -> impl IntoView {
 /// Draws (or redraws) the chart into `#timeline-chart`.
 #[cfg(feature = "hydrate")]
 fn draw(series: &[(ExecutionStatus, Vec<Bar>)]) {
-    use charming::component::{Axis, Legend};
+    use charming::component::{Axis, Grid, Legend};
     use charming::datatype::DataPointItem;
     use charming::element::{AxisType, ItemStyle, Tooltip, Trigger};
     use charming::Chart;
@@ -139,7 +139,8 @@ fn draw(series: &[(ExecutionStatus, Vec<Bar>)]) {
                 .formatter("{a}: {c} runs<br/>{b}"),
         )
         .x_axis(Axis::new().type_(AxisType::Category).data(days.clone()))
-        .y_axis(Axis::new().type_(AxisType::Value));
+        .grid(Grid::new().top(40).bottom(30).left(40).right(16))
+        .y_axis(Axis::new().type_(AxisType::Value).min_interval(1));
     for (status, bars) in series {
         let colour = STATUS_COLOURS
             .iter()

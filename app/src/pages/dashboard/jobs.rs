@@ -13,8 +13,8 @@ pub fn JobsTable(live: Live) -> impl IntoView {
     view! {
         <table class="grid jobs">
             <thead><tr>
-                <th>"Job"</th><th>"Last run"</th><th>"Status"</th><th>"Duration"</th>
-                <th>"Success 7 d"</th><th>"Failures in a row"</th><th>"Next run"</th><th>"Alerts"</th>
+                <th>"Job"</th><th>"Alerts"</th><th>"Status"</th><th>"Last run"</th><th>"Duration"</th>
+                <th>"Success 7 d"</th><th>"Failures in a row"</th><th>"Next run"</th>
             </tr></thead>
             <tbody>
                 <For each=move || live.jobs.with(|js| js.iter().map(|j| j.name.clone()).collect::<Vec<_>>())
@@ -58,15 +58,15 @@ fn JobRow(live: Live, name: String) -> impl IntoView {
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>
             </td>
-            <td>{move || when(job.with(|j| j.last_started_at), "never")}</td>
+            <td class="alerts" data-field="alerts">{move || alerts().into_iter().map(|a| view! {
+                <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
+            }).collect_view()}</td>
             <td>{move || job.with(|j| j.last_status).map(|s| view! { <StatusBadge status=s/> })}</td>
+            <td>{move || when(job.with(|j| j.last_started_at), "never")}</td>
             <td>{move || duration(job.with(|j| j.last_duration_ms))}</td>
             <td data-field="success-rate">{rate}</td>
             <td class:alert={move || failures() >= health::FAILING_AFTER}>{failures}</td>
             <td>{move || when(job.with(|j| j.next_run_at), "—")}</td>
-            <td class="alerts" data-field="alerts">{move || alerts().into_iter().map(|a| view! {
-                <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
-            }).collect_view()}</td>
         </tr>
     }
 }
