@@ -31,9 +31,23 @@ pub fn draw(id: &str, height: u32, chart: &charming::Chart) {
     };
     let instance = instance_of(&el).unwrap_or_else(|| {
         let size = js_sys::JSON::parse(&format!(r#"{{"height":{height}}}"#)).unwrap_or_default();
-        init(&el, JsValue::NULL, size)
+        // echarts' built-in dark theme gives light text and axes on our dark panels.
+        let theme = if prefers_dark() {
+            JsValue::from_str("dark")
+        } else {
+            JsValue::NULL
+        };
+        init(&el, theme, size)
     });
     instance.set_option(option);
+}
+
+fn prefers_dark() -> bool {
+    leptos::prelude::window()
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.matches())
 }
 
 /// Fits the chart in element `id` to its element's new width.

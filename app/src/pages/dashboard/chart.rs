@@ -131,6 +131,7 @@ fn draw(series: &[(ExecutionStatus, Vec<Bar>)]) {
         .collect();
     // The tooltip names each bar "Mon 23 · avg 1.4 s" through the data item's name.
     let mut chart = Chart::new()
+        .background_color("transparent")
         .animation(false)
         .legend(Legend::new())
         .tooltip(

@@ -79,9 +79,19 @@ pub fn percent(rate: Option<f64>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// "01:02:05", or "3 d 01:02:05" from a day on.
 pub fn countdown(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (at - now).num_seconds().max(0);
-    format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        (s % 86_400) / 3600,
+        (s % 3600) / 60,
+        s % 60
+    );
+    match s / 86_400 {
+        0 => clock,
+        days => format!("{days} d {clock}"),
+    }
 }
 
 /// A point in time as "3 min ago" (with `absolute`, "Nov 25 14:05:09 · 3 min ago"); the
@@ -130,6 +140,10 @@ mod tests {
         assert_eq!(
             countdown(now + chrono::TimeDelta::seconds(3725), now),
             "01:02:05"
+        );
+        assert_eq!(
+            countdown(now + chrono::TimeDelta::seconds(3 * 86_400 + 3725), now),
+            "3 d 01:02:05"
         );
         assert!(local_time(now).ends_with("UTC"), "the server writes UTC");
         let t = chrono::DateTime::parse_from_rfc3339("2026-11-23T04:05:06Z")

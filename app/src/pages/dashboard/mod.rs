@@ -89,10 +89,22 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
 
 #[component]
 fn Kpis(live: Live) -> impl IntoView {
+    // The soonest expected start still ahead, from the live job list: when one passes,
+    // the card moves on to the next by itself.
     let next = move || {
-        let s = live.stats.get();
-        match s.next_run {
-            Some(n) => format!("{} · {}", countdown(n.at, live.now.get()), n.job),
+        let now = live.now.get();
+        let soonest = live.jobs.with(|jobs| {
+            jobs.iter()
+                .filter(|j| j.enabled)
+                .filter_map(|j| {
+                    j.next_run_at
+                        .filter(|t| *t > now)
+                        .map(|t| (t, j.name.clone()))
+                })
+                .min()
+        });
+        match soonest {
+            Some((at, job)) => format!("{} · {job}", countdown(at, now)),
             None => "none scheduled".into(),
         }
     };
