@@ -170,8 +170,11 @@ impl Report {
     /// The JSON the SQL functions read; caps output, log tail and error here.
     fn to_op(&self) -> serde_json::Value {
         match self {
+            // Ids the server chooses are time-ordered (UUIDv7): new rows append to the
+            // primary-key index instead of touching a random leaf page each.
             Report::Start(n) => serde_json::json!({
-                "op": "start", "job": n.job, "id": n.id, "trigger": n.trigger.as_str(),
+                "op": "start", "job": n.job, "id": n.id.unwrap_or_else(Uuid::now_v7),
+                "trigger": n.trigger.as_str(),
                 "triggered_by": n.triggered_by, "started_at": n.started_at, "host": n.host,
                 "scheduled_for": n.scheduled_for, "run_key": n.run_key, "attempt": n.attempt,
             }),
