@@ -139,8 +139,9 @@ pub fn loopback_url(addr: SocketAddr) -> String {
     }
 }
 
-/// Reports a week of history, then runs forever: scheduled runs at their times, an
-/// extra run every few seconds, and batch counters every two seconds.
+/// Reports a week of history while running forever: scheduled runs at their times
+/// (from the moment the history ends), an extra run every few seconds, and batch
+/// counters every two seconds.
 pub async fn feed(base: String, token: String) {
     let api = Api {
         http: reqwest::Client::new(),
@@ -149,13 +150,19 @@ pub async fn feed(base: String, token: String) {
     };
     // The server is listening already, but give its accept loop a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    if let Err(e) = backfill(&api).await {
-        tracing::warn!(error = %e, "demo history incomplete");
-    }
+    let started = Utc::now();
+    tokio::spawn({
+        let api = api.clone();
+        async move {
+            if let Err(e) = backfill(&api, started).await {
+                tracing::warn!(error = %e, "demo history incomplete");
+            }
+        }
+    });
     let mut batches = BATCHES.map(Batch::new);
     let mut next_fire: Vec<Option<DateTime<Utc>>> = JOBS
         .iter()
-        .map(|j| schedule_of(j).and_then(|s| s.next_after(Utc::now())))
+        .map(|j| schedule_of(j).and_then(|s| s.next_after(started)))
         .collect();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut seconds: u64 = 0;
@@ -287,8 +294,7 @@ fn failure_message(job: &str) -> String {
 
 /// A week of runs at their scheduled times. Ids are derived from job and time, so a
 /// second `--demo` start re-sends the same history and changes nothing.
-async fn backfill(api: &Api) -> anyhow::Result<()> {
-    let now = Utc::now();
+async fn backfill(api: &Api, now: DateTime<Utc>) -> anyhow::Result<()> {
     // Each job replays its runs in order (its failure streak depends on it); the jobs
     // catch up side by side, like a fleet of crons.
     let replays = JOBS.iter().enumerate().map(|(j, job)| {
