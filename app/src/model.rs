@@ -116,6 +116,28 @@ pub struct ExecutionSummary {
     pub scheduled_for: Option<DateTime<Utc>>,
 }
 
+#[cfg(test)]
+impl ExecutionSummary {
+    /// An API-triggered execution of `job` started now, for tests.
+    pub fn example(job: &str, status: ExecutionStatus) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            job: job.into(),
+            status,
+            trigger: Trigger::Api,
+            triggered_by: None,
+            started_at: Utc::now(),
+            completed_at: None,
+            duration_ms: None,
+            exit_code: None,
+            error_message: None,
+            attempt: 1,
+            host: None,
+            scheduled_for: None,
+        }
+    }
+}
+
 /// One run of a job with everything it reported: one flat JSON object on the API.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
@@ -443,21 +465,7 @@ mod tests {
 
     #[test]
     fn only_matching_executions_enter_a_filtered_view() {
-        let e = ExecutionSummary {
-            id: Uuid::new_v4(),
-            job: "a".into(),
-            status: ExecutionStatus::Failed,
-            trigger: Trigger::Api,
-            triggered_by: None,
-            started_at: Utc::now(),
-            completed_at: None,
-            duration_ms: None,
-            exit_code: None,
-            error_message: None,
-            attempt: 1,
-            host: None,
-            scheduled_for: None,
-        };
+        let e = ExecutionSummary::example("a", ExecutionStatus::Failed);
         assert!(ExecutionQuery::default().admits(&e));
         let failed = ExecutionQuery {
             status: Some("failed".into()),

@@ -125,18 +125,11 @@ pub async fn install(pool: &sqlx::PgPool) -> anyhow::Result<String> {
 }
 
 /// The URL this server answers on from the same machine.
-pub fn loopback_url(addr: SocketAddr) -> String {
-    let ip = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    match addr {
-        SocketAddr::V6(_) if !addr.ip().is_unspecified() => {
-            format!("http://[{ip}]:{}", addr.port())
-        }
-        _ => format!("http://{ip}:{}", addr.port()),
+pub fn loopback_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    format!("http://{addr}")
 }
 
 /// Reports a week of history while running forever: scheduled runs at their times

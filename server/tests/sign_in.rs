@@ -47,6 +47,21 @@ fn session_cookie(resp: &reqwest::Response) -> Option<String> {
     })
 }
 
+/// An empty POST to `path` with `origin` as its Origin header.
+async fn post_from(
+    client: &reqwest::Client,
+    app: &common::TestApp,
+    path: &str,
+    origin: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn anonymous_visitors_are_sent_to_login(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -68,12 +83,7 @@ async fn anonymous_visitors_are_sent_to_login(pool: PgPool) {
         .unwrap()
         .contains("action=\"/auth/login\""));
     // The server function behind the page refuses anonymous callers too.
-    let r = browser()
-        .post(app.url("/sfn/whoami"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let r = post_from(&browser(), &app, "/sfn/whoami", &app.base).await;
     assert_eq!(r.status(), 401);
 }
 
@@ -203,12 +213,7 @@ async fn cross_origin_state_changes_are_refused(pool: PgPool) {
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 403, "origin {origin:?}");
     }
-    let logout = admin
-        .post(app.url("/auth/logout"))
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let logout = post_from(&admin, &app, "/auth/logout", "http://evil.example").await;
     assert_eq!(logout.status(), 403);
     let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
         .fetch_one(&pool)
@@ -225,12 +230,7 @@ async fn logout_destroys_the_session(pool: PgPool) {
     let signed_in = sign_in(&app, &client, "vera", "password-of-vera").await;
     let cookie = session_cookie(&signed_in).unwrap();
     let cookie = cookie.split(';').next().unwrap().to_string();
-    let out = client
-        .post(app.url("/auth/logout"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let out = post_from(&client, &app, "/auth/logout", &app.base).await;
     assert_eq!(out.status(), 303);
     // The old cookie, replayed, no longer opens anything.
     let replay = browser()
@@ -287,12 +287,7 @@ async fn every_server_function_refuses_anonymous_callers(pool: PgPool) {
     let viewer = browser();
     sign_in(&app, &viewer, "vera", "password-of-vera").await;
     for path in paths {
-        let anonymous = browser()
-            .post(app.url(path))
-            .header("origin", &app.base)
-            .send()
-            .await
-            .unwrap();
+        let anonymous = post_from(&browser(), &app, path, &app.base).await;
         assert_eq!(
             anonymous.status(),
             401,
@@ -302,24 +297,14 @@ async fn every_server_function_refuses_anonymous_callers(pool: PgPool) {
         assert_eq!(body["error"]["code"], "unauthorized", "{path}");
         // None of today's functions changes anything, so a viewer may call each (what
         // changes state goes through the REST API, where roles are tested above).
-        let as_viewer = viewer
-            .post(app.url(path))
-            .header("origin", &app.base)
-            .send()
-            .await
-            .unwrap();
+        let as_viewer = post_from(&viewer, &app, path, &app.base).await;
         assert!(
             !matches!(as_viewer.status().as_u16(), 401 | 403),
             "{path} refused a viewer: {}",
             as_viewer.status()
         );
     }
-    let me = viewer
-        .post(app.url("/sfn/whoami"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let me = post_from(&viewer, &app, "/sfn/whoami", &app.base).await;
     assert_eq!(me.status(), 200);
     assert!(me.text().await.unwrap().contains("vera"));
 }
@@ -330,19 +315,9 @@ async fn cross_origin_server_function_calls_are_refused(pool: PgPool) {
     add_user(&pool, "adam", app::model::Role::Admin).await;
     let admin = browser();
     sign_in(&app, &admin, "adam", "password-of-adam").await;
-    let evil = admin
-        .post(app.url("/sfn/whoami"))
-        .header("origin", "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let evil = post_from(&admin, &app, "/sfn/whoami", "http://evil.example").await;
     assert_eq!(evil.status(), 403);
-    let same = admin
-        .post(app.url("/sfn/whoami"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let same = post_from(&admin, &app, "/sfn/whoami", &app.base).await;
     assert_eq!(same.status(), 200);
 }
 

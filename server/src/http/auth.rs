@@ -149,24 +149,20 @@ pub const SERVER_FN_PREFIX: &str = "/sfn/";
 /// anonymous server-function calls.
 pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.starts_with(SERVER_FN_PREFIX)
-        && !matches!(session.get::<SessionUser>(SESSION_USER).await, Ok(Some(_)))
-    {
-        return ApiError::Unauthorized("sign in first".into()).into_response();
-    }
-    if PROTECTED_PAGES
+    let server_fn = path.starts_with(SERVER_FN_PREFIX);
+    let page = PROTECTED_PAGES
         .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if (server_fn || page) && !matches!(session.get::<SessionUser>(SESSION_USER).await, Ok(Some(_)))
     {
-        let signed_in = matches!(session.get::<SessionUser>(SESSION_USER).await, Ok(Some(_)));
-        if !signed_in {
-            let here = req
-                .uri()
-                .path_and_query()
-                .map_or(path.to_string(), |pq| pq.to_string());
-            return Redirect::to(&format!("/login?next={}", encode_query_value(&here)))
-                .into_response();
+        if server_fn {
+            return ApiError::Unauthorized("sign in first".into()).into_response();
         }
+        let here = req
+            .uri()
+            .path_and_query()
+            .map_or(path.to_string(), |pq| pq.to_string());
+        return Redirect::to(&format!("/login?next={}", encode_query_value(&here))).into_response();
     }
     next.run(req).await
 }

@@ -2,6 +2,7 @@
 //! our origin), filtered by job and status in the browser, with the average duration of
 //! each bar in its tooltip. Redrawn in place whenever the live timeline changes.
 
+use chrono::NaiveDate;
 use leptos::prelude::*;
 
 use super::state::Live;
@@ -23,23 +24,31 @@ pub struct Bar {
     pub avg_duration_ms: Option<f64>,
 }
 
-/// The chart's data for the seven days ending `today`: per status (in
-/// [`STATUS_COLOURS`] order, always all five so the colours and legend stay put), one
-/// bar per day, over the jobs the filter keeps; a status filtered out has empty bars.
+/// The chart's seven days, oldest first, ending `today`.
+#[cfg_attr(
+    not(any(feature = "hydrate", test)),
+    expect(dead_code, reason = "the chart is drawn in the browser")
+)]
+pub fn week_ending(today: NaiveDate) -> Vec<NaiveDate> {
+    (0..7)
+        .rev()
+        .map(|n| today - chrono::TimeDelta::days(n))
+        .collect()
+}
+
+/// The chart's data over `days`: per status (in [`STATUS_COLOURS`] order, always all
+/// five so the colours and legend stay put), one bar per day, over the jobs the filter
+/// keeps; a status filtered out has empty bars.
 #[cfg_attr(
     not(any(feature = "hydrate", test)),
     expect(dead_code, reason = "the chart is drawn in the browser")
 )]
 pub fn series(
     points: &[TimelinePoint],
-    today: chrono::NaiveDate,
+    days: &[NaiveDate],
     job: Option<&str>,
     status: Option<ExecutionStatus>,
 ) -> Vec<(ExecutionStatus, Vec<Bar>)> {
-    let days: Vec<_> = (0..7)
-        .rev()
-        .map(|n| today - chrono::TimeDelta::days(n))
-        .collect();
     STATUS_COLOURS
         .iter()
         .map(|(s, _)| *s)
@@ -85,14 +94,16 @@ pub fn Timeline(live: Live) -> impl IntoView {
     Effect::new(move |_| {
         let j = job.get();
         let s = ExecutionStatus::parse(&status.get());
-        live.stats.with(|st| {
-            draw(&series(
+        let days = week_ending(chrono::Utc::now().date_naive());
+        let bars = live.stats.with(|st| {
+            series(
                 &st.timeline,
-                chrono::Utc::now().date_naive(),
+                &days,
                 (!j.is_empty()).then_some(j.as_str()),
                 s,
-            ))
+            )
         });
+        draw(&days, &bars);
     });
     view! {
         <div class="filters chart-filters">
@@ -118,17 +129,13 @@ pub fn Timeline(live: Live) -> impl IntoView {
 
 /// Draws (or redraws) the chart into `#timeline-chart`.
 #[cfg(feature = "hydrate")]
-fn draw(series: &[(ExecutionStatus, Vec<Bar>)]) {
+fn draw(days: &[NaiveDate], series: &[(ExecutionStatus, Vec<Bar>)]) {
     use charming::component::{Axis, Grid, Legend};
     use charming::datatype::DataPointItem;
     use charming::element::{AxisType, ItemStyle, Tooltip, Trigger};
     use charming::Chart;
 
-    let today = chrono::Utc::now().date_naive();
-    let days: Vec<String> = (0..7)
-        .rev()
-        .map(|n| super::format::short_day(today - chrono::TimeDelta::days(n)))
-        .collect();
+    let days: Vec<String> = days.iter().map(|d| super::format::short_day(*d)).collect();
     // The tooltip names each bar "Mon 23 · avg 1.4 s" through the data item's name.
     let mut chart = Chart::new()
         .background_color("transparent")
@@ -189,7 +196,7 @@ mod tests {
             p("a", 6, ExecutionStatus::Failed, 2, None),
             p("a", 9, ExecutionStatus::Failed, 7, None),
         ];
-        let all = series(&points, today, None, None);
+        let all = series(&points, &week_ending(today), None, None);
         assert_eq!(all.len(), 5, "one series per status");
         let completed = &all[0];
         assert_eq!(completed.0, ExecutionStatus::Completed);
@@ -203,7 +210,12 @@ mod tests {
             all[1].1[0].count, 2,
             "six days ago is the first bar; older is out"
         );
-        let only_b = series(&points, today, Some("b"), Some(ExecutionStatus::Completed));
+        let only_b = series(
+            &points,
+            &week_ending(today),
+            Some("b"),
+            Some(ExecutionStatus::Completed),
+        );
         assert_eq!(only_b.len(), 5, "the series stay, emptied");
         assert!(only_b[1..]
             .iter()

@@ -13,7 +13,7 @@ use chrono::Utc;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::model::{DashboardSnapshot, ExecutionQuery};
+use crate::model::DashboardSnapshot;
 use batches::BatchCards;
 use chart::Timeline;
 use executions::{ExecutionModal, ExecutionsTable, Filters, Pager};
@@ -23,6 +23,8 @@ use state::Live;
 
 #[component]
 pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
+    // The table follows the URL: a changed query loads that page (user action, no polling).
+    let url = leptos_router::hooks::use_query_map();
     let live = Live {
         stats: RwSignal::new(initial.stats),
         jobs: RwSignal::new(initial.jobs),
@@ -30,13 +32,9 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         executions: RwSignal::new(initial.executions.items),
         connected: RwSignal::new(false),
         now: RwSignal::new(Utc::now()),
-        view: RwSignal::new(ExecutionQuery::default()),
+        view: RwSignal::new(url.with_untracked(crate::pages::monitoring::query_of)),
         next_cursor: RwSignal::new(initial.executions.next_cursor),
     };
-    // The table follows the URL: a changed query loads that page (user action, no polling).
-    let url = leptos_router::hooks::use_query_map();
-    live.view
-        .set(url.with_untracked(crate::pages::monitoring::query_of));
     Effect::new(move |first: Option<()>| {
         let q = url.with(crate::pages::monitoring::query_of);
         if first.is_some() && q != live.view.get_untracked() {

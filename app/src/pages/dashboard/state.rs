@@ -79,9 +79,6 @@ impl Live {
             if failed(e.status) && previous.is_none_or(|p| !failed(p)) {
                 s.failures += 1;
             }
-            if e.status.is_final() {
-                s.stuck.retain(|x| x.id != e.id);
-            }
             let day = e.started_at.date_naive();
             if let Some(p) = previous.filter(|p| *p != e.status) {
                 bump_timeline(&mut s.timeline, &e.job, day, p, -1, None);
@@ -166,7 +163,6 @@ fn upsert<T: Clone + Send + Sync + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Trigger;
     use uuid::Uuid;
 
     fn live() -> Live {
@@ -194,18 +190,7 @@ mod tests {
     fn execution(id: Uuid, status: ExecutionStatus) -> ExecutionSummary {
         ExecutionSummary {
             id,
-            job: "j".into(),
-            status,
-            trigger: Trigger::Api,
-            triggered_by: None,
-            started_at: Utc::now(),
-            completed_at: None,
-            duration_ms: None,
-            exit_code: None,
-            error_message: None,
-            attempt: 1,
-            host: None,
-            scheduled_for: None,
+            ..ExecutionSummary::example("j", status)
         }
     }
 
