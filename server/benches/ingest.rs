@@ -107,15 +107,35 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         peak_rss_kb(server.id()) as f64 / 1024.0
     );
 
+    // BENCH_INGEST_ONLY=1 stops here (for quick before/after runs of the write path).
+    if std::env::var_os("BENCH_INGEST_ONLY").is_none() {
+        million(rt, bin, url, &base, &token, server.id());
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = server.wait();
+}
+
+/// Stats and page latency with 1M executions loaded, and the server's RSS after them.
+fn million(
+    rt: &tokio::runtime::Runtime,
+    bin: &str,
+    url: &str,
+    base: &str,
+    token: &str,
+    server: u32,
+) {
     load_million(url);
-    let lat = rt.block_on(stats_latency(&base, &token, 200));
+    let lat = rt.block_on(stats_latency(base, token, 200));
     println!(
         "GET /api/v1/stats over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
         pct(&lat, 0.5),
         pct(&lat, 0.95),
         pct(&lat, 0.99)
     );
-    let lat = rt.block_on(page_latency(bin, url, &base, 200));
+    let lat = rt.block_on(page_latency(bin, url, base, 200));
     println!(
         "SSR GET /monitoring over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
         pct(&lat, 0.5),
@@ -124,14 +144,8 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
     );
     println!(
         "server peak RSS after stats and pages: {:.1} MB",
-        peak_rss_kb(server.id()) as f64 / 1024.0
+        peak_rss_kb(server) as f64 / 1024.0
     );
-
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = server.wait();
 }
 
 /// `clients` loops of start+complete for SECONDS; returns (requests, latencies in ms).

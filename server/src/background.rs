@@ -41,6 +41,8 @@ async fn listen(state: AppState) {
                         match listener.try_recv().await {
                             // `None`: the connection dropped and will be re-established.
                             Ok(_) => state.hub.ring(),
+                            // A closed pool means the server is shutting down.
+                            Err(_) if state.pool.is_closed() => return,
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener failed");
                                 break;

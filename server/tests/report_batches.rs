@@ -1,0 +1,182 @@
+//! The set-based `cw_apply_reports` must answer and write exactly what applying the
+//! same reports one by one in order does (`cw_apply_reports_in_order`, the reference).
+//! Random batches over a growing history: retries, run keys, unknown ids, ids of
+//! another job, late ends of timed-out runs, failure streaks, and batches that repeat
+//! an execution (which take the in-order path themselves).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const JOBS: [&str; 3] = ["alpha", "beta", "gamma"];
+const STATUSES: [&str; 4] = ["completed", "failed", "timed_out", "cancelled"];
+
+struct Gen {
+    rng: StdRng,
+    /// Ids of executions started so far (committed), with their job.
+    known: Vec<(Uuid, &'static str)>,
+    t0: DateTime<Utc>,
+}
+
+impl Gen {
+    fn at(&mut self, max_minutes: i64) -> DateTime<Utc> {
+        self.t0 + Duration::minutes(self.rng.gen_range(0..max_minutes))
+    }
+
+    fn start(&mut self) -> Value {
+        let job = JOBS[self.rng.gen_range(0..JOBS.len())];
+        let roll = self.rng.gen_range(0..10);
+        let id = if roll < 2 && !self.known.is_empty() {
+            // a retried start, sometimes naming another job than the stored one
+            self.known[self.rng.gen_range(0..self.known.len())].0
+        } else {
+            Uuid::from_u128(self.rng.gen())
+        };
+        let run_key = (roll == 9).then(|| format!("rid-{}", self.rng.gen_range(0..3)));
+        json!({
+            "op": "start", "job": job, "id": id, "trigger": "api", "triggered_by": "token:t",
+            "started_at": self.at(180), "host": null, "scheduled_for": null,
+            "run_key": run_key, "attempt": 1,
+        })
+    }
+
+    fn complete(&mut self, in_batch: &[Uuid]) -> Value {
+        let roll = self.rng.gen_range(0..20);
+        let id = if roll == 0 || self.known.is_empty() {
+            Uuid::from_u128(self.rng.gen())
+        } else if roll == 1 && !in_batch.is_empty() {
+            in_batch[self.rng.gen_range(0..in_batch.len())]
+        } else {
+            self.known[self.rng.gen_range(0..self.known.len())].0
+        };
+        let status = STATUSES[self.rng.gen_range(0..STATUSES.len())];
+        let duration = self.rng.gen_bool(0.5).then(|| self.rng.gen_range(0..9000));
+        json!({
+            "op": "complete", "id": id, "status": status,
+            "output": { "n": self.rng.gen_range(0..100) }, "output_truncated": false,
+            "error_message": (status == "failed").then_some("boom"),
+            "exit_code": (status == "failed").then_some(2), "duration_ms": duration,
+            "log_tail": null, "completed_at": self.t0 + Duration::hours(4),
+        })
+    }
+
+    fn batch(&mut self, size: usize) -> Vec<Value> {
+        let mut ops: Vec<Value> = Vec::new();
+        for _ in 0..size {
+            let ids: Vec<Uuid> = ops
+                .iter()
+                .filter_map(|o| o["id"].as_str()?.parse().ok())
+                .collect();
+            ops.push(if self.rng.gen_bool(0.5) {
+                self.start()
+            } else {
+                self.complete(&ids)
+            });
+        }
+        ops
+    }
+}
+
+/// Whether a batch touches each execution once (the set-based path applies).
+fn distinct(ops: &[Value]) -> bool {
+    let ids: HashSet<&str> = ops.iter().filter_map(|o| o["id"].as_str()).collect();
+    let keys: HashSet<(&str, &str)> = ops
+        .iter()
+        .filter_map(|o| Some((o["job"].as_str()?, o["run_key"].as_str()?)))
+        .collect();
+    let keyed = ops.iter().filter(|o| o["run_key"].is_string()).count();
+    ids.len() == ops.len() && keys.len() == keyed
+}
+
+/// Applies `ops` with `function` in a transaction that is rolled back; answers the
+/// results and every table the reports write, keyed by names rather than by ids that
+/// sequences hand out.
+async fn apply_and_look(pool: &PgPool, function: &str, ops: &[Value]) -> Value {
+    let mut tx = pool.begin().await.unwrap();
+    let first_event: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from events")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let results: Value = sqlx::query_scalar(&format!("select {function}($1)"))
+        .bind(Value::Array(ops.to_vec()))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let state: Value = sqlx::query_scalar(
+        "select jsonb_build_object(
+           'executions', (select jsonb_agg(to_jsonb(e) - 'job_id' || jsonb_build_object('job', j.name)
+                                           order by e.id)
+                            from executions e join jobs j on j.id = e.job_id),
+           'rollups', (select jsonb_agg(jsonb_build_array(j.name, r.bucket, r.status, r.count,
+                                                         r.duration_sum_ms, r.duration_count)
+                                        order by j.name, r.bucket, r.status)
+                         from execution_rollups r join jobs j on j.id = r.job_id
+                        where (r.count, r.duration_sum_ms, r.duration_count) <> (0, 0, 0)),
+           'jobs', (select jsonb_agg(jsonb_build_array(name, last_execution_id, last_started_at,
+                                                      last_status, consecutive_failures)
+                                     order by name) from jobs),
+           'events', (select jsonb_agg(jsonb_build_array(kind, payload) order by seq)
+                        from events where seq > $1))",
+    )
+    .bind(first_event)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    json!({ "results": results, "state": state })
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(2026),
+        known: Vec::new(),
+        t0: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
+    };
+    let mut set_based = 0;
+    for round in 0..60 {
+        let size = g.rng.gen_range(1..24);
+        let ops = g.batch(size);
+        if distinct(&ops) {
+            set_based += 1;
+        }
+        let reference = apply_and_look(&pool, "cw_apply_reports_in_order", &ops).await;
+        let candidate = apply_and_look(&pool, "cw_apply_reports", &ops).await;
+        assert_eq!(
+            candidate,
+            reference,
+            "round {round}: batch {}",
+            Value::Array(ops.clone())
+        );
+
+        // Grow the history: commit a batch (set-based) and remember what it started.
+        let size = g.rng.gen_range(4..16);
+        let base = g.batch(size);
+        sqlx::query("select cw_apply_reports($1)")
+            .bind(Value::Array(base.clone()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        for op in &base {
+            if op["op"] == "start" {
+                let id: Uuid = op["id"].as_str().unwrap().parse().unwrap();
+                let job = JOBS.iter().find(|j| **j == op["job"]).unwrap();
+                g.known.push((id, job));
+            }
+        }
+    }
+    assert!(
+        set_based >= 20,
+        "only {set_based} batches took the set-based path"
+    );
+    let history: i64 = sqlx::query_scalar("select count(*) from executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(history > 100, "history too small: {history}");
+}
