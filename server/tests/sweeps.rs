@@ -85,6 +85,7 @@ async fn stuck_execution_times_out(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn retention_deletes_only_older_executions(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
+    let mut ids = Vec::new();
     for days in [10, 8, 6, 1, 0] {
         let at = Utc::now() - Duration::days(days) - Duration::minutes(1);
         let (code, e) = app
@@ -95,12 +96,32 @@ async fn retention_deletes_only_older_executions(pool: PgPool) {
             )
             .await;
         assert_eq!(code, 201, "{e}");
+        ids.push(e["id"].as_str().unwrap().to_string());
     }
-    let rollups_before: i64 =
-        sqlx::query_scalar("select sum(count)::bigint from execution_rollups")
+    // The 10-day-old run ended; the 8-day-old one never reported its end.
+    let (code, _) = app
+        .post(
+            &format!("/api/v1/executions/{}/complete", ids[0]),
+            &app.ingest,
+            &json!({ "status": "completed", "duration_ms": 1000 }),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let counts = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i64)>(
+                "select coalesce(sum(count) filter (where status <> 'running'), 0)::bigint,
+                        coalesce(sum(count) filter (where status = 'running'), 0)::bigint
+                   from execution_rollups",
+            )
             .fetch_one(&pool)
             .await
-            .unwrap();
+            .unwrap()
+        }
+    };
+    let (ended_before, running_before) = counts().await;
+    assert_eq!((ended_before, running_before), (1, 4));
     server::background::sweep_once(&app.state).await.unwrap();
     let left: Vec<chrono::DateTime<Utc>> =
         sqlx::query_scalar("select started_at from executions order by started_at")
@@ -113,11 +134,11 @@ async fn retention_deletes_only_older_executions(pool: PgPool) {
         "the 10- and 8-day-old runs go, the rest stay"
     );
     assert!(left.iter().all(|t| *t > Utc::now() - Duration::days(7)));
-    let rollups_after: i64 = sqlx::query_scalar("select sum(count)::bigint from execution_rollups")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(rollups_before, rollups_after, "aggregates outlive raw rows");
+    assert_eq!(
+        counts().await,
+        (1, 3),
+        "aggregates outlive raw rows, but a deleted unfinished run no longer counts as running"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

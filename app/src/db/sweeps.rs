@@ -46,6 +46,8 @@ pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, ApiError> {
 
 /// Deletes executions that started more than `retention` ago, `batch` rows per
 /// statement so that no statement holds locks for long; returns how many went.
+/// Rollups keep the deleted runs' counts, except `running`: a run deleted before it
+/// ended is taken out of its hour's running count, or it would run there forever.
 pub async fn delete_expired(
     pool: &PgPool,
     retention: TimeDelta,
@@ -54,15 +56,24 @@ pub async fn delete_expired(
     let cutoff = Utc::now() - retention;
     let mut total = 0;
     loop {
-        let n = sqlx::query!(
-            "delete from executions where id in (
-               select id from executions where started_at < $1 limit $2)",
+        let n = sqlx::query_scalar!(
+            "with gone as (
+               delete from executions where id in (
+                 select id from executions where started_at < $1 limit $2)
+               returning job_id, started_at, status),
+             unfinished as (
+               insert into execution_rollups as r (job_id, bucket, status, count)
+               select job_id, date_trunc('hour', started_at, 'UTC'), 'running', -count(*)
+                 from gone where status = 'running'
+                group by 1, 2
+                order by 1, 2
+               on conflict (job_id, bucket, status) do update set count = r.count + excluded.count)
+             select count(*) as \"n!\" from gone",
             cutoff,
             batch
         )
-        .execute(pool)
-        .await?
-        .rows_affected();
+        .fetch_one(pool)
+        .await? as u64;
         total += n;
         if n < batch as u64 {
             return Ok(total);
