@@ -3,7 +3,9 @@
 //! Starts the release `cronwatch` binary over a fresh database, then:
 //! 1. start+complete pairs over HTTP on loopback with 8 and 32 concurrent clients
 //!    (durable: synchronous_commit on; each client reports its own job, as separate
-//!    crons do), next to `pgbench` one-row-insert TPS in the same database and run;
+//!    crons do), next to `pgbench` one-row-insert TPS in the same database and run
+//!    (the target), and, for scale, pgbench doing the writes of one start event with
+//!    one transaction per event;
 //! 2. the server's peak RSS under that load;
 //! 3. `GET /api/v1/stats` latency with 1M executions loaded.
 //!
@@ -72,13 +74,15 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         .unwrap()
         .to_string();
     psql(url, "create table pgbench_one_row (id bigserial primary key, v int not null, at timestamptz not null default now())");
+    psql(url, "insert into jobs (name, display_name) select 'pgbench-' || i, 'pgbench' from generate_series(0, 31) i");
 
     println!(
         "{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}",
         "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
     );
     for clients in [8usize, 32] {
-        let pg_tps = pgbench(url, clients);
+        let pg_tps = pgbench(url, clients, ONE_ROW);
+        let same_tps = pgbench(url, clients, SAME_WRITES);
         let cpu_before = cpu_split(server.id());
         let (events, lat) = rt.block_on(load(&base, &token, clients));
         let cpu = cpu_split(server.id()).minus(&cpu_before);
@@ -92,6 +96,12 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             pct(&lat, 0.99),
             pg_tps,
             eps / pg_tps
+        );
+        println!(
+            "{:<10} pgbench doing one start event's writes, a transaction each: {:.0} tps (cronwatch {:.2}x that)",
+            "",
+            same_tps,
+            eps / same_tps
         );
         let per = |ticks: u64| ticks as f64 * 10_000.0 / events as f64; // 100 ticks/s → µs
         println!(
@@ -297,9 +307,25 @@ fn load_million(url: &str) {
     println!("loaded 1M executions in {:.1} s", t.elapsed().as_secs_f64());
 }
 
-fn pgbench(url: &str, clients: usize) -> f64 {
-    let script = std::env::temp_dir().join("cronwatch-pgbench.sql");
-    std::fs::write(&script, "insert into pgbench_one_row (v) values (1);\n").unwrap();
+/// The target's reference: one-row inserts, one transaction each.
+const ONE_ROW: &str = "insert into pgbench_one_row (v) values (1);\n";
+
+/// For scale: what one start event writes (execution row, rollup upsert, job summary,
+/// change event), by pgbench, one transaction per event, each client on its own job.
+const SAME_WRITES: &str = "begin;
+insert into executions (id, job_id, status, trigger, started_at)
+  select gen_random_uuid(), id, 'running', 'api', now() from jobs where name = 'pgbench-' || :client_id;
+insert into execution_rollups as r (job_id, bucket, status, count)
+  select id, date_trunc('hour', now(), 'UTC'), 'running', 1 from jobs where name = 'pgbench-' || :client_id
+  on conflict (job_id, bucket, status) do update set count = r.count + 1;
+update jobs set last_started_at = now(), last_status = 'running' where name = 'pgbench-' || :client_id;
+insert into events (seq, kind, payload) values (nextval('events_seq'), 'execution', '{}');
+commit;
+";
+
+fn pgbench(url: &str, clients: usize, sql: &str) -> f64 {
+    let script = std::env::temp_dir().join(format!("cronwatch-pgbench-{}.sql", std::process::id()));
+    std::fs::write(&script, sql).unwrap();
     let bin = pg_tool("pgbench");
     let out = Command::new(bin)
         .args([
