@@ -5,7 +5,8 @@
 -- The results are those of applying the reports one by one in order (the previous
 -- `cw_apply_reports`, kept as `cw_apply_reports_in_order`). That equivalence needs every
 -- report of the batch to touch its own execution; a batch where two reports share an
--- execution id, or two starts share a run key in one job, takes the in-order path.
+-- execution id, or two starts share a run key in one job, takes the in-order path, as
+-- do batches too small to gain from it.
 
 alter function cw_apply_reports(jsonb) rename to cw_apply_reports_in_order;
 
@@ -38,6 +39,13 @@ declare
     v_kinds text[];
     v_payloads jsonb[];
 begin
+    -- Below about six reports, one by one is cheaper: the set-based statements cost
+    -- more to start than they save (measured: ~1.4 ms + 85 µs per report set-based,
+    -- ~1.0 ms + 160 µs per report in order, on 2 cores).
+    if jsonb_array_length(ops) < 6 then
+        return cw_apply_reports_in_order(ops);
+    end if;
+
     select array_agg(row(r.ord, r.op, r.job, r.id, r.trigger, r.triggered_by, r.started_at,
                          r.host, r.scheduled_for, r.run_key, r.attempt, r.status, r.output,
                          coalesce(r.output_truncated, false), r.error_message, r.exit_code,
@@ -53,9 +61,6 @@ begin
                                 scheduled_for, run_key, attempt, status, output,
                                 output_truncated, error_message, exit_code, duration_ms,
                                 log_tail, completed_at, ord);
-    if v_ops is null then
-        return '[]'::jsonb;
-    end if;
 
     if exists (select 1 from unnest(v_ops) o where o.id is null)
        or (select count(distinct o.id) <> count(*) from unnest(v_ops) o)

@@ -74,7 +74,12 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         .unwrap()
         .to_string();
     psql(url, "create table pgbench_one_row (id bigserial primary key, v int not null, at timestamptz not null default now())");
+    // pgbench's events go to a table of the same shape, not to the server's live feed.
     psql(url, "insert into jobs (name, display_name) select 'pgbench-' || i, 'pgbench' from generate_series(0, 31) i");
+    psql(
+        url,
+        "create table pgbench_events (like events including all)",
+    );
 
     println!(
         "{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}",
@@ -319,7 +324,7 @@ insert into execution_rollups as r (job_id, bucket, status, count)
   select id, date_trunc('hour', now(), 'UTC'), 'running', 1 from jobs where name = 'pgbench-' || :client_id
   on conflict (job_id, bucket, status) do update set count = r.count + 1;
 update jobs set last_started_at = now(), last_status = 'running' where name = 'pgbench-' || :client_id;
-insert into events (seq, kind, payload) values (nextval('events_seq'), 'execution', '{}');
+insert into pgbench_events (seq, kind, payload) values (nextval('events_seq'), 'execution', '{}');
 commit;
 ";
 
