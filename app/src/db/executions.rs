@@ -180,14 +180,19 @@ impl Report {
             }),
             Report::Complete(id, d) => {
                 let (output, truncated) = cap_output(d.output.clone());
-                serde_json::json!({
-                    "op": "complete", "id": id, "status": d.status.as_str(), "output": output,
+                let mut op = serde_json::json!({
+                    "op": "complete", "id": id, "status": d.status.as_str(),
                     "output_truncated": truncated,
                     "error_message": d.error_message.clone().map(|e| cap_head(e, ERROR_CAP_BYTES)),
                     "exit_code": d.exit_code, "duration_ms": d.duration_ms,
                     "log_tail": d.log_tail.clone().map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
                     "completed_at": d.completed_at,
-                })
+                });
+                // No output is no key: SQL NULL on both write paths, never a JSON `null`.
+                if let Some(output) = output {
+                    op["output"] = output;
+                }
+                op
             }
         }
     }
