@@ -62,6 +62,7 @@ begin
                                 output_truncated, error_message, exit_code, duration_ms,
                                 log_tail, completed_at, ord);
 
+    -- Reports that share an execution (or a start without an id) go one by one.
     if exists (select 1 from unnest(v_ops) o where o.id is null)
        or (select count(distinct o.id) <> count(*) from unnest(v_ops) o)
        or (select count(distinct (o.job, o.run_key)) <> count(*)
