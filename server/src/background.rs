@@ -5,9 +5,12 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use sqlx::postgres::PgListener;
 
-use app::db::{events, sweeps};
+use app::db::{events, sweeps, tokens};
 use app::error::ApiError;
 use app::state::AppState;
+
+/// The channel `cw_emit_events` notifies after recording events.
+const EVENTS_CHANNEL: &str = "cronwatch_events";
 
 /// Hands committed events to this replica's live streams. Every transaction that
 /// records events sends a NOTIFY (see `cw_emit_events`); a listener task turns those
@@ -27,20 +30,34 @@ pub async fn run_event_pump(state: AppState) {
     }
 }
 
-/// Rings the hub on every NOTIFY, and after each (re)connection: notifications sent
-/// while the listener was down are lost, so the pump must look at the table then.
+/// Rings the hub on every event NOTIFY, and after each (re)connection: notifications
+/// sent while the listener was down are lost, so the pump must look at the table then.
+/// A token revocation empties the token cache (also after a reconnection, for the same
+/// reason).
 async fn listen(state: AppState) {
     let mut backoff = Duration::from_millis(100);
     while !state.pool.is_closed() {
         match PgListener::connect_with(&state.pool).await {
-            Ok(mut listener) => match listener.listen("cronwatch_events").await {
+            Ok(mut listener) => match listener
+                .listen_all([EVENTS_CHANNEL, tokens::TOKENS_CHANNEL])
+                .await
+            {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
+                    state.tokens.clear();
                     state.hub.ring();
                     loop {
                         match listener.try_recv().await {
-                            // `None`: the connection dropped and will be re-established.
-                            Ok(_) => state.hub.ring(),
+                            Ok(Some(n)) if n.channel() == tokens::TOKENS_CHANNEL => {
+                                state.tokens.clear()
+                            }
+                            Ok(Some(_)) => state.hub.ring(),
+                            // The connection dropped and is re-established by the next
+                            // call: look at what may have been missed meanwhile.
+                            Ok(None) => {
+                                state.tokens.clear();
+                                state.hub.ring()
+                            }
                             // A closed pool means the server is shutting down.
                             Err(_) if state.pool.is_closed() => return,
                             Err(e) => {

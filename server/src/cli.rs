@@ -74,11 +74,21 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UserAction {
-    /// Create a user (the password is asked for, or read from stdin).
+    /// Create a user (the password is generated and printed once, or read from stdin).
     Add {
         name: String,
         #[arg(long, value_enum)]
         role: RoleArg,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set a new password (generated and printed once, or read from stdin) and sign
+    /// the user out everywhere.
+    Passwd {
+        name: String,
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
@@ -97,6 +107,19 @@ pub enum TokenAction {
         /// Import an existing secret from stdin (e.g. the shell library's CRON_SECRET).
         #[arg(long)]
         secret_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tokens (never their secrets): scope, when created, last used, revoked.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a token at once on every replica. To rotate: create a new token, move
+    /// the callers over (`list` shows when the old one was last used), revoke the old.
+    Revoke {
+        /// The token's id, or its name if only one live token has it.
+        token: String,
         #[command(flatten)]
         db: DbArgs,
     },

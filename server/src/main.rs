@@ -61,6 +61,35 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             database.close().await;
             r.map(|_| 0)
         }
+        Command::User {
+            action:
+                UserAction::Passwd {
+                    name,
+                    password_stdin,
+                    db,
+                },
+        } => {
+            let database = Database::open(&db, 2).await?;
+            let r = admin_cli::user_passwd(&database.pool, &name, password_stdin).await;
+            database.close().await;
+            r.map(|_| 0)
+        }
+        Command::Token {
+            action: TokenAction::List { db },
+        } => {
+            let database = Database::open(&db, 2).await?;
+            let r = admin_cli::token_list(&database.pool).await;
+            database.close().await;
+            r.map(|_| 0)
+        }
+        Command::Token {
+            action: TokenAction::Revoke { token, db },
+        } => {
+            let database = Database::open(&db, 2).await?;
+            let r = admin_cli::token_revoke(&database.pool, &token).await;
+            database.close().await;
+            r.map(|_| 0)
+        }
         Command::Run { job, command } => Ok(wrap::run(job, command).await),
     }
 }

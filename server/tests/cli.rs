@@ -1,5 +1,6 @@
-//! The command line against a real database: migrate, user add, token create, and the
-//! clear error when no PostgreSQL can be found.
+//! The command line against a real database: migrate, user add, token create, list
+//! and revoke (also against a running server), and the clear error when no PostgreSQL
+//! can be found.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -7,7 +8,32 @@ use std::process::{Command, Stdio};
 use sqlx::PgPool;
 
 mod common;
-use common::url_of;
+use common::{spawn_app, url_of};
+
+/// Runs the CLI off the async runtime.
+async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
+    let (url, args): (String, Vec<String>) =
+        (url.into(), args.iter().map(|a| a.to_string()).collect());
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cronwatch(&url, &args, None)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// `(id, revoked)` of every token, by id.
+async fn token_states(pool: &PgPool) -> Vec<(i64, bool)> {
+    sqlx::query_as("select id, revoked_at is not null from api_tokens order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
 
 fn cronwatch(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
@@ -173,6 +199,167 @@ async fn token_create_prints_the_token_alone_on_the_last_line(pool: PgPool) {
         .await
         .unwrap()
         .is_some());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn tokens_are_listed_without_secrets_and_revoked_by_id_while_rotating(pool: PgPool) {
+    let url = url_of(&pool);
+    // Rotation: two live tokens share a name.
+    let (ok, old_out, _) = cli(&url, &["token", "create", "ci", "--scope", "read"]).await;
+    assert!(ok);
+    let (ok, new_out, _) = cli(&url, &["token", "create", "ci", "--scope", "read"]).await;
+    assert!(ok);
+    let (old, new) = (
+        old_out.lines().last().unwrap().to_string(),
+        new_out.lines().last().unwrap().to_string(),
+    );
+    let ids: Vec<i64> = token_states(&pool).await.iter().map(|t| t.0).collect();
+    let [old_id, new_id] = ids[..] else {
+        panic!("two tokens expected: {ids:?}")
+    };
+
+    let (ok, list, _) = cli(&url, &["token", "list"]).await;
+    assert!(ok);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("LAST USED"),
+        "{list}"
+    );
+    for (line, id) in lines[1..].iter().zip([old_id, new_id]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            cells[..3],
+            [id.to_string().as_str(), "ci", "read"],
+            "{list}"
+        );
+        assert!(line.ends_with("live"), "{list}");
+    }
+    assert!(
+        !list.contains(&old) && !list.contains(&new),
+        "no secret is shown"
+    );
+
+    // A name two live tokens share is refused: nothing is revoked.
+    let (ok, _, err) = cli(&url, &["token", "revoke", "ci"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("2 live tokens") && err.contains(&old_id.to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        token_states(&pool).await,
+        [(old_id, false), (new_id, false)]
+    );
+    let (ok, _, err) = cli(&url, &["token", "revoke", "nobody"]).await;
+    assert!(!ok);
+    assert!(err.contains("no live token"), "{err}");
+    let (ok, _, err) = cli(&url, &["token", "revoke", "999999"]).await;
+    assert!(!ok, "{err}");
+    assert_eq!(
+        token_states(&pool).await,
+        [(old_id, false), (new_id, false)]
+    );
+
+    let (ok, out, _) = cli(&url, &["token", "revoke", &old_id.to_string()]).await;
+    assert!(ok);
+    assert!(out.contains(&format!("revoked token {old_id}")), "{out}");
+    assert_eq!(token_states(&pool).await, [(old_id, true), (new_id, false)]);
+    assert!(app::db::tokens::verify(&pool, &old)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(app::db::tokens::verify(&pool, &new)
+        .await
+        .unwrap()
+        .is_some());
+    // Again: nothing to do, and it says so.
+    let (ok, out, _) = cli(&url, &["token", "revoke", &old_id.to_string()]).await;
+    assert!(ok);
+    assert!(out.contains("already revoked"), "{out}");
+    // Now the name is unambiguous among live tokens.
+    let (ok, _, _) = cli(&url, &["token", "revoke", "ci"]).await;
+    assert!(ok);
+    assert_eq!(token_states(&pool).await, [(old_id, true), (new_id, true)]);
+    let (_, list, _) = cli(&url, &["token", "list"]).await;
+    assert_eq!(list.matches(" revoked 20").count(), 2, "{list}");
+
+    let audit: Vec<(String, String, String)> = sqlx::query_as(
+        "select actor, action, target from audit_events where source = 'cli' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "token.create",
+            "token.create",
+            "token.revoke",
+            "token.revoke"
+        ],
+        "refused and repeated revocations are not recorded"
+    );
+    assert!(audit
+        .iter()
+        .all(|(actor, _, target)| actor.starts_with("cli:") && target == "ci"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_revoked_token_stops_working_on_a_running_server_at_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    // The listener empties the cache when it (re)connects: let it connect first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and query ilike '%listen%cronwatch_tokens%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let start = serde_json::json!({ "job": "nightly" });
+    let (status, _) = app
+        .post("/api/v1/executions/start", &app.ingest, &start)
+        .await;
+    assert_eq!(status, 201);
+    assert!(
+        !app.state.tokens.is_empty(),
+        "the server trusts it for a while"
+    );
+    let last_used: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select last_used_at from api_tokens where name = 'ingest-test'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(last_used.is_some(), "use is recorded, for rotation");
+
+    let (ok, _, err) = cli(&url_of(&pool), &["token", "revoke", "ingest-test"]).await;
+    assert!(ok, "{err}");
+    // Entries only leave the cache when a revocation is announced (never by age), so
+    // this wait proves the announcement, however slow the machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !app.state.tokens.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revocation never announced"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, body) = app
+        .post("/api/v1/executions/start", &app.ingest, &start)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = app.get("/api/v1/jobs", &app.read).await;
+    assert_eq!(status, 200, "other tokens keep working");
 }
 
 #[test]

@@ -337,3 +337,133 @@ async fn cookies_are_secure_when_configured(pool: PgPool) {
         assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
     }
 }
+
+/// `cronwatch user passwd NAME --password-stdin` (or generated without `stdin`).
+async fn passwd(pool: &PgPool, name: &str, stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let (url, name, stdin) = (
+        common::url_of(pool),
+        name.to_string(),
+        stdin.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut args = vec!["user", "passwd", &name];
+        if stdin.is_some() {
+            args.push("--password-stdin");
+        }
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args(&args)
+            .env("DATABASE_URL", &url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether `cookie` still opens the read API.
+async fn session_works(app: &common::TestApp, cookie: &str) -> bool {
+    let resp = browser()
+        .get(app.url("/api/v1/jobs"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    match resp.status().as_u16() {
+        200 => true,
+        401 => false,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+async fn signed_in_cookie(app: &common::TestApp, user: &str, password: &str) -> Option<String> {
+    let resp = sign_in(app, &browser(), user, password).await;
+    session_cookie(&resp).map(|c| c.split(';').next().unwrap().to_string())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_new_password_signs_the_user_out_everywhere(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    add_user(&pool, "bob", app::model::Role::Viewer).await;
+    let vera_laptop = signed_in_cookie(&app, "vera", "password-of-vera")
+        .await
+        .unwrap();
+    let vera_phone = signed_in_cookie(&app, "vera", "password-of-vera")
+        .await
+        .unwrap();
+    let bob = signed_in_cookie(&app, "bob", "password-of-bob")
+        .await
+        .unwrap();
+    assert!(session_works(&app, &vera_laptop).await && session_works(&app, &bob).await);
+
+    // Refused: an unknown user, a short password. Nothing changes.
+    let before = common::snapshot(&pool).await;
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let n_before = sessions().await;
+    let (ok, _, err) = passwd(&pool, "nobody", Some("a-long-new-password\n")).await;
+    assert!(!ok);
+    assert!(err.contains("no user is called"), "{err}");
+    let (ok, _, err) = passwd(&pool, "vera", Some("short\n")).await;
+    assert!(!ok);
+    assert!(err.contains("at least 8"), "{err}");
+    assert_eq!(common::snapshot(&pool).await, before);
+    assert_eq!(sessions().await, n_before);
+    assert!(session_works(&app, &vera_laptop).await);
+
+    let (ok, out, err) = passwd(&pool, "vera", Some("a-long-new-password\n")).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("2 session(s) signed out"), "{out}");
+    assert!(!session_works(&app, &vera_laptop).await);
+    assert!(!session_works(&app, &vera_phone).await);
+    assert!(
+        session_works(&app, &bob).await,
+        "other users stay signed in"
+    );
+    assert!(signed_in_cookie(&app, "vera", "password-of-vera")
+        .await
+        .is_none());
+    let vera_again = signed_in_cookie(&app, "vera", "a-long-new-password")
+        .await
+        .expect("the new password signs in");
+    assert!(session_works(&app, &vera_again).await);
+
+    // Without stdin a password is generated and shown once, on the last line.
+    let (ok, out, err) = passwd(&pool, "bob", None).await;
+    assert!(ok, "{err}");
+    let generated = out.lines().last().unwrap();
+    assert!(generated.len() >= 16, "{out}");
+    assert!(!session_works(&app, &bob).await);
+    assert!(signed_in_cookie(&app, "bob", generated).await.is_some());
+
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "select target, details->>'sessions_ended' from audit_events
+         where action = 'user.password' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        [("vera".into(), "2".into()), ("bob".into(), "1".into())]
+    );
+}

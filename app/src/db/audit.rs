@@ -1,10 +1,11 @@
 //! The audit trail: who did what, when, from where.
 
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
-/// Appends one audit event. `actor` is `user:NAME` or `token:NAME`.
+/// Appends one audit event. `actor` is `user:NAME`, `token:NAME` or `cli:LOGIN`. Give it
+/// the transaction of the change it records, where there is one.
 pub async fn record(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     actor: &str,
     action: &str,
     target: Option<&str>,
@@ -19,7 +20,7 @@ pub async fn record(
         source,
         details
     )
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

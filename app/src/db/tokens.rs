@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -60,7 +61,7 @@ fn prefix_of(hash: &[u8; 32]) -> String {
 /// Creates a token and returns its plaintext (shown once, never stored).
 /// `secret` imports an existing one (e.g. the shell library's `CRON_SECRET`).
 pub async fn create(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     name: &str,
     scope: Scope,
     secret: Option<String>,
@@ -91,7 +92,7 @@ pub async fn create(
         &hash[..],
         scope.as_str()
     )
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| match e {
         sqlx::Error::Database(d) if d.constraint() == Some("api_tokens_prefix_key") => {
@@ -101,6 +102,101 @@ pub async fn create(
     })?;
     Ok(token)
 }
+
+/// A token as `cronwatch token list` shows it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Every token, oldest first, revoked ones included (they show when they stopped).
+pub async fn list(pool: &PgPool) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as!(
+        TokenInfo,
+        "select id, name, scope, created_at, last_used_at, revoked_at
+         from api_tokens order by id"
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// What `revoke` did.
+#[derive(Debug)]
+pub struct Revoked {
+    pub token: TokenInfo,
+    /// It had been revoked before; nothing changed.
+    pub already: bool,
+}
+
+/// Revokes one token, named by its id or by a name that only one live token has (while
+/// rotating, the old and the new token share a name: the id says which one goes).
+/// Every replica drops its cached verifications at commit (NOTIFY), so the token stops
+/// working at once rather than after [`TOKEN_CACHE_TTL`].
+/// Runs in the caller's transaction, so that the revocation and its audit record commit
+/// together.
+pub async fn revoke(tx: &mut PgConnection, which: &str) -> Result<Revoked, ApiError> {
+    let by_id = which.parse::<i64>().ok();
+    let matches = sqlx::query_as!(
+        TokenInfo,
+        "select id, name, scope, created_at, last_used_at, revoked_at from api_tokens
+         where id = $1 or (name = $2 and revoked_at is null)
+         order by id for update",
+        by_id,
+        which
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let token = match matches.as_slice() {
+        [] => {
+            return Err(ApiError::NotFound(format!(
+                "no live token is called {which:?}"
+            )))
+        }
+        [one] => one.clone(),
+        many => {
+            let ids: Vec<String> = many.iter().map(|t| t.id.to_string()).collect();
+            return Err(ApiError::Conflict(format!(
+                "{} live tokens are called {which:?} (ids {}); revoke one by its id",
+                many.len(),
+                ids.join(", ")
+            )));
+        }
+    };
+    if token.revoked_at.is_some() {
+        return Ok(Revoked {
+            token,
+            already: true,
+        });
+    }
+    let revoked_at = sqlx::query_scalar!(
+        "update api_tokens set revoked_at = now() where id = $1 returning revoked_at as \"r!\"",
+        token.id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "select pg_notify($1, $2)",
+        TOKENS_CHANNEL,
+        token.id.to_string()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(Revoked {
+        token: TokenInfo {
+            revoked_at: Some(revoked_at),
+            ..token
+        },
+        already: false,
+    })
+}
+
+/// The NOTIFY channel on which revocations are announced to every replica.
+pub const TOKENS_CHANNEL: &str = "cronwatch_tokens";
 
 /// Deletes every token called `name` (a service replacing its own token).
 pub async fn delete_named(pool: &PgPool, name: &str) -> Result<u64, sqlx::Error> {
@@ -123,7 +219,7 @@ async fn verify_hash(pool: &PgPool, hash: &[u8; 32]) -> Result<Option<TokenIdent
     )
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|r| {
+    let identity = row.and_then(|r| {
         let same: bool = r.secret_hash.as_slice().ct_eq(&hash[..]).into();
         let scope = Scope::parse(&r.scope)?;
         same.then_some(TokenIdentity {
@@ -131,7 +227,20 @@ async fn verify_hash(pool: &PgPool, hash: &[u8; 32]) -> Result<Option<TokenIdent
             name: r.name,
             scope,
         })
-    }))
+    });
+    if let Some(identity) = &identity {
+        // For rotation: shows whether an old token is still in use. Written at most
+        // once a minute per token (and only on cache misses), so it costs the hot path
+        // nothing.
+        sqlx::query!(
+            "update api_tokens set last_used_at = now() where id = $1
+             and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+            identity.id
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(identity)
 }
 
 /// How long a verified token is trusted without asking the database again; also how
@@ -146,6 +255,19 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// Whether no verification is cached.
+    pub fn is_empty(&self) -> bool {
+        self.entries.lock().map_or(true, |m| m.is_empty())
+    }
+
+    /// Forgets every verification, so the next request of each token asks the
+    /// database (after a revocation, or when revocations may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+
     pub async fn verify(
         &self,
         pool: &PgPool,

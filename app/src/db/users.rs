@@ -5,7 +5,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::ApiError;
 pub use crate::model::Role;
@@ -43,9 +43,18 @@ pub async fn verify_password(password: String, stored: String) -> bool {
     .unwrap_or(false)
 }
 
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < 8 {
+        return Err(ApiError::Invalid(
+            "password must have at least 8 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a user. Names follow the job-name rule; passwords need 8+ characters.
 pub async fn create(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     username: &str,
     password: String,
     role: Role,
@@ -55,11 +64,7 @@ pub async fn create(
             "user name: 1 to 64 of a-z, 0-9 and '-'".into(),
         ));
     }
-    if password.chars().count() < 8 {
-        return Err(ApiError::Invalid(
-            "password must have at least 8 characters".into(),
-        ));
-    }
+    check_password(&password)?;
     let hash = hash_password(password).await?;
     sqlx::query!(
         "insert into users (username, password_hash, role) values ($1, $2, $3)",
@@ -67,7 +72,7 @@ pub async fn create(
         hash.0,
         role.as_str()
     )
-    .execute(pool)
+    .execute(db)
     .await
     .map_err(|e| match e {
         sqlx::Error::Database(d) if d.constraint() == Some("users_username_key") => {
@@ -76,6 +81,38 @@ pub async fn create(
         other => other.into(),
     })?;
     Ok(())
+}
+
+/// Gives `username` a new password and ends every session they have, so a leaked or
+/// forgotten password stops working everywhere at once. Answers how many sessions ended.
+/// Runs in the caller's transaction, so that the change and its audit record commit
+/// together.
+pub async fn set_password(
+    tx: &mut PgConnection,
+    username: &str,
+    password: String,
+) -> Result<u64, ApiError> {
+    check_password(&password)?;
+    let hash = hash_password(password).await?;
+    let id = sqlx::query_scalar!(
+        "update users set password_hash = $2 where username = $1 returning id",
+        username,
+        hash.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no user is called {username:?}")))?;
+    // Sessions are tower-sessions records as JSON; the signed-in user sits under
+    // data.user (the server's SESSION_USER key) as a `SessionUser`.
+    let ended = sqlx::query!(
+        "delete from sessions
+         where convert_from(data, 'UTF8')::jsonb #>> '{data,user,id}' = $1::bigint::text",
+        id
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(ended)
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {

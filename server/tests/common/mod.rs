@@ -132,6 +132,9 @@ pub fn error_code(body: &Value) -> String {
 }
 
 /// A digest of every table a request could change: compare before and after a refused request.
+/// A token's `last_used_at` is left out: when a valid token was last presented is access
+/// bookkeeping (as a last-login time is), recorded even when the request is then refused
+/// for its scope or its body, so that an operator rotating tokens sees who still sends it.
 pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for table in [
@@ -145,7 +148,8 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
         "users",
     ] {
         let digest: Option<String> = sqlx::query_scalar(&format!(
-            "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {table} t"
+            "select md5(coalesce(string_agg(r::text, '|' order by r::text), ''))
+             from (select to_jsonb(t) - 'last_used_at' as r from {table} t) rows"
         ))
         .fetch_one(pool)
         .await
