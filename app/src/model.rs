@@ -280,6 +280,7 @@ pub enum ChangeEvent {
     Execution(ExecutionSummary),
     Batch(BatchQueue),
     Job(Job),
+    JobDeleted(JobRemoval),
 }
 
 impl ChangeEvent {
@@ -288,8 +289,27 @@ impl ChangeEvent {
             Self::Execution(_) => "execution",
             Self::Batch(_) => "batch",
             Self::Job(_) => "job",
+            Self::JobDeleted(_) => "job_deleted",
         }
     }
+}
+
+/// The window of the dashboard's figures (executions, failures), in hours.
+pub const DASHBOARD_HOURS: i64 = 24;
+
+/// A job deleted with its whole history (`DELETE /api/v1/jobs/{name}`), and what it
+/// counted for in the figures, so that a live page subtracts it without reloading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRemoval {
+    pub name: String,
+    /// Every execution deleted with it.
+    pub executions: i64,
+    /// Those still running.
+    pub running: i64,
+    /// Its runs and failures (failed or timed out) over the last `hours` hours.
+    pub hours: i64,
+    pub total: i64,
+    pub failures: i64,
 }
 
 /// A role, from least to most powerful.

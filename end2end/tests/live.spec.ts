@@ -128,3 +128,25 @@ test("event-to-DOM latency (figures for the notes; asserts only that every row a
   console.log(`event-to-DOM over ${lat.length} events: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lat[lat.length - 1].toFixed(1)} ms`);
   expect(lat.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
 });
+
+test("a job deleted through the API leaves the open page with its runs and counts", async ({ page, request }) => {
+  const ingest = { Authorization: `Bearer ${token("ingest")}` };
+  for (const status of ["failed", "completed"]) {
+    const s = await request.post("/api/v1/executions/start", { headers: ingest, data: { job: "typo-job" } });
+    await request.post(`/api/v1/executions/${(await s.json()).id}/complete`, { headers: ingest, data: { status } });
+  }
+  await signIn(page);
+  const row = page.locator('tr[data-job="typo-job"]');
+  await expect(row).toBeVisible();
+  await expect(page.locator("table.executions")).toContainText("typo-job");
+  const total = page.locator("[data-kpi=total]");
+  const before = Number(await total.innerText());
+
+  const del = await request.delete("/api/v1/jobs/typo-job", {
+    headers: { Authorization: `Bearer ${token("admin")}` },
+  });
+  expect(del.status()).toBe(200);
+  await expect(row).toHaveCount(0);
+  await expect(page.locator("table.executions")).not.toContainText("typo-job");
+  await expect(total).toHaveText(String(before - 2));
+});

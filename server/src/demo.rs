@@ -118,7 +118,9 @@ pub async fn install(pool: &sqlx::PgPool) -> anyhow::Result<String> {
             estimated_duration_ms: Some(j.estimated_ms),
             tags: vec!["demo".into()],
         };
-        jobs::put(pool, j.name, def).await?;
+        let mut tx = pool.begin().await?;
+        jobs::put(&mut tx, j.name, def).await?;
+        tx.commit().await?;
     }
     tokens::delete_named(pool, TOKEN_NAME).await?;
     Ok(tokens::create(pool, TOKEN_NAME, Scope::Ingest, None).await?)

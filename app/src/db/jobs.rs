@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::events;
 use crate::error::ApiError;
-use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind};
+use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS};
 use crate::schedule::Schedule;
 use crate::validate::is_valid_name;
 
@@ -213,8 +213,14 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
     Ok(rows.into_iter().map(JobRow::into_wire).collect())
 }
 
-/// Creates or replaces job `name`; returns it and whether it was new.
-pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, bool), ApiError> {
+/// Creates or replaces job `name`; returns it and whether it was new. Runs in the
+/// caller's transaction (with its audit record); records the change event, so the
+/// caller commits right after.
+pub async fn put(
+    tx: &mut PgConnection,
+    name: &str,
+    def: JobDefinition,
+) -> Result<(Job, bool), ApiError> {
     if !is_valid_name(name) {
         return Err(ApiError::Invalid(format!(
             "job name {name:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
@@ -222,7 +228,6 @@ pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, 
     }
     let schedule = def.validate()?;
     let next_run_at = schedule.as_ref().and_then(|s| s.next_after(Utc::now()));
-    let mut tx = pool.begin().await?;
     let row = sqlx::query!(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
                            timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at)
@@ -249,11 +254,50 @@ pub async fn put(pool: &PgPool, name: &str, def: JobDefinition) -> Result<(Job, 
     )
     .fetch_one(&mut *tx)
     .await?;
-    let job = find_by_name(&mut tx, name)
+    let job = find_by_name(&mut *tx, name)
         .await?
         .ok_or_else(|| ApiError::Internal("job vanished inside its transaction".into()))?
         .into_wire();
-    events::record(&mut tx, &ChangeEvent::Job(job.clone())).await?;
-    tx.commit().await?;
+    events::record(&mut *tx, &ChangeEvent::Job(job.clone())).await?;
     Ok((job, row.created))
+}
+
+/// Deletes job `name` with all its executions and rollups, in the caller's transaction;
+/// records the change event, so the caller commits right after. Reports that later
+/// name the job create it afresh; those for its deleted executions get 404.
+pub async fn delete(tx: &mut PgConnection, name: &str) -> Result<JobRemoval, ApiError> {
+    let id = sqlx::query_scalar!("select id from jobs where name = $1 for update", name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job is called {name:?}")))?;
+    // What it counted for, as `stats::compute` counts: runs and failures from the
+    // rollups of the window, running ones from the executions.
+    let counts = sqlx::query!(
+        r#"select
+             (select count(*) from executions where job_id = $1) as "executions!",
+             (select count(*) from executions where job_id = $1 and status = 'running') as "running!",
+             coalesce(sum(count), 0)::bigint as "total!",
+             coalesce(sum(count) filter (where status in ('failed', 'timed_out')), 0)::bigint
+               as "failures!"
+           from execution_rollups
+           where job_id = $1 and bucket >= date_trunc('hour', now() - make_interval(hours => $2::int))"#,
+        id,
+        DASHBOARD_HOURS as i32
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Executions and rollups go with it (on delete cascade).
+    sqlx::query!("delete from jobs where id = $1", id)
+        .execute(&mut *tx)
+        .await?;
+    let removal = JobRemoval {
+        name: name.to_string(),
+        executions: counts.executions,
+        running: counts.running,
+        hours: DASHBOARD_HOURS,
+        total: counts.total,
+        failures: counts.failures,
+    };
+    events::record(&mut *tx, &ChangeEvent::JobDeleted(removal.clone())).await?;
+    Ok(removal)
 }

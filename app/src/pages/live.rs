@@ -27,7 +27,7 @@ fn open(last: Rc<Cell<i64>>, apply: Rc<dyn Fn(ChangeEvent)>, connected: RwSignal
     else {
         return;
     };
-    for kind in ["execution", "batch", "job"] {
+    for kind in ["execution", "batch", "job", "job_deleted"] {
         let (apply, last) = (apply.clone(), last.clone());
         let on_message =
             Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
@@ -81,6 +81,7 @@ fn decode(kind: &str, json: &str) -> Option<ChangeEvent> {
         "execution" => data(json).map(ChangeEvent::Execution),
         "batch" => data(json).map(ChangeEvent::Batch),
         "job" => data(json).map(ChangeEvent::Job),
+        "job_deleted" => data(json).map(ChangeEvent::JobDeleted),
         _ => None,
     }
 }

@@ -44,7 +44,9 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
     // Read the resume point first: anything after it is replayed, never lost.
     let last_event_id = events::latest_seq(pool).await.map_err(fail)?;
     Ok(DashboardSnapshot {
-        stats: stats::compute(pool, 24).await.map_err(fail)?,
+        stats: stats::compute(pool, crate::model::DASHBOARD_HOURS)
+            .await
+            .map_err(fail)?,
         jobs: jobs::list(pool).await.map_err(fail)?,
         batches: batches::list(pool).await.map_err(fail)?,
         executions: execution_list::page(pool, &filter_of(&query)?)

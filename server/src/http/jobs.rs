@@ -1,4 +1,5 @@
-//! Job definitions: `PUT /api/v1/jobs/{name}` (admin token) and `GET /api/v1/jobs`.
+//! Job definitions: `GET /api/v1/jobs` and `/jobs/{name}` (read), `PUT` and `DELETE
+//! /api/v1/jobs/{name}` (admin; audited in the same transaction as the change).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,9 +22,10 @@ pub async fn put(
     JsonBody(def): JsonBody<JobDefinition>,
 ) -> Result<Response, ApiError> {
     let who = caller.require(Scope::Admin)?;
-    let (job, created) = jobs::put(&state.pool, &name, def).await?;
+    let mut tx = state.pool.begin().await?;
+    let (job, created) = jobs::put(&mut tx, &name, def).await?;
     audit::record(
-        &state.pool,
+        &mut *tx,
         &who,
         if created { "job.create" } else { "job.replace" },
         Some(&name),
@@ -31,6 +33,7 @@ pub async fn put(
         serde_json::to_value(&job).unwrap_or_default(),
     )
     .await?;
+    tx.commit().await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -43,4 +46,41 @@ pub async fn put(
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     Ok(Json(jobs::list(&state.pool).await?).into_response())
+}
+
+/// One job with its latest-run summary; 404 if there is none.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Read)?;
+    let mut conn = state.pool.acquire().await?;
+    let job = jobs::find_by_name(&mut conn, &name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job is called {name:?}")))?;
+    Ok(Json(job.into_wire()).into_response())
+}
+
+/// Deletes a job and its whole history (e.g. one a typo in a report created); audited.
+/// Answers what went, with the counts live pages subtract.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(Scope::Admin)?;
+    let mut tx = state.pool.begin().await?;
+    let removal = jobs::delete(&mut tx, &name).await?;
+    audit::record(
+        &mut *tx,
+        &who,
+        "job.delete",
+        Some(&name),
+        None,
+        serde_json::json!({ "executions": removal.executions }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(removal).into_response())
 }

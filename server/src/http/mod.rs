@@ -15,7 +15,7 @@ pub mod session_store;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
@@ -51,7 +51,10 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/batches/{name}", post(batches::report))
         .route("/v1/batches", get(read::list_batches))
         .route("/v1/jobs", get(jobs::list))
-        .route("/v1/jobs/{name}", put(jobs::put))
+        .route(
+            "/v1/jobs/{name}",
+            get(jobs::get).put(jobs::put).delete(jobs::delete),
+        )
         .route("/v1/stats", get(read::get_stats))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))

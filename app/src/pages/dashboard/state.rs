@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 
 use crate::model::{
-    BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job, Stats,
-    TimelinePoint,
+    BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job, JobRemoval,
+    Stats, TimelinePoint,
 };
 
 /// How many executions the table keeps.
@@ -35,7 +35,32 @@ impl Live {
             ChangeEvent::Execution(e) => self.apply_execution(e),
             ChangeEvent::Batch(b) => upsert(self.batches, b, |x, y| x.name == y.name),
             ChangeEvent::Job(j) => upsert(self.jobs, j, |x, y| x.name == y.name),
+            ChangeEvent::JobDeleted(r) => self.forget_job(r),
         }
+    }
+
+    /// A job went with its history: its rows, cells and counts leave the page.
+    fn forget_job(&self, r: JobRemoval) {
+        let gone = |job: &str| job == r.name;
+        let known = self
+            .jobs
+            .with_untracked(|jobs| jobs.iter().any(|j| gone(&j.name)));
+        if !known {
+            return; // a replayed copy, or a job this page never had
+        }
+        self.jobs.update(|jobs| jobs.retain(|j| !gone(&j.name)));
+        self.executions
+            .update(|rows| rows.retain(|e| !gone(&e.job)));
+        self.stats.update(|s| {
+            s.running_now -= r.running;
+            if s.hours == r.hours {
+                s.total -= r.total;
+                s.failures -= r.failures;
+            }
+            s.jobs.retain(|j| !gone(&j.job));
+            s.stuck.retain(|e| !gone(&e.job));
+            s.timeline.retain(|p| !gone(&p.job));
+        });
     }
 
     fn apply_execution(&self, e: ExecutionSummary) {
@@ -238,5 +263,45 @@ mod tests {
             ExecutionStatus::Failed,
         )));
         assert_eq!(l.stats.get_untracked().failures, 1);
+    }
+
+    #[test]
+    fn a_deleted_job_leaves_rows_cells_and_counts() {
+        Owner::new().with(a_deleted_job_leaves_rows_cells_and_counts_inner);
+    }
+
+    fn a_deleted_job_leaves_rows_cells_and_counts_inner() {
+        let l = live();
+        for (job, status) in [
+            ("typo", ExecutionStatus::Failed),
+            ("typo", ExecutionStatus::Running),
+            ("kept", ExecutionStatus::Completed),
+        ] {
+            l.apply(ChangeEvent::Execution(ExecutionSummary {
+                id: Uuid::new_v4(),
+                ..ExecutionSummary::example(job, status)
+            }));
+        }
+        let s = l.stats.get_untracked();
+        assert_eq!((s.total, s.running_now, s.failures), (3, 1, 1));
+        let removal = JobRemoval {
+            name: "typo".into(),
+            executions: 2,
+            running: 1,
+            hours: 24,
+            total: 2,
+            failures: 1,
+        };
+        l.apply(ChangeEvent::JobDeleted(removal.clone()));
+        let s = l.stats.get_untracked();
+        assert_eq!((s.total, s.running_now, s.failures), (1, 0, 0));
+        assert!(s.timeline.iter().all(|p| p.job == "kept"));
+        let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
+        assert_eq!(names, ["kept"]);
+        let rows = l.executions.get_untracked();
+        assert!(rows.len() == 1 && rows[0].job == "kept");
+        // A replayed copy changes nothing.
+        l.apply(ChangeEvent::JobDeleted(removal));
+        assert_eq!(l.stats.get_untracked().total, 1);
     }
 }

@@ -1,0 +1,151 @@
+//! One job by name (`GET /api/v1/jobs/{name}`) and deleting a job with its history
+//! (`DELETE`, admin only, audited, announced to live pages).
+
+mod common;
+
+use common::{error_code, snapshot, spawn_app, status_json, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+async fn delete(app: &TestApp, name: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = app.client.delete(app.url(&format!("/api/v1/jobs/{name}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    status_json(req.send().await.unwrap()).await
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn one_job_is_read_by_name(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let id = app.start("nightly-backup").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (code, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
+    assert_eq!(code, 200, "{job}");
+    assert_eq!(job["name"], "nightly-backup");
+    assert_eq!(job["kind"], "external");
+    assert_eq!(job["last_execution_id"], id.as_str());
+    assert_eq!(job["last_status"], "running");
+
+    let (code, body) = app.get("/api/v1/jobs/no-such-job", &app.read).await;
+    assert_eq!(
+        (code, error_code(&body).as_str()),
+        (404, "not_found"),
+        "{body}"
+    );
+    let (code, _) = app.get("/api/v1/jobs/nightly-backup", &app.ingest).await;
+    assert_eq!(code, 403, "ingest tokens do not read");
+    let (code, _) = app.get("/api/v1/jobs/nightly-backup", "cw_wrong").await;
+    assert_eq!(code, 401);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn deleting_a_job_takes_its_history_and_nothing_else(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    // A typo'd job: one failed run, one still running. And a job that stays.
+    let failed = app.start("monitr-openai").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.complete(&failed, "failed").await;
+    let running = app.start("monitr-openai").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kept = app.start("monitor-openai").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.complete(&kept, "completed").await;
+
+    // Refused: nobody, the wrong scopes, an unknown job. Nothing changes.
+    let before = snapshot(&pool).await;
+    assert_eq!(delete(&app, "monitr-openai", None).await.0, 401);
+    assert_eq!(delete(&app, "monitr-openai", Some("cw_wrong")).await.0, 401);
+    assert_eq!(delete(&app, "monitr-openai", Some(&app.read)).await.0, 403);
+    assert_eq!(
+        delete(&app, "monitr-openai", Some(&app.ingest)).await.0,
+        403
+    );
+    let (code, body) = delete(&app, "no-such-job", Some(&app.admin)).await;
+    assert_eq!(
+        (code, error_code(&body).as_str()),
+        (404, "not_found"),
+        "{body}"
+    );
+    assert_eq!(snapshot(&pool).await, before);
+
+    let (code, removal) = delete(&app, "monitr-openai", Some(&app.admin)).await;
+    assert_eq!(code, 200, "{removal}");
+    assert_eq!(
+        removal,
+        json!({"name": "monitr-openai", "executions": 2, "running": 1, "hours": 24,
+               "total": 2, "failures": 1})
+    );
+    let (code, _) = app.get("/api/v1/jobs/monitr-openai", &app.read).await;
+    assert_eq!(code, 404);
+    assert_eq!(count(&pool, "select count(*) from executions").await, 1);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from execution_rollups r where not exists
+               (select 1 from jobs j where j.id = r.job_id and j.name = 'monitor-openai')"
+        )
+        .await,
+        0,
+        "only the kept job's rollup cells are left"
+    );
+    let (_, stats) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    assert_eq!(
+        (stats["total"].as_i64(), stats["running_now"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let (_, kept_job) = app.get("/api/v1/jobs/monitor-openai", &app.read).await;
+    assert_eq!(kept_job["last_status"], "completed");
+
+    // Live pages hear of it, with the counts to subtract.
+    let (kind, payload): (String, Value) =
+        sqlx::query_as("select kind, payload from events order by seq desc limit 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "job_deleted");
+    assert_eq!(payload, json!({"kind": "job_deleted", "data": removal}));
+    let audit: (String, String, Value) = sqlx::query_as(
+        "select actor, target, details from audit_events where action = 'job.delete'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        audit,
+        (
+            "token:admin-test".into(),
+            "monitr-openai".into(),
+            json!({"executions": 2})
+        )
+    );
+
+    // The deleted run's completion is unknown now; a new report re-creates the job afresh.
+    let (code, _) = app
+        .post(
+            &format!("/api/v1/executions/{running}/complete"),
+            &app.ingest,
+            &json!({"status": "completed"}),
+        )
+        .await;
+    assert_eq!(code, 404);
+    app.start("monitr-openai").await;
+    let (_, job) = app.get("/api/v1/jobs/monitr-openai", &app.read).await;
+    assert_eq!(job["consecutive_failures"], 0);
+    // And deleting twice: the second finds nothing.
+    assert_eq!(delete(&app, "monitr-openai", Some(&app.admin)).await.0, 200);
+    assert_eq!(delete(&app, "monitr-openai", Some(&app.admin)).await.0, 404);
+}
