@@ -138,3 +138,65 @@ async fn unknown_keys_and_actions_are_404(pool: PgPool) {
     }
     assert_eq!(snapshot(&pool).await, before);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn admins_read_and_regenerate_a_jobs_ping_key(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let stored = ping_key(&pool, "backup").await;
+    let path = "/api/v1/jobs/backup/ping-key";
+
+    let (code, body) = app.get(path, &app.admin).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["job"], "backup");
+    assert_eq!(body["ping_key"], stored.to_string());
+    let ping_path = body["ping_path"].as_str().unwrap().to_string();
+    assert_eq!(ping_path, format!("/ping/{stored}"));
+    let ping = |p: String| {
+        let c = app.client.clone();
+        let url = app.url(&p);
+        async move { c.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        ping(ping_path.clone()).await,
+        200,
+        "the answered path works"
+    );
+
+    // Refused: a credential is not for readers or reporters; unknown jobs are 404.
+    let before = snapshot(&pool).await;
+    for token in [&app.read, &app.ingest] {
+        assert_eq!(app.get(path, token).await.0, 403);
+        assert_eq!(app.post(path, token, &serde_json::json!({})).await.0, 403);
+    }
+    let anonymous = app.client.post(app.url(path)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let (code, _) = app
+        .post(
+            "/api/v1/jobs/nope/ping-key",
+            &app.admin,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        app.get("/api/v1/jobs/nope/ping-key", &app.admin).await.0,
+        404
+    );
+    assert_eq!(snapshot(&pool).await, before);
+
+    let (code, body) = app.post(path, &app.admin, &serde_json::json!({})).await;
+    assert_eq!(code, 200, "{body}");
+    let fresh = body["ping_path"].as_str().unwrap().to_string();
+    assert_ne!(fresh, ping_path);
+    assert_eq!(ping(ping_path).await, 404, "the old key stops working");
+    assert_eq!(ping(fresh).await, 200);
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("select actor, action from audit_events order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audit,
+        [("token:admin-test".into(), "job.ping_key.regenerate".into())]
+    );
+}

@@ -262,6 +262,34 @@ pub async fn put(
     Ok((job, row.created))
 }
 
+/// The answer for a job name that names no job.
+pub fn not_found(name: &str) -> ApiError {
+    ApiError::NotFound(format!("no job is called {name:?}"))
+}
+
+/// Job `name`'s ping key, or with `regenerate` a new one (the old one stops working
+/// at commit). The key is the credential of `/ping/{key}`: admins only.
+pub async fn ping_key(
+    conn: &mut PgConnection,
+    name: &str,
+    regenerate: bool,
+) -> Result<Uuid, ApiError> {
+    let key = if regenerate {
+        sqlx::query_scalar!(
+            "update jobs set ping_key = gen_random_uuid(), updated_at = now()
+             where name = $1 returning ping_key",
+            name
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_scalar!("select ping_key from jobs where name = $1", name)
+            .fetch_optional(conn)
+            .await?
+    };
+    key.ok_or_else(|| not_found(name))
+}
+
 /// Deletes job `name` with all its executions and rollups, in the caller's transaction;
 /// records the change event, so the caller commits right after. Reports that later
 /// name the job create it afresh; those for its deleted executions get 404.
@@ -269,7 +297,7 @@ pub async fn delete(tx: &mut PgConnection, name: &str) -> Result<JobRemoval, Api
     let id = sqlx::query_scalar!("select id from jobs where name = $1 for update", name)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job is called {name:?}")))?;
+        .ok_or_else(|| not_found(name))?;
     // What it counted for, as `stats::compute` counts: runs and failures from the
     // rollups of the window, running ones from the executions.
     let counts = sqlx::query!(

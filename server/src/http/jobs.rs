@@ -1,5 +1,6 @@
 //! Job definitions: `GET /api/v1/jobs` and `/jobs/{name}` (read), `PUT` and `DELETE
-//! /api/v1/jobs/{name}` (admin; audited in the same transaction as the change).
+//! /api/v1/jobs/{name}` and the ping key at `/jobs/{name}/ping-key` (admin; changes are
+//! audited in the same transaction).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -58,7 +59,7 @@ pub async fn get(
     let mut conn = state.pool.acquire().await?;
     let job = jobs::find_by_name(&mut conn, &name)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job is called {name:?}")))?;
+        .ok_or_else(|| jobs::not_found(&name))?;
     Ok(Json(job.into_wire()).into_response())
 }
 
@@ -83,4 +84,58 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(Json(removal).into_response())
+}
+
+/// The job's ping credential, as the URL path a pinger calls.
+#[derive(serde::Serialize)]
+struct PingKey {
+    job: String,
+    ping_key: uuid::Uuid,
+    ping_path: String,
+}
+
+impl PingKey {
+    fn new(job: String, ping_key: uuid::Uuid) -> Self {
+        let ping_path = format!("/ping/{ping_key}");
+        Self {
+            job,
+            ping_key,
+            ping_path,
+        }
+    }
+}
+
+/// `GET /api/v1/jobs/{name}/ping-key`: the key is a credential, so admins only.
+pub async fn get_ping_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let mut conn = state.pool.acquire().await?;
+    let key = jobs::ping_key(&mut conn, &name, false).await?;
+    Ok(Json(PingKey::new(name, key)).into_response())
+}
+
+/// `POST /api/v1/jobs/{name}/ping-key`: a new key (after a leak); the old one answers
+/// 404 from then on. Audited.
+pub async fn regenerate_ping_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(Scope::Admin)?;
+    let mut tx = state.pool.begin().await?;
+    let key = jobs::ping_key(&mut tx, &name, true).await?;
+    audit::record(
+        &mut *tx,
+        &who,
+        "job.ping_key.regenerate",
+        Some(&name),
+        None,
+        serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(PingKey::new(name, key)).into_response())
 }

@@ -55,6 +55,10 @@ fn api_routes() -> Router<AppState> {
             "/v1/jobs/{name}",
             get(jobs::get).put(jobs::put).delete(jobs::delete),
         )
+        .route(
+            "/v1/jobs/{name}/ping-key",
+            get(jobs::get_ping_key).post(jobs::regenerate_ping_key),
+        )
         .route("/v1/stats", get(read::get_stats))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))
