@@ -5,14 +5,23 @@
 //! kept for the report. Reports retry with backoff for a bounded time
 //! (`CRONWATCH_REPORT_TIMEOUT`, 30 s by default) and never change the exit code,
 //! which is the command's own (128 + signal if a signal ended it).
+//!
+//! Stopping the wrapper stops the command, and its end is still reported (as
+//! `cancelled` unless it then exits 0): a killed wrapper must not leave a run that
+//! shows as running forever. SIGTERM (`kill`, a supervisor, `docker stop`) is passed on
+//! to the command. SIGINT and SIGHUP come from the terminal, which sends them to the
+//! command too, so they are not sent twice: the wrapper only outlives them to report.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::signal::unix;
 use uuid::Uuid;
 
 const TAIL_BYTES: usize = 16 * 1024;
@@ -105,8 +114,9 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
         })
     };
     let clock = Instant::now();
-    let (code, tail, spawn_error) = execute(&command).await;
+    let ended = execute(&command).await;
     let duration_ms = clock.elapsed().as_millis() as i64;
+    let code = ended.code;
 
     let deadline = Instant::now() + reporter.budget;
     let started_ok = match start_report.await {
@@ -118,12 +128,22 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
         Err(_) => false,
     };
     if started_ok {
+        let status = match (code, ended.stopped_by) {
+            (0, _) => "completed",
+            (_, Some(_)) => "cancelled",
+            _ => "failed",
+        };
+        let error_message = match (ended.spawn_error, ended.stopped_by) {
+            (Some(e), _) => Some(e),
+            (None, Some(sig)) => Some(format!("stopped by {sig}; exited with code {code}")),
+            (None, None) => (code != 0).then(|| format!("exited with code {code}")),
+        };
         let body = json!({
-            "status": if code == 0 { "completed" } else { "failed" },
+            "status": status,
             "exit_code": code,
             "duration_ms": duration_ms,
-            "log_tail": tail,
-            "error_message": spawn_error.or_else(|| (code != 0).then(|| format!("exited with code {code}"))),
+            "log_tail": ended.tail,
+            "error_message": error_message,
         });
         if let Err(e) = reporter
             .post(&format!("/api/v1/executions/{id}/complete"), body, deadline)
@@ -135,8 +155,33 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
     code
 }
 
-/// Spawns the command with its output teed; returns (exit code, output tail, spawn error).
-async fn execute(command: &[String]) -> (i32, String, Option<String>) {
+/// How the command ended.
+struct Ended {
+    code: i32,
+    /// The last [`TAIL_BYTES`] of its stdout and stderr.
+    tail: String,
+    /// Why it could not start at all.
+    spawn_error: Option<String>,
+    /// The first stop signal the wrapper received while the command ran.
+    stopped_by: Option<Signal>,
+}
+
+/// Spawns the command with its output teed, passing stop signals on, and waits for it.
+async fn execute(command: &[String]) -> Ended {
+    // Listening before the spawn: a signal that arrives in between is passed on too.
+    let mut stops = match StopSignals::listen() {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("cannot listen for stop signals: {e}");
+            eprintln!("cronwatch: {msg}");
+            return Ended {
+                code: 1,
+                tail: String::new(),
+                spawn_error: Some(msg),
+                stopped_by: None,
+            };
+        }
+    };
     let mut child = match tokio::process::Command::new(&command[0])
         .args(&command[1..])
         .stdin(Stdio::inherit())
@@ -149,7 +194,12 @@ async fn execute(command: &[String]) -> (i32, String, Option<String>) {
             let msg = format!("could not start {:?}: {e}", command[0]);
             eprintln!("cronwatch: {msg}");
             // 127 is what a shell answers for a command it cannot run.
-            return (127, String::new(), Some(msg));
+            return Ended {
+                code: 127,
+                tail: String::new(),
+                spawn_error: Some(msg),
+                stopped_by: None,
+            };
         }
     };
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
@@ -163,7 +213,19 @@ async fn execute(command: &[String]) -> (i32, String, Option<String>) {
         tokio::io::stderr(),
         tail.clone(),
     ));
-    let status = child.wait().await;
+    let mut stopped_by = None;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            sig = stops.next() => {
+                stopped_by.get_or_insert(sig);
+                if let (Signal::SIGTERM, Some(pid)) = (sig, child.id()) {
+                    // An error means it is gone already: its exit status is next.
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), sig);
+                }
+            }
+        }
+    };
     let _ = out.await;
     let _ = err.await;
     let code = match status {
@@ -177,7 +239,38 @@ async fn execute(command: &[String]) -> (i32, String, Option<String>) {
         .lock()
         .map(|t| t.iter().copied().collect())
         .unwrap_or_default();
-    (code, String::from_utf8_lossy(&bytes).into_owned(), None)
+    Ended {
+        code,
+        tail: String::from_utf8_lossy(&bytes).into_owned(),
+        spawn_error: None,
+        stopped_by,
+    }
+}
+
+/// The signals that ask a process to stop, caught so they reach the command instead.
+struct StopSignals {
+    term: unix::Signal,
+    int: unix::Signal,
+    hup: unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            term: unix::signal(unix::SignalKind::terminate())?,
+            int: unix::signal(unix::SignalKind::interrupt())?,
+            hup: unix::signal(unix::SignalKind::hangup())?,
+        })
+    }
+
+    /// The next one received.
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::SIGTERM,
+            _ = self.int.recv() => Signal::SIGINT,
+            _ = self.hup.recv() => Signal::SIGHUP,
+        }
+    }
 }
 
 /// Copies `from` to `to`, keeping the last [`TAIL_BYTES`] in `tail`.

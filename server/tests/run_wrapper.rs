@@ -95,3 +95,58 @@ fn missing_program_exits_127() {
         .unwrap();
     assert_eq!(out.status.code(), Some(127));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stopped_wrapper_stops_the_command_and_reports_it_cancelled(pool: PgPool) {
+    use std::io::{BufRead, BufReader, Read};
+    let app = spawn_app(pool.clone()).await;
+    let (base, token) = (app.base.clone(), app.ingest.clone());
+    let (code, rest) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args(["run", "long-job", "--", "sh", "-c"])
+            // Gives up after ~20 s, so a wrapper that never passes the signal on fails
+            // this test instead of hanging it.
+            .arg(
+                "trap 'echo got-term; exit 143' TERM; echo ready; i=0; \
+                 while [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; echo no-term; exit 9",
+            )
+            .env("CRONWATCH_URL", &base)
+            .env("CRONWATCH_TOKEN", &token)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        // Only the wrapper is signalled, as `kill` or a supervisor would do.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        (child.wait().unwrap().code(), rest)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(143), "the command's own exit code");
+    assert_eq!(rest, "got-term\n", "the command received the signal");
+
+    let (_, page) = app.get("/api/v1/executions?job=long-job", &app.read).await;
+    let e = &page["items"][0];
+    assert_eq!(e["status"], "cancelled", "{e}");
+    assert_eq!(e["exit_code"], 143);
+    let (_, full) = app
+        .get(
+            &format!("/api/v1/executions/{}", e["id"].as_str().unwrap()),
+            &app.read,
+        )
+        .await;
+    assert!(full["log_tail"].as_str().unwrap().contains("got-term"));
+    assert!(
+        full["error_message"].as_str().unwrap().contains("SIGTERM"),
+        "{full}"
+    );
+}
