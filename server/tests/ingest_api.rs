@@ -362,3 +362,134 @@ async fn job_definitions(pool: PgPool) {
             .unwrap();
     assert_eq!(audit, 2);
 }
+
+/// PostgreSQL cannot store U+0000. Reported text (logs, messages, output) keeps the
+/// run, with U+FFFD in its place; names, run ids and settings are refused; nothing
+/// answers 500.
+#[sqlx::test(migrations = "../migrations")]
+async fn nul_characters_are_replaced_in_reports_and_refused_elsewhere(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let nul = "a\u{0}b";
+    let (code, started) = app
+        .post(
+            START,
+            &app.ingest,
+            &json!({ "job": "nul-job", "host": nul }),
+        )
+        .await;
+    assert_eq!(code, 201, "{started}");
+    assert_eq!(started["host"], "a\u{FFFD}b");
+    let id = started["id"].as_str().unwrap();
+    let (code, done) = app
+        .post(
+            &format!("/api/v1/executions/{id}/complete"),
+            &app.ingest,
+            &json!({ "status": "failed", "error_message": nul, "log_tail": nul,
+                     "output": { nul: [nul, 1] } }),
+        )
+        .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(done["error_message"], "a\u{FFFD}b");
+    assert_eq!(done["log_tail"], "a\u{FFFD}b");
+    assert_eq!(done["output"], json!({ "a\u{FFFD}b": ["a\u{FFFD}b", 1] }));
+    // A retry of the same report is recognised as the same.
+    let (code, again) = app
+        .post(
+            &format!("/api/v1/executions/{id}/complete"),
+            &app.ingest,
+            &json!({ "status": "failed", "error_message": nul }),
+        )
+        .await;
+    assert_eq!(code, 200, "{again}");
+
+    // A ping's log body is reported text too.
+    let key: uuid::Uuid = sqlx::query_scalar("select ping_key from jobs where name = 'nul-job'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/ping/{key}/fail")))
+        .body(b"disk\x00full".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let before = snapshot(&pool).await;
+    let (code, b) = app
+        .post(START, &app.ingest, &json!({ "job": "a\u{0}b" }))
+        .await;
+    assert_eq!((code, error_code(&b).as_str()), (422, "invalid"), "{b}");
+    let r = app
+        .client
+        .get(app.url(&format!("/ping/{key}/start?rid=r%00")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let put = |body: serde_json::Value| {
+        let (c, url, t) = (
+            app.client.clone(),
+            app.url("/api/v1/jobs/nul-job"),
+            app.admin.clone(),
+        );
+        async move {
+            c.put(url)
+                .bearer_auth(t)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(put(json!({ "description": nul })).await, 422);
+    assert_eq!(put(json!({ "display_name": nul })).await, 422);
+    assert_eq!(
+        put(json!({ "schedule": "0 9 * * *", "timezone": nul })).await,
+        422
+    );
+    for path in [
+        "/api/v1/jobs/a%00b",
+        "/api/v1/jobs/a%00b/ping-key",
+        "/api/v1/executions/a%00b",
+    ] {
+        let (code, b) = app.get(path, &app.admin).await;
+        assert!([400, 404].contains(&code), "{path}: {code} {b}");
+    }
+    let r = app
+        .client
+        .delete(app.url("/api/v1/jobs/a%00b"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let (code, _) = app.get("/api/v1/executions?job=a%00b", &app.read).await;
+    assert_eq!(code, 422);
+    assert_eq!(snapshot(&pool).await, before);
+
+    // Signing in as such a name is an ordinary failure (recorded, as every failure is).
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/auth/login"))
+        .header("origin", &app.base)
+        .form(&[("username", nul), ("password", "whatever-it-is")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?error=invalid"));
+    let target: String =
+        sqlx::query_scalar("select target from audit_events where action = 'login.failed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(target, "a\u{FFFD}b");
+}

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::model::{ExecutionPage, ExecutionStatus, ExecutionSummary, Trigger};
+use crate::validate::is_valid_name;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -48,6 +49,16 @@ impl Cursor {
     }
 }
 
+/// The `job` filter, refused if no job can have that name.
+pub fn job_filter(job: Option<String>) -> Result<Option<String>, ApiError> {
+    match job {
+        Some(j) if !is_valid_name(&j) => Err(ApiError::Invalid(format!(
+            "job name {j:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
+        ))),
+        job => Ok(job),
+    }
+}
+
 impl ExecutionFilter {
     /// The filter of a monitoring-page URL; bad values are refused with the reason.
     pub fn from_query(q: &crate::model::ExecutionQuery) -> Result<Self, ApiError> {
@@ -61,7 +72,7 @@ impl ExecutionFilter {
         };
         let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         Ok(ExecutionFilter {
-            job: q.job.clone(),
+            job: job_filter(q.job.clone())?,
             status: q
                 .status
                 .as_deref()

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::model::{Execution, ExecutionDetails, ExecutionStatus, ExecutionSummary, Trigger};
-use crate::validate::is_valid_name;
+use crate::validate::{is_valid_name, pg_json, pg_text};
 
 /// Output larger than this (serialised JSON) is replaced by a truncation marker.
 pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
@@ -121,6 +121,16 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Execution>, sqlx::Err
     Ok(fetch(&mut conn, id).await?.map(Row::into_wire))
 }
 
+/// A client's run id (Healthchecks `rid`): 1 to 128 characters, none of them NUL.
+pub fn check_run_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > 128 || key.contains('\0') {
+        return Err(ApiError::Invalid(
+            "run id must be 1 to 128 characters, none of them NUL".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// One report, as the write functions in the database take it.
 #[derive(Clone, Debug)]
 pub enum Report {
@@ -145,14 +155,8 @@ impl Report {
                 if new.host.as_ref().is_some_and(|h| h.len() > 255) {
                     return Err(ApiError::Invalid("host is longer than 255 bytes".into()));
                 }
-                if new
-                    .run_key
-                    .as_ref()
-                    .is_some_and(|r| r.is_empty() || r.len() > 128)
-                {
-                    return Err(ApiError::Invalid(
-                        "run id must be 1 to 128 characters".into(),
-                    ));
+                if let Some(key) = &new.run_key {
+                    check_run_key(key)?;
                 }
             }
             Report::Complete(_, done) => {
@@ -167,25 +171,31 @@ impl Report {
         Ok(())
     }
 
-    /// The JSON the SQL functions read; caps output, log tail and error here.
+    /// The JSON the SQL functions read; caps output, log tail and error here, and
+    /// replaces the NUL characters PostgreSQL cannot store in reported text.
     fn to_op(&self) -> serde_json::Value {
+        let text = |s: &Option<String>| s.clone().map(pg_text);
         match self {
             // Ids the server chooses are time-ordered (UUIDv7): new rows append to the
             // primary-key index instead of touching a random leaf page each.
             Report::Start(n) => serde_json::json!({
                 "op": "start", "job": n.job, "id": n.id.unwrap_or_else(Uuid::now_v7),
                 "trigger": n.trigger.as_str(),
-                "triggered_by": n.triggered_by, "started_at": n.started_at, "host": n.host,
-                "scheduled_for": n.scheduled_for, "run_key": n.run_key, "attempt": n.attempt,
+                "triggered_by": text(&n.triggered_by), "started_at": n.started_at,
+                "host": text(&n.host), "scheduled_for": n.scheduled_for, "run_key": n.run_key,
+                "attempt": n.attempt,
             }),
             Report::Complete(id, d) => {
-                let (output, truncated) = cap_output(d.output.clone());
+                let (output, truncated) = cap_output(d.output.clone().map(|mut v| {
+                    pg_json(&mut v);
+                    v
+                }));
                 let mut op = serde_json::json!({
                     "op": "complete", "id": id, "status": d.status.as_str(),
                     "output_truncated": truncated,
-                    "error_message": d.error_message.clone().map(|e| cap_head(e, ERROR_CAP_BYTES)),
+                    "error_message": text(&d.error_message).map(|e| cap_head(e, ERROR_CAP_BYTES)),
                     "exit_code": d.exit_code, "duration_ms": d.duration_ms,
-                    "log_tail": d.log_tail.clone().map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
+                    "log_tail": text(&d.log_tail).map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
                     "completed_at": d.completed_at,
                 });
                 // No output is no key: SQL NULL on both write paths, never a JSON `null`.

@@ -9,7 +9,7 @@ use crate::db::events;
 use crate::error::ApiError;
 use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS};
 use crate::schedule::Schedule;
-use crate::validate::is_valid_name;
+use crate::validate::{is_valid_name, refuse_nul};
 
 /// Body of `PUT /api/v1/jobs/{name}`: the whole definition (replaces what was there).
 #[derive(Clone, Debug, Deserialize)]
@@ -57,6 +57,12 @@ impl JobDefinition {
             return Err(ApiError::Invalid(
                 "display_name is longer than 200 characters".into(),
             ));
+        }
+        for (what, text) in [
+            ("display_name", self.display_name.as_deref().unwrap_or("")),
+            ("description", &self.description),
+        ] {
+            refuse_nul(what, text).map_err(ApiError::Invalid)?;
         }
         if self.description.chars().count() > 2000 {
             return Err(ApiError::Invalid(
@@ -274,6 +280,9 @@ pub async fn ping_key(
     name: &str,
     regenerate: bool,
 ) -> Result<Uuid, ApiError> {
+    if !is_valid_name(name) {
+        return Err(not_found(name));
+    }
     let key = if regenerate {
         sqlx::query_scalar!(
             "update jobs set ping_key = gen_random_uuid(), updated_at = now()
@@ -294,6 +303,9 @@ pub async fn ping_key(
 /// records the change event, so the caller commits right after. Reports that later
 /// name the job create it afresh; those for its deleted executions get 404.
 pub async fn delete(tx: &mut PgConnection, name: &str) -> Result<JobRemoval, ApiError> {
+    if !is_valid_name(name) {
+        return Err(not_found(name));
+    }
     let id = sqlx::query_scalar!("select id from jobs where name = $1 for update", name)
         .fetch_optional(&mut *tx)
         .await?

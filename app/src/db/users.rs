@@ -92,6 +92,11 @@ pub async fn set_password(
     username: &str,
     password: String,
 ) -> Result<u64, ApiError> {
+    if !is_valid_name(username) {
+        return Err(ApiError::NotFound(format!(
+            "no user is called {username:?}"
+        )));
+    }
     check_password(&password)?;
     let hash = hash_password(password).await?;
     let id = sqlx::query_scalar!(
@@ -144,12 +149,18 @@ pub async fn authenticate(
     username: &str,
     password: String,
 ) -> Result<Option<SessionUser>, sqlx::Error> {
-    let row = sqlx::query!(
-        "select id, username, password_hash, role from users where username = $1",
-        username
-    )
-    .fetch_optional(pool)
-    .await?;
+    // A name no user can have (e.g. with a NUL, which PostgreSQL refuses) is simply
+    // unknown: same answer, same time.
+    let row = if is_valid_name(username) {
+        sqlx::query!(
+            "select id, username, password_hash, role from users where username = $1",
+            username
+        )
+        .fetch_optional(pool)
+        .await?
+    } else {
+        None
+    };
     let stored = match &row {
         Some(r) => r.password_hash.clone(),
         None => dummy_hash().await,

@@ -11,6 +11,7 @@ use app::db::jobs::{self, JobDefinition};
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::state::AppState;
+use app::validate::is_valid_name;
 
 use super::caller::Caller;
 use super::extract::JsonBody;
@@ -56,6 +57,9 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
+    if !is_valid_name(&name) {
+        return Err(jobs::not_found(&name));
+    }
     let mut conn = state.pool.acquire().await?;
     let job = jobs::find_by_name(&mut conn, &name)
         .await?

@@ -76,6 +76,9 @@ async fn handle(
         .await?
         .ok_or_else(not_found)?;
     let signal = parse_action(action)?;
+    if let Some(rid) = &q.rid {
+        executions::check_run_key(rid)?;
+    }
     let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let (status, exit_code) = match signal {
         Signal::Start => {

@@ -43,7 +43,7 @@ impl ListQuery {
             })
             .transpose()?;
         Ok(ExecutionFilter {
-            job: self.job,
+            job: execution_list::job_filter(self.job)?,
             status,
             trigger,
             from: self.from,
