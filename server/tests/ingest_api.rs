@@ -127,6 +127,21 @@ async fn malformed_and_invalid_bodies_change_nothing(pool: PgPool) {
         (r#"{"job": ""}"#, 422, "invalid"),
         (r#"{"job": "a", "attempt": 0}"#, 422, "invalid"),
         (r#"{"job": "a", "trigger": "whenever"}"#, 422, "invalid"),
+        (
+            r#"{"job": "a", "started_at": "2031-01-01T00:00:00Z"}"#,
+            422,
+            "invalid",
+        ),
+        (
+            r#"{"job": "a", "started_at": "1999-12-31T23:59:59Z"}"#,
+            422,
+            "invalid",
+        ),
+        (
+            r#"{"job": "a", "scheduled_for": "9999-01-01T00:00:00Z"}"#,
+            422,
+            "invalid",
+        ),
     ] {
         let resp = app.post_raw(START, Some(&app.ingest), body).await;
         assert_eq!(resp.status().as_u16(), status, "body {body}");
@@ -138,6 +153,20 @@ async fn malformed_and_invalid_bodies_change_nothing(pool: PgPool) {
         app.post_raw(START, Some(&app.ingest), long).await.status(),
         422
     );
+    assert_eq!(snapshot(&pool).await, before);
+
+    // A completion claiming more than a year, or a negative time, or a future end.
+    let id = app.start("a").await["id"].as_str().unwrap().to_string();
+    let before = snapshot(&pool).await;
+    let path = format!("/api/v1/executions/{id}/complete");
+    for body in [
+        json!({ "status": "completed", "duration_ms": 366_i64 * 24 * 3600 * 1000 + 1 }),
+        json!({ "status": "completed", "duration_ms": -1 }),
+        json!({ "status": "completed", "completed_at": "2031-01-01T00:00:00Z" }),
+    ] {
+        let (code, b) = app.post(&path, &app.ingest, &body).await;
+        assert_eq!((code, error_code(&b).as_str()), (422, "invalid"), "{body}");
+    }
     assert_eq!(snapshot(&pool).await, before);
 }
 

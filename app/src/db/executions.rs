@@ -121,6 +121,23 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Execution>, sqlx::Err
     Ok(fetch(&mut conn, id).await?.map(Row::into_wire))
 }
 
+/// The longest run a report may claim (a year): durations are summed in the rollups.
+pub const MAX_DURATION_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// Reported times must lie between 2000 and a day from now (a clock somewhat ahead is
+/// tolerated): a run dated years ahead would stay the job's latest run and outlive
+/// every retention sweep.
+fn check_time(what: &str, t: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    let earliest = DateTime::from_timestamp(946_684_800, 0).unwrap_or_default(); // 2000-01-01
+    let latest = Utc::now() + chrono::TimeDelta::days(1);
+    match t {
+        Some(t) if t < earliest || t > latest => Err(ApiError::Invalid(format!(
+            "{what} must lie between 2000-01-01 and a day from now"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A client's run id (Healthchecks `rid`): 1 to 128 characters, none of them NUL.
 pub fn check_run_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > 128 || key.contains('\0') {
@@ -158,14 +175,22 @@ impl Report {
                 if let Some(key) = &new.run_key {
                     check_run_key(key)?;
                 }
+                check_time("started_at", new.started_at)?;
+                check_time("scheduled_for", new.scheduled_for)?;
             }
             Report::Complete(_, done) => {
                 if !done.status.is_final() {
                     return Err(ApiError::Invalid("status must be a final status".into()));
                 }
-                if done.duration_ms.is_some_and(|d| d < 0) {
-                    return Err(ApiError::Invalid("duration must be >= 0".into()));
+                if done
+                    .duration_ms
+                    .is_some_and(|d| !(0..=MAX_DURATION_MS).contains(&d))
+                {
+                    return Err(ApiError::Invalid(
+                        "duration must be between 0 and a year (in ms)".into(),
+                    ));
                 }
+                check_time("completed_at", done.completed_at)?;
             }
         }
         Ok(())

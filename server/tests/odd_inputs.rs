@@ -1,0 +1,199 @@
+//! No value in any field of any write endpoint makes the server fail: every answer is
+//! a success or a clear 4xx, never a 5xx (which would also mean a client retrying).
+
+mod common;
+
+use common::{spawn_app, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+/// Values that have broken servers before: empty, NUL, huge, out of range, wrong type,
+/// dates at the edges, markup.
+fn odd_values() -> Vec<Value> {
+    vec![
+        json!(""),
+        json!("\u{0}"),
+        json!("a\u{0}b"),
+        json!("x".repeat(100_000)),
+        json!("é😀"),
+        json!("-1"),
+        json!(null),
+        json!(true),
+        json!(1),
+        json!(-1),
+        json!(i64::from(i32::MAX) + 1),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(1.5),
+        json!(1e300),
+        json!([]),
+        json!(["a\u{0}"]),
+        json!({}),
+        json!({"a\u{0}": "\u{0}"}),
+        json!("9999-12-31T23:59:59Z"),
+        json!("0001-01-01T00:00:00Z"),
+        json!("2026-13-45T99:00:00Z"),
+        json!("<script>alert(1)</script>"),
+    ]
+}
+
+/// Sends `body` to `path` with the admin token (allowed everywhere) and answers the status.
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &Value) -> u16 {
+    app.client
+        .request(method, app.url(path))
+        .bearer_auth(&app.admin)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Every field of `base`, and one absent field each, set to every odd value.
+async fn probe(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: impl Fn() -> String,
+    base: Value,
+    fields: &[&str],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for field in fields {
+        for value in odd_values() {
+            let mut body = base.clone();
+            body[*field] = value.clone();
+            let p = path();
+            let code = send(app, method.clone(), &p, &body).await;
+            if code >= 500 {
+                let shown: String = value.to_string().chars().take(40).collect();
+                failures.push(format!("{method} {p} {field}={shown}: {code}"));
+            }
+        }
+    }
+    failures
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_field_value_makes_a_write_endpoint_fail(pool: PgPool) {
+    use reqwest::Method;
+    let app = spawn_app(pool.clone()).await;
+    let running = || async {
+        app.start("odd-job").await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut failures = Vec::new();
+    failures.extend(
+        probe(
+            &app,
+            Method::POST,
+            || "/api/v1/executions/start".into(),
+            json!({"job": "odd-job"}),
+            &[
+                "job",
+                "id",
+                "trigger",
+                "triggered_by",
+                "started_at",
+                "host",
+                "scheduled_for",
+                "attempt",
+                "run_key",
+            ],
+        )
+        .await,
+    );
+    // A fresh running execution for each completion probe.
+    let mut ids = Vec::new();
+    for _ in 0..(8 * odd_values().len()) {
+        ids.push(running().await);
+    }
+    let next = std::sync::Mutex::new(ids.into_iter());
+    failures.extend(
+        probe(
+            &app,
+            Method::POST,
+            || {
+                let id = next.lock().unwrap().next().unwrap();
+                format!("/api/v1/executions/{id}/complete")
+            },
+            json!({"status": "failed"}),
+            &[
+                "status",
+                "output",
+                "error_message",
+                "exit_code",
+                "duration_ms",
+                "log_tail",
+                "completed_at",
+                "output_truncated",
+            ],
+        )
+        .await,
+    );
+    failures.extend(
+        probe(
+            &app,
+            Method::POST,
+            || "/api/admin/cron-executions/start".into(),
+            json!({"cronName": "odd-job", "triggerType": "scheduled"}),
+            &["cronName", "triggerType"],
+        )
+        .await,
+    );
+    let id = running().await;
+    failures.extend(
+        probe(
+            &app,
+            Method::POST,
+            || "/api/admin/cron-executions/complete".into(),
+            json!({"executionId": id, "status": "completed", "durationMs": 1, "output": {},
+                   "errorMessage": null, "exitCode": 0}),
+            &[
+                "executionId",
+                "status",
+                "durationMs",
+                "output",
+                "errorMessage",
+                "exitCode",
+            ],
+        )
+        .await,
+    );
+    failures.extend(
+        probe(
+            &app,
+            Method::POST,
+            || "/api/v1/batches/odd-queue".into(),
+            json!({"pending": 1}),
+            &["pending", "processing", "completed_today", "failed_today"],
+        )
+        .await,
+    );
+    failures.extend(
+        probe(
+            &app,
+            Method::PUT,
+            || "/api/v1/jobs/odd-job".into(),
+            json!({"schedule": "0 9 * * *"}),
+            &[
+                "display_name",
+                "description",
+                "kind",
+                "schedule",
+                "timezone",
+                "enabled",
+                "timeout_ms",
+                "grace_ms",
+                "estimated_duration_ms",
+                "tags",
+            ],
+        )
+        .await,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // And the server still works.
+    assert_eq!(app.get("/api/v1/stats?hours=24", &app.read).await.0, 200);
+}
