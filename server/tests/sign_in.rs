@@ -310,6 +310,43 @@ async fn every_server_function_refuses_anonymous_callers(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn server_functions_answer_bad_arguments_with_4xx(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    add_user(&pool, "vera", app::model::Role::Viewer).await;
+    let viewer = browser();
+    sign_in(&app, &viewer, "vera", "password-of-vera").await;
+    let call = |path: &str, body: Vec<u8>| {
+        let req = viewer
+            .post(app.url(path))
+            .header("origin", &app.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    // Arguments server_fn cannot decode: the caller's mistake.
+    for path in server_functions() {
+        for body in [b"\xff\xfe".to_vec(), b"query=%zz".to_vec()] {
+            let (code, text) = call(path, body).await;
+            assert!(code == 200 || code == 400, "{path} answered {code}: {text}");
+        }
+    }
+    let (code, _) = call("/sfn/execution", b"".to_vec()).await;
+    assert_eq!(code, 400);
+    // Decoded, then refused by our own rules, with their status and reason.
+    let (code, text) = call("/sfn/dashboard", b"query[status]=bogus".to_vec()).await;
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("unknown status"), "{text}");
+    let (code, _) = call("/sfn/executions", b"query[job]=a%00b".to_vec()).await;
+    assert_eq!(code, 422);
+    let missing = format!("id={}", uuid::Uuid::new_v4());
+    let (code, text) = call("/sfn/execution", missing.into_bytes()).await;
+    assert_eq!(code, 404, "{text}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn cross_origin_server_function_calls_are_refused(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     add_user(&pool, "adam", app::model::Role::Admin).await;

@@ -27,6 +27,23 @@ pub async fn require_user() -> Result<SessionUser, ServerFnError> {
     })
 }
 
+/// A refusal as a server-function error, answered with its own status (422 for a bad
+/// filter, 404 for an unknown execution); internal errors are logged, not described.
+#[cfg(feature = "ssr")]
+fn refuse(e: impl Into<crate::error::ApiError>) -> ServerFnError {
+    let e = e.into();
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(
+            axum::http::StatusCode::from_u16(e.status_code())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+    if let crate::error::ApiError::Internal(detail) = &e {
+        tracing::error!(%detail, "server function failed");
+    }
+    ServerFnError::new(e.body().error.message)
+}
+
 /// Who is signed in.
 #[server(prefix = "/sfn", endpoint = "whoami")]
 pub async fn whoami() -> Result<SessionUser, ServerFnError> {
@@ -40,7 +57,7 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
     require_user().await?;
     let state = expect_context::<crate::state::AppState>();
     let pool = &state.pool;
-    let fail = |e: sqlx::Error| ServerFnError::new(e.to_string());
+    let fail = |e: sqlx::Error| refuse(e);
     // Read the resume point first: anything after it is replayed, never lost.
     let last_event_id = events::latest_seq(pool).await.map_err(fail)?;
     Ok(DashboardSnapshot {
@@ -60,8 +77,7 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
 fn filter_of(
     q: &ExecutionQuery,
 ) -> Result<crate::db::execution_list::ExecutionFilter, ServerFnError> {
-    crate::db::execution_list::ExecutionFilter::from_query(q)
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    crate::db::execution_list::ExecutionFilter::from_query(q).map_err(refuse)
 }
 
 /// One page of executions (viewer or above).
@@ -71,7 +87,7 @@ pub async fn list_executions(query: ExecutionQuery) -> Result<ExecutionPage, Ser
     let state = expect_context::<crate::state::AppState>();
     crate::db::execution_list::page(&state.pool, &filter_of(&query)?)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(refuse)
 }
 
 /// One execution with its output and log (viewer or above).
@@ -83,9 +99,13 @@ pub async fn execution_detail(
     let state = expect_context::<crate::state::AppState>();
     crate::db::executions::get(&state.pool, id)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?
+        .map_err(refuse)?
         .map(|e| (e.summary, e.details))
-        .ok_or_else(|| ServerFnError::new("execution not found"))
+        .ok_or_else(|| {
+            refuse(crate::error::ApiError::NotFound(
+                "execution not found".into(),
+            ))
+        })
 }
 
 /// The executions view named by a URL query.

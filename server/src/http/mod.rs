@@ -98,7 +98,28 @@ fn site_routes(state: &AppState) -> Router<AppState> {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(middleware::from_fn(server_fn_bad_arguments))
         .layer(CompressionLayer::new())
+}
+
+/// server_fn answers 500 to arguments it cannot decode, before our code runs; that is
+/// the caller's mistake, so it becomes 400 (the body, `Args|…`, stays as it was).
+async fn server_fn_bad_arguments(req: Request, next: Next) -> Response {
+    let is_server_fn = req.uri().path().starts_with(auth::SERVER_FN_PREFIX);
+    let resp = next.run(req).await;
+    if !is_server_fn || resp.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // Error bodies are one short line; anything larger is left as the 500 it was.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (parts.status, "internal server error").into_response();
+    };
+    let decoding = ["Args|", "MissingArg|", "Deserialization|"];
+    if decoding.iter().any(|p| bytes.starts_with(p.as_bytes())) {
+        parts.status = axum::http::StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn no_secrets_in_query(req: Request, next: Next) -> Response {
