@@ -197,3 +197,64 @@ async fn no_field_value_makes_a_write_endpoint_fail(pool: PgPool) {
     // And the server still works.
     assert_eq!(app.get("/api/v1/stats?hours=24", &app.read).await.0, 200);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_query_value_makes_a_read_endpoint_fail(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.start("odd-job").await;
+    let mut failures = Vec::new();
+    let texts: Vec<String> = odd_values()
+        .into_iter()
+        .map(|v| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+        // URLs have a length limit of their own (the client refuses 100 kB ones).
+        .map(|t| t.chars().take(4000).collect())
+        .collect();
+    let params = [
+        ("/api/v1/executions", "job"),
+        ("/api/v1/executions", "status"),
+        ("/api/v1/executions", "trigger"),
+        ("/api/v1/executions", "from"),
+        ("/api/v1/executions", "to"),
+        ("/api/v1/executions", "cursor"),
+        ("/api/v1/stats", "hours"),
+    ];
+    for (path, param) in params {
+        for text in &texts {
+            let resp = app
+                .client
+                .get(app.url(path))
+                .query(&[(param, text)])
+                .bearer_auth(&app.read)
+                .send()
+                .await
+                .unwrap();
+            if resp.status().is_server_error() {
+                let shown: String = text.chars().take(40).collect();
+                failures.push(format!("GET {path}?{param}={shown:?}: {}", resp.status()));
+            }
+        }
+    }
+    for text in &texts {
+        for path in [
+            format!("/api/v1/executions/{text}"),
+            format!("/api/v1/jobs/{text}"),
+            format!("/api/v1/jobs/{text}/ping-key"),
+        ] {
+            let resp = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(&app.admin)
+                .send()
+                .await
+                .unwrap();
+            if resp.status().is_server_error() {
+                let shown: String = path.chars().take(60).collect();
+                failures.push(format!("GET {shown:?}: {}", resp.status()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
