@@ -8,6 +8,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use app::db::audit;
 use app::db::tokens::{self, Scope, TokenInfo};
 use app::db::users::{self, Role};
+use app::error::ApiError;
 
 use crate::cli::{RoleArg, ScopeArg};
 
@@ -215,7 +216,7 @@ async fn audit_cli(
 }
 
 /// On first start (no users), creates `admin` as super_admin with
-/// `CRONWATCH_ADMIN_PASSWORD` or a random password printed once.
+/// `CRONWATCH_ADMIN_PASSWORD` or a random password printed once; audited.
 pub async fn bootstrap_admin(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     if users::count(pool).await? > 0 {
         return Ok(());
@@ -224,7 +225,22 @@ pub async fn bootstrap_admin(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         .ok()
         .filter(|p| !p.is_empty());
     let password = from_env.clone().unwrap_or_else(random_password);
-    users::create(pool, "admin", password.clone(), Role::SuperAdmin).await?;
+    let mut tx = pool.begin().await?;
+    match users::create(&mut *tx, "admin", password.clone(), Role::SuperAdmin).await {
+        // Another replica starting at the same moment made it.
+        Err(ApiError::Conflict(_)) => return Ok(()),
+        other => other?,
+    }
+    audit::record(
+        &mut *tx,
+        "cronwatch",
+        "user.create",
+        Some("admin"),
+        Some("first start"),
+        serde_json::json!({ "role": Role::SuperAdmin.as_str() }),
+    )
+    .await?;
+    tx.commit().await?;
     if from_env.is_some() {
         println!("created super_admin `admin` with the password from CRONWATCH_ADMIN_PASSWORD");
     } else {

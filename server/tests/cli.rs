@@ -381,3 +381,29 @@ fn no_postgres_installation_and_no_url_is_one_clear_error() {
     );
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_first_super_admin_is_created_once_and_audited(pool: PgPool) {
+    // Two replicas starting together, then a restart.
+    let (a, b) = tokio::join!(
+        server::admin_cli::bootstrap_admin(&pool),
+        server::admin_cli::bootstrap_admin(&pool)
+    );
+    a.unwrap();
+    b.unwrap();
+    server::admin_cli::bootstrap_admin(&pool).await.unwrap();
+    let users: Vec<(String, String)> = sqlx::query_as("select username, role from users")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(users, [("admin".into(), "super_admin".into())]);
+    let audit: Vec<(String, String, String)> =
+        sqlx::query_as("select actor, action, target from audit_events")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audit,
+        [("cronwatch".into(), "user.create".into(), "admin".into())]
+    );
+}
