@@ -10,6 +10,12 @@ export function cli(args: string[], input?: string): string {
   return execFileSync(BIN, args, { env: DB_ENV, input }).toString();
 }
 
+/** Runs SQL in the server's database (for states a test cannot wait for, such as
+ *  events past their retention). */
+export function psql(sql: string): string {
+  return execFileSync("psql", [DB_ENV.DATABASE_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql]).toString();
+}
+
 /** A fresh API token of `scope`, made with `cronwatch token create`. */
 export function token(scope: "ingest" | "read" | "admin"): string {
   const out = cli(["token", "create", `e2e-${scope}-${Date.now()}-${Math.random()}`, "--scope", scope]);

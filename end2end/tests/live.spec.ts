@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
-import { BIN, DB_ENV, cli, signIn, token } from "./helpers";
+import { BIN, DB_ENV, cli, psql, signIn, token } from "./helpers";
 
 test("a viewer sees the dashboard, and the next-run countdown ticks", async ({ page, request }) => {
   cli(["user", "add", "vic", "--role", "viewer", "--password-stdin"], "password-of-vic\n");
@@ -84,6 +84,38 @@ test("after a server restart the page says reconnecting, then catches up with no
     const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "while-down" } });
     await expect(page.locator(`tr[data-execution="${(await s.json()).id}"]`)).toHaveCount(1, { timeout: 2000 });
     await expect(page.locator("[data-kpi=total]")).toHaveText(String(total + 4));
+  } finally {
+    await stopServer(server);
+  }
+});
+
+test("a page away for longer than events are kept reloads once, then stays live", async ({ page, request }) => {
+  const port = Number(process.env.E2E_PORT ?? 3210) + 2;
+  const base = `http://127.0.0.1:${port}`;
+  let server = await startServer(port);
+  try {
+    await signIn(page, undefined, undefined, base);
+    await page.evaluate(() => ((window as any).__beforeReload = true));
+    await stopServer(server);
+    await expect(page.locator(".live-indicator[data-live=false]")).toHaveText(/reconnecting/, { timeout: 5000 });
+    const auth = { Authorization: `Bearer ${token("ingest")}` };
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "while-away" } });
+    const missed = (await s.json()).id;
+    // Meanwhile every event is pruned, as after event_retention_hours.
+    psql(
+      "with gone as (delete from events returning seq) " +
+        "update event_horizon set pruned_through = greatest(pruned_through, (select coalesce(max(seq), 0) from gone))",
+    );
+
+    server = await startServer(port);
+    await expect.poll(() => page.evaluate(() => (window as any).__beforeReload ?? false), { timeout: 15_000 }).toBe(false);
+    await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible({ timeout: 10_000 });
+    await expect(page.locator(`tr[data-execution="${missed}"]`)).toHaveCount(1);
+    // Settled: no second reload, and live again.
+    await page.evaluate(() => ((window as any).__afterReload = true));
+    const next = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "while-away" } });
+    await expect(page.locator(`tr[data-execution="${(await next.json()).id}"]`)).toHaveCount(1, { timeout: 5000 });
+    expect(await page.evaluate(() => (window as any).__afterReload)).toBe(true);
   } finally {
     await stopServer(server);
   }

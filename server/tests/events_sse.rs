@@ -188,3 +188,82 @@ async fn stream_needs_a_read_token_and_a_numeric_last_event_id(pool: PgPool) {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn resuming_from_before_pruned_events_says_reset(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for _ in 0..4 {
+        app.start("old-and-new").await;
+    }
+    let seqs: Vec<i64> = sqlx::query_scalar("select seq from events order by seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), 4);
+    // The first two are past the retention and pruned.
+    sqlx::query("update events set at = now() - interval '4 days' where seq <= $1")
+        .bind(seqs[1])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let pruned = app::db::events::prune(&pool, chrono::TimeDelta::hours(72), 1000)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(
+        app::db::events::pruned_through(&pool).await.unwrap(),
+        seqs[1]
+    );
+
+    // From before the horizon: reset first, then what is still kept.
+    let mut stale = connect(&app, Some(seqs[0])).await;
+    let reset = stale.next().await;
+    assert_eq!((reset.event.as_str(), reset.id), ("reset", seqs[1]));
+    assert_eq!(reset.data["data"]["pruned_through"], seqs[1]);
+    assert_eq!(stale.next().await.id, seqs[2]);
+    assert_eq!(stale.next().await.id, seqs[3]);
+
+    // From the horizon on, nothing was lost: no reset.
+    let mut fine = connect(&app, Some(seqs[1])).await;
+    let first = fine.next().await;
+    assert_eq!((first.event.as_str(), first.id), ("execution", seqs[2]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn after_everything_is_pruned_a_fresh_start_is_not_stale(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.start("quiet").await;
+    sqlx::query("update events set at = now() - interval '4 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    app::db::events::prune(&pool, chrono::TimeDelta::hours(72), 1000)
+        .await
+        .unwrap();
+    // A page loaded now starts from the latest number, which must not fall back to 0
+    // (it would be told to reload, forever).
+    let latest = app::db::events::latest_seq(&pool).await.unwrap();
+    assert_eq!(
+        latest,
+        app::db::events::pruned_through(&pool).await.unwrap()
+    );
+    assert!(latest > 0);
+    let mut page = connect_after(&app, latest).await;
+    let e = app.start("quiet").await;
+    let first = page.next().await;
+    assert_eq!(first.event, "execution", "no reset");
+    assert_eq!(first.data["data"]["id"], e["id"]);
+}
+
+/// A fresh EventSource, which resumes with `?after=` (it cannot send Last-Event-ID).
+async fn connect_after(app: &common::TestApp, after: i64) -> SseReader {
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/v1/events?after={after}")))
+        .bearer_auth(&app.read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    SseReader::new(resp)
+}

@@ -45,23 +45,43 @@ pub async fn since(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Sequence
         .collect())
 }
 
-/// The highest number assigned so far (0 when none).
+/// The highest number assigned so far (0 when none). Never below the pruning horizon:
+/// after a quiet spell everything may be pruned, and a page starting from 0 would be
+/// told to reload, again and again.
 pub async fn latest_seq(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!("select coalesce(max(seq), 0) as \"s!\" from events")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"select greatest(coalesce(max(seq), 0), (select pruned_through from event_horizon))
+             as "s!"
+           from events"#
+    )
+    .fetch_one(pool)
+    .await
 }
 
-/// Deletes numbered events older than `keep`, at most `batch` at a time.
+/// Deletes numbered events older than `keep`, at most `batch` at a time, and moves the
+/// horizon below which a resuming client can no longer be replayed everything.
 pub async fn prune(pool: &PgPool, keep: chrono::TimeDelta, batch: i64) -> Result<u64, sqlx::Error> {
     let cutoff = chrono::Utc::now() - keep;
-    let done = sqlx::query!(
-        "delete from events where seq in (
-           select seq from events where at < $1 order by seq limit $2)",
+    let deleted = sqlx::query_scalar!(
+        r#"with gone as (
+             delete from events where seq in (
+               select seq from events where at < $1 order by seq limit $2)
+             returning seq)
+           update event_horizon
+              set pruned_through = greatest(pruned_through, (select coalesce(max(seq), 0) from gone))
+           returning (select count(*) from gone) as "n!""#,
         cutoff,
         batch
     )
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok(deleted as u64)
+}
+
+/// The highest event number pruned so far (0 when none): a client resuming from before
+/// it may have missed events.
+pub async fn pruned_through(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!("select pruned_through from event_horizon")
+        .fetch_one(pool)
+        .await
 }

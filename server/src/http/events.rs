@@ -3,7 +3,9 @@
 //! Every event carries `id: <seq>`. A client that reconnects with `Last-Event-ID: N`
 //! first receives every stored event after N (replayed from Postgres), then the live
 //! ones; the two are joined on `seq`, so nothing is missed or repeated. A client
-//! without the header starts from now.
+//! without the header starts from now. A client resuming from before the oldest events
+//! still kept (they are pruned after `event_retention_hours`) first receives a `reset`
+//! event: what it holds is stale and must be read again (the page reloads).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -52,8 +54,21 @@ pub async fn stream(
     };
     // Subscribe before reading the replay so that nothing falls between the two.
     let live = state.hub.subscribe();
-    let after = resume.unwrap_or_else(|| state.hub.latest());
+    let mut after = resume.unwrap_or_else(|| state.hub.latest());
     let (tx, rx) = mpsc::channel::<Event>(256);
+    let horizon = events::pruned_through(&state.pool).await?;
+    if after < horizon {
+        let reset = Event::default()
+            .id(horizon.to_string())
+            .event("reset")
+            .data(
+                serde_json::json!({ "kind": "reset", "data": { "pruned_through": horizon } })
+                    .to_string(),
+            );
+        // The channel is new and empty: this cannot block.
+        let _ = tx.send(reset).await;
+        after = horizon;
+    }
     tokio::spawn(pump(state, live, after, tx));
     let body = Sse::new(futures::StreamExt::map(
         ReceiverStream::new(rx),
