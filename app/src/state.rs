@@ -22,6 +22,8 @@ pub struct Config {
     pub retention_days: i64,
     /// How long change events are kept for `Last-Event-ID` replays, in hours.
     pub event_retention_hours: i64,
+    /// How often an open event stream checks that its token or session still holds.
+    pub stream_recheck: std::time::Duration,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
             secure_cookies: false,
             retention_days: 7,
             event_retention_hours: 72,
+            stream_recheck: std::time::Duration::from_secs(15),
         }
     }
 }

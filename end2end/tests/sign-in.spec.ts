@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { cli, signIn } from "./helpers";
 
 // The server under test was started with CRONWATCH_ADMIN_PASSWORD (see playwright.config.ts).
 const ADMIN_PASSWORD = "e2e-admin-password";
@@ -28,4 +29,13 @@ test("a wrong password fails, the right one lands on the dashboard", async ({ pa
   await expect(page).toHaveURL(/\/login$/);
   await page.goto("/monitoring");
   await expect(page).toHaveURL(/\/login\?next=/);
+});
+
+test("an open dashboard whose user gets a new password goes back to sign-in", async ({ page }) => {
+  cli(["user", "add", "sally", "--role", "viewer", "--password-stdin"], "password-of-sally\n");
+  await signIn(page, "sally", "password-of-sally");
+  cli(["user", "passwd", "sally", "--password-stdin"], "a-brand-new-password\n");
+  // Open streams check their session every 15 s.
+  await expect(page).toHaveURL(/\/login/, { timeout: 25_000 });
+  await signIn(page, "sally", "a-brand-new-password");
 });

@@ -63,6 +63,37 @@ impl SseReader {
     }
 }
 
+impl SseReader {
+    /// Every message until the server ends the stream (10 s at most).
+    async fn until_end(&mut self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+                };
+                if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
+                    out.push(Msg {
+                        id: field("id:").and_then(|i| i.parse().ok()).unwrap_or(-1),
+                        event,
+                        data: serde_json::from_str(&data).unwrap(),
+                    });
+                }
+            }
+            match tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("the stream ends within 10 s")
+            {
+                Some(chunk) => self.buf.push_str(&String::from_utf8_lossy(&chunk.unwrap())),
+                None => return out,
+            }
+        }
+    }
+}
+
 async fn connect(app: &common::TestApp, last_event_id: Option<i64>) -> SseReader {
     let mut req = app
         .client
@@ -266,4 +297,107 @@ async fn connect_after(app: &common::TestApp, after: i64) -> SseReader {
         .unwrap();
     assert_eq!(resp.status(), 200);
     SseReader::new(resp)
+}
+
+fn quick_recheck() -> app::state::Config {
+    app::state::Config {
+        stream_recheck: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_revoked_token_loses_its_open_stream(pool: PgPool) {
+    let app = common::spawn_app_with(pool.clone(), quick_recheck()).await;
+    let watcher = app::db::tokens::create(&pool, "watcher", app::db::tokens::Scope::Read, None)
+        .await
+        .unwrap();
+    let resp = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&watcher)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(resp);
+    app.start("watched").await;
+    assert_eq!(stream.next().await.event, "execution");
+
+    let mut tx = pool.begin().await.unwrap();
+    app::db::tokens::revoke(&mut tx, "watcher").await.unwrap();
+    tx.commit().await.unwrap();
+    stream.until_end().await;
+    // The other streams are untouched.
+    let mut other = connect(&app, None).await;
+    let e = app.start("watched").await;
+    assert_eq!(other.next().await.data["data"]["id"], e["id"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_ended_session_is_told_signed_out(pool: PgPool) {
+    let app = common::spawn_app_with(pool.clone(), quick_recheck()).await;
+    app::db::users::create(
+        &pool,
+        "vera",
+        "password-of-vera".into(),
+        app::model::Role::Viewer,
+    )
+    .await
+    .unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(app.url("/auth/login"))
+        .header("origin", &app.base)
+        .form(&[("username", "vera"), ("password", "password-of-vera")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| {
+            v.to_str()
+                .ok()
+                .filter(|v| v.starts_with("cronwatch_session="))
+        })
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let open = |cookie: String| {
+        let req = app
+            .client
+            .get(app.url("/api/v1/events"))
+            .header("cookie", cookie);
+        async move { req.send().await.unwrap() }
+    };
+    let resp = open(cookie.clone()).await;
+    assert_eq!(resp.status(), 200);
+    let mut page = SseReader::new(resp);
+    app.start("watched").await;
+    assert_eq!(page.next().await.event, "execution");
+
+    // A new password ends every session of hers: the open stream says so and ends.
+    let mut tx = pool.begin().await.unwrap();
+    app::db::users::set_password(&mut tx, "vera", "another-password".into())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rest = page.until_end().await;
+    assert_eq!(rest.last().map(|m| m.event.as_str()), Some("signed_out"));
+
+    // Reconnecting with the dead cookie: told at once, not a 401 to retry forever.
+    let resp = open(cookie).await;
+    assert_eq!(resp.status(), 200);
+    let told = SseReader::new(resp).until_end().await;
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].event, "signed_out");
+    // (Without any cookie or token it stays a 401: see the test above.)
 }

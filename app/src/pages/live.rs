@@ -44,13 +44,16 @@ fn open(last: Rc<Cell<i64>>, apply: Rc<dyn Fn(ChangeEvent)>, connected: RwSignal
         let _ = source.add_event_listener_with_callback(kind, on_message.as_ref().unchecked_ref());
         on_message.forget();
     }
-    // Resumed from before the oldest events the server still keeps: what this page
-    // holds is stale, and only a fresh snapshot is whole again.
-    let on_reset = Closure::<dyn Fn()>::new(|| {
+    // Resumed from before the oldest events the server still keeps (what this page
+    // holds is stale, only a fresh snapshot is whole), or the session ended (the reload
+    // lands on the sign-in page).
+    let reload = Closure::<dyn Fn()>::new(|| {
         let _ = window().location().reload();
     });
-    let _ = source.add_event_listener_with_callback("reset", on_reset.as_ref().unchecked_ref());
-    on_reset.forget();
+    for kind in ["reset", "signed_out"] {
+        let _ = source.add_event_listener_with_callback(kind, reload.as_ref().unchecked_ref());
+    }
+    reload.forget();
     let on_open = Closure::<dyn Fn()>::new(move || connected.set(true));
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();

@@ -24,13 +24,25 @@ use super::session_store::PgSessionStore;
 
 /// The session key under which the signed-in user is kept.
 pub const SESSION_USER: &str = "user";
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cronwatch_session";
+
+/// Whether the request carries a session cookie (valid or not).
+pub fn has_session_cookie(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim_start().starts_with(&format!("{SESSION_COOKIE}=")))
+}
 /// Pages that need a signed-in viewer (or more).
 const PROTECTED_PAGES: [&str; 1] = ["/monitoring"];
 
 /// The session layer: HttpOnly, SameSite=Lax, Secure over https, 12 h of inactivity.
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<PgSessionStore> {
     SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
-        .with_name("cronwatch_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)

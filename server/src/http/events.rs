@@ -5,7 +5,8 @@
 //! ones; the two are joined on `seq`, so nothing is missed or repeated. A client
 //! without the header starts from now. A client resuming from before the oldest events
 //! still kept (they are pruned after `event_retention_hours`) first receives a `reset`
-//! event: what it holds is stale and must be read again (the page reloads).
+//! event: what it holds is stale and must be read again (the page reloads). A browser
+//! whose session has ended gets a `signed_out` event (the page reloads to sign-in).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,7 +23,12 @@ use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::state::AppState;
 
+use tower_sessions::SessionStore;
+
+use super::auth::{has_session_cookie, SESSION_USER};
 use super::caller::Caller;
+use super::extract::presented_token;
+use super::session_store::PgSessionStore;
 
 const REPLAY_BATCH: i64 = 1000;
 
@@ -33,13 +39,52 @@ pub struct StreamQuery {
     after: Option<i64>,
 }
 
+/// What let a stream open, checked again every `stream_recheck`: a revoked token or an
+/// ended session must not keep receiving events on a connection opened before.
+enum Credential {
+    Token(String),
+    Session(tower_sessions::session::Id),
+}
+
+impl Credential {
+    async fn still_valid(&self, state: &AppState) -> bool {
+        match self {
+            Credential::Token(t) => matches!(
+                state.tokens.verify(&state.pool, t).await,
+                Ok(Some(identity)) if identity.scope.allows(Scope::Read)
+            ),
+            Credential::Session(id) => {
+                let store = PgSessionStore::new(state.pool.clone());
+                match store.load(id).await {
+                    Ok(Some(record)) => record.data.contains_key(SESSION_USER),
+                    Ok(None) => false,
+                    // The database hiccupped: not a reason to cut a signed-in page off.
+                    Err(_) => true,
+                }
+            }
+        }
+    }
+}
+
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
+    session: tower_sessions::Session,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
+    if matches!(caller, Caller::Anonymous) && has_session_cookie(&headers) {
+        // A page whose session ended (signed out elsewhere, new password, expired): a
+        // 401 would only make its EventSource retry forever, so it is told instead.
+        let once = futures::stream::once(async { Ok::<_, Infallible>(signed_out()) });
+        return Ok(Sse::new(once).into_response());
+    }
     caller.require(Scope::Read)?;
+    let credential = match (&caller, presented_token(&headers), session.id()) {
+        (Caller::Token(_), Some(t), _) => Some(Credential::Token(t.to_string())),
+        (Caller::User(_), _, Some(id)) => Some(Credential::Session(id)),
+        _ => None,
+    };
     let resume = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
@@ -69,13 +114,20 @@ pub async fn stream(
         let _ = tx.send(reset).await;
         after = horizon;
     }
-    tokio::spawn(pump(state, live, after, tx));
+    tokio::spawn(pump(state, live, after, tx, credential));
     let body = Sse::new(futures::StreamExt::map(
         ReceiverStream::new(rx),
         Ok::<_, Infallible>,
     ))
     .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     Ok(body.into_response())
+}
+
+/// Tells a page that its session has ended (it reloads, onto the sign-in page).
+fn signed_out() -> Event {
+    Event::default()
+        .event("signed_out")
+        .data(r#"{"kind":"signed_out","data":{}}"#)
 }
 
 fn to_sse(ev: &Sequenced) -> Event {
@@ -85,18 +137,36 @@ fn to_sse(ev: &Sequenced) -> Event {
         .data(serde_json::to_string(&ev.event).unwrap_or_default())
 }
 
-/// Feeds one client: replay after `last`, then live events; ends when the client leaves.
+/// Feeds one client: replay after `last`, then live events; ends when the client leaves
+/// or its credential no longer holds (a page is told `signed_out` first).
 async fn pump(
     state: AppState,
     mut live: broadcast::Receiver<std::sync::Arc<Sequenced>>,
     mut last: i64,
     tx: mpsc::Sender<Event>,
+    credential: Option<Credential>,
 ) {
     if !replay(&state, &mut last, &tx).await {
         return;
     }
+    let mut recheck = tokio::time::interval(state.config.stream_recheck);
+    recheck.tick().await; // the first tick is now: the credential was just checked
     loop {
-        match live.recv().await {
+        let received = tokio::select! {
+            received = live.recv() => received,
+            _ = recheck.tick() => {
+                if let Some(c) = &credential {
+                    if !c.still_valid(&state).await {
+                        if matches!(c, Credential::Session(_)) {
+                            let _ = tx.send(signed_out()).await;
+                        }
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        match received {
             Ok(ev) if ev.seq > last => {
                 last = ev.seq;
                 if tx.send(to_sse(&ev)).await.is_err() {
