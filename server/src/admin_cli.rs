@@ -110,20 +110,21 @@ pub async fn token_create(
         None
     };
     let mut tx = pool.begin().await?;
-    let token = tokens::create(&mut *tx, name, scope_of(scope), secret).await?;
+    let token = tokens::issue(&mut *tx, name, scope_of(scope), secret).await?;
     audit_cli(
         &mut tx,
         "token.create",
         name,
-        serde_json::json!({ "scope": scope_of(scope).as_str(), "imported": secret_stdin }),
+        serde_json::json!({ "id": token.id, "scope": scope_of(scope).as_str(), "imported": secret_stdin }),
     )
     .await?;
     tx.commit().await?;
     println!(
-        "created {} token {name:?}; it is shown once, on the next line:",
-        scope_of(scope).as_str()
+        "created {} token {name:?} (id {}); it is shown once, on the next line:",
+        scope_of(scope).as_str(),
+        token.id
     );
-    println!("{token}");
+    println!("{}", token.secret);
     Ok(())
 }
 

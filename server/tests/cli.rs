@@ -217,6 +217,10 @@ async fn tokens_are_listed_without_secrets_and_revoked_by_id_while_rotating(pool
     let [old_id, new_id] = ids[..] else {
         panic!("two tokens expected: {ids:?}")
     };
+    assert!(
+        old_out.contains(&format!("(id {old_id})")) && new_out.contains(&format!("(id {new_id})")),
+        "creation names the id to revoke by: {old_out}"
+    );
 
     let (ok, list, _) = cli(&url, &["token", "list"]).await;
     assert!(ok);

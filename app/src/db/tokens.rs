@@ -58,6 +58,12 @@ fn prefix_of(hash: &[u8; 32]) -> String {
     hex::encode(&hash[..8])
 }
 
+/// A token just made: its id (for `token revoke`) and its plaintext (shown once).
+pub struct NewToken {
+    pub id: i64,
+    pub secret: String,
+}
+
 /// Creates a token and returns its plaintext (shown once, never stored).
 /// `secret` imports an existing one (e.g. the shell library's `CRON_SECRET`).
 pub async fn create(
@@ -66,6 +72,16 @@ pub async fn create(
     scope: Scope,
     secret: Option<String>,
 ) -> Result<String, ApiError> {
+    issue(db, name, scope, secret).await.map(|t| t.secret)
+}
+
+/// [`create`], answering the new token's id as well.
+pub async fn issue(
+    db: impl sqlx::PgExecutor<'_>,
+    name: &str,
+    scope: Scope,
+    secret: Option<String>,
+) -> Result<NewToken, ApiError> {
     if name.trim().is_empty() || name.len() > 100 {
         return Err(ApiError::Invalid(
             "token name must be 1 to 100 characters".into(),
@@ -85,14 +101,15 @@ pub async fn create(
         }
     };
     let hash = digest(&token);
-    sqlx::query!(
-        "insert into api_tokens (name, prefix, secret_hash, scope) values ($1, $2, $3, $4)",
+    let id = sqlx::query_scalar!(
+        "insert into api_tokens (name, prefix, secret_hash, scope) values ($1, $2, $3, $4)
+         returning id",
         name,
         prefix_of(&hash),
         &hash[..],
         scope.as_str()
     )
-    .execute(db)
+    .fetch_one(db)
     .await
     .map_err(|e| match e {
         sqlx::Error::Database(d) if d.constraint() == Some("api_tokens_prefix_key") => {
@@ -100,7 +117,7 @@ pub async fn create(
         }
         other => other.into(),
     })?;
-    Ok(token)
+    Ok(NewToken { id, secret: token })
 }
 
 /// A token as `cronwatch token list` shows it (never its secret).
