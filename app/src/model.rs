@@ -337,6 +337,9 @@ impl Role {
     }
 }
 
+/// The session key under which the signed-in [`SessionUser`] is stored.
+pub const SESSION_USER: &str = "user";
+
 /// The signed-in person, as the session stores it and the pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {

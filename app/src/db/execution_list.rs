@@ -59,6 +59,25 @@ pub fn job_filter(job: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The `status` filter, refused if unknown.
+pub fn status_filter(status: Option<&str>) -> Result<Option<ExecutionStatus>, ApiError> {
+    status
+        .map(|s| {
+            ExecutionStatus::parse(s)
+                .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))
+        })
+        .transpose()
+}
+
+/// The `trigger` filter, refused if unknown.
+pub fn trigger_filter(trigger: Option<&str>) -> Result<Option<Trigger>, ApiError> {
+    trigger
+        .map(|t| {
+            Trigger::parse(t).ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}")))
+        })
+        .transpose()
+}
+
 impl ExecutionFilter {
     /// The filter of a monitoring-page URL; bad values are refused with the reason.
     pub fn from_query(q: &crate::model::ExecutionQuery) -> Result<Self, ApiError> {
@@ -73,22 +92,8 @@ impl ExecutionFilter {
         let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         Ok(ExecutionFilter {
             job: job_filter(q.job.clone())?,
-            status: q
-                .status
-                .as_deref()
-                .map(|s| {
-                    ExecutionStatus::parse(s)
-                        .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))
-                })
-                .transpose()?,
-            trigger: q
-                .trigger
-                .as_deref()
-                .map(|t| {
-                    Trigger::parse(t)
-                        .ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}")))
-                })
-                .transpose()?,
+            status: status_filter(q.status.as_deref())?,
+            trigger: trigger_filter(q.trigger.as_deref())?,
             from: day(&q.from, "from")?.and_then(midnight),
             to: day(&q.to, "to")?
                 .and_then(|d| d.succ_opt())

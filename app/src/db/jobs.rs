@@ -268,6 +268,17 @@ pub async fn put(
     Ok((job, row.created))
 }
 
+/// Job `name` as the API shows it; 404 if there is none (or the name is impossible).
+pub async fn get(conn: &mut PgConnection, name: &str) -> Result<Job, ApiError> {
+    if !is_valid_name(name) {
+        return Err(not_found(name));
+    }
+    Ok(find_by_name(conn, name)
+        .await?
+        .ok_or_else(|| not_found(name))?
+        .into_wire())
+}
+
 /// The answer for a job name that names no job.
 pub fn not_found(name: &str) -> ApiError {
     ApiError::NotFound(format!("no job is called {name:?}"))

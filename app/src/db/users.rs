@@ -108,11 +108,12 @@ pub async fn set_password(
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no user is called {username:?}")))?;
     // Sessions are tower-sessions records as JSON; the signed-in user sits under
-    // data.user (the server's SESSION_USER key) as a `SessionUser`.
+    // data.<SESSION_USER> as a `SessionUser`.
     let ended = sqlx::query!(
         "delete from sessions
-         where convert_from(data, 'UTF8')::jsonb #>> '{data,user,id}' = $1::bigint::text",
-        id
+         where convert_from(data, 'UTF8')::jsonb -> 'data' -> $2::text ->> 'id' = $1::bigint::text",
+        id,
+        crate::model::SESSION_USER
     )
     .execute(&mut *tx)
     .await?

@@ -16,7 +16,7 @@ pub async fn require_user() -> Result<SessionUser, ServerFnError> {
     use tower_sessions::Session;
     let session: Session = leptos_axum::extract().await?;
     let user = session
-        .get::<SessionUser>("user")
+        .get::<SessionUser>(crate::model::SESSION_USER)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     user.ok_or_else(|| {

@@ -23,7 +23,7 @@ use super::extract::presented_token;
 use super::session_store::PgSessionStore;
 
 /// The session key under which the signed-in user is kept.
-pub const SESSION_USER: &str = "user";
+pub use app::model::SESSION_USER;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cronwatch_session";
 

@@ -11,7 +11,6 @@ use app::db::jobs::{self, JobDefinition};
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::state::AppState;
-use app::validate::is_valid_name;
 
 use super::caller::Caller;
 use super::extract::JsonBody;
@@ -57,14 +56,8 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
-    if !is_valid_name(&name) {
-        return Err(jobs::not_found(&name));
-    }
     let mut conn = state.pool.acquire().await?;
-    let job = jobs::find_by_name(&mut conn, &name)
-        .await?
-        .ok_or_else(|| jobs::not_found(&name))?;
-    Ok(Json(job.into_wire()).into_response())
+    Ok(Json(jobs::get(&mut conn, &name).await?).into_response())
 }
 
 /// Deletes a job and its whole history (e.g. one a typo in a report created); audited.

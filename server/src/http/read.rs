@@ -9,7 +9,6 @@ use serde::Deserialize;
 use app::db::execution_list::{self, Cursor, ExecutionFilter};
 use app::db::{batches, executions, stats, tokens::Scope};
 use app::error::ApiError;
-use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
 use super::caller::Caller;
@@ -28,24 +27,10 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
-        let status = self
-            .status
-            .map(|s| {
-                ExecutionStatus::parse(&s)
-                    .ok_or_else(|| ApiError::Invalid(format!("unknown status {s:?}")))
-            })
-            .transpose()?;
-        let trigger = self
-            .trigger
-            .map(|t| {
-                Trigger::parse(&t)
-                    .ok_or_else(|| ApiError::Invalid(format!("unknown trigger {t:?}")))
-            })
-            .transpose()?;
         Ok(ExecutionFilter {
             job: execution_list::job_filter(self.job)?,
-            status,
-            trigger,
+            status: execution_list::status_filter(self.status.as_deref())?,
+            trigger: execution_list::trigger_filter(self.trigger.as_deref())?,
             from: self.from,
             to: self.to,
             cursor: self.cursor.as_deref().map(Cursor::decode).transpose()?,
