@@ -24,6 +24,9 @@ pub struct Config {
     pub event_retention_hours: i64,
     /// How often an open event stream checks that its token or session still holds.
     pub stream_recheck: std::time::Duration,
+    /// A signed-in person is signed out after this long without using cronwatch (an
+    /// open dashboard counts as use).
+    pub session_idle: std::time::Duration,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             retention_days: 7,
             event_retention_hours: 72,
             stream_recheck: std::time::Duration::from_secs(15),
+            session_idle: std::time::Duration::from_secs(12 * 3600),
         }
     }
 }

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { expect, Page } from "@playwright/test";
 
 export const BIN = "../target/release/cronwatch";
@@ -30,4 +30,22 @@ export async function signIn(page: Page, user = "admin", password = ADMIN_PASSWO
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/monitoring$/);
   await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+}
+
+/** A second cronwatch on `port` over the same database, with extra `serve` options. */
+export async function startServer(port: number, options: string[] = []): Promise<ChildProcess> {
+  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`, ...options], { env: DB_ENV, stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the second server did not start");
+}
+
+export async function stopServer(child: ChildProcess) {
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
 }

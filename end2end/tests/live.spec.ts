@@ -1,6 +1,5 @@
-import { ChildProcess, spawn } from "node:child_process";
 import { expect, test } from "@playwright/test";
-import { BIN, DB_ENV, cli, psql, signIn, token } from "./helpers";
+import { cli, psql, signIn, startServer, stopServer, token } from "./helpers";
 
 test("a viewer sees the dashboard, and the next-run countdown ticks", async ({ page, request }) => {
   cli(["user", "add", "vic", "--role", "viewer", "--password-stdin"], "password-of-vic\n");
@@ -37,24 +36,6 @@ test("three failures in a row raise the job's alert and its 7-day success rate f
   await expect(row.locator("[data-field=success-rate]")).toHaveText("25 %");
   await expect(row).toHaveClass(/alerting/);
 });
-
-/** A second cronwatch on `port` over the same database (the one the test restarts). */
-async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(BIN, ["serve", "--bind", `127.0.0.1:${port}`], { env: DB_ENV, stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the second server did not start");
-}
-
-async function stopServer(child: ChildProcess) {
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await exited;
-}
 
 test("after a server restart the page says reconnecting, then catches up with nothing missed", async ({ page, request }) => {
   const port = Number(process.env.E2E_PORT ?? 3210) + 1;

@@ -41,6 +41,19 @@ pub struct ServeArgs {
     /// TLS-terminating proxy), so browsers never send the session over plain http.
     #[arg(long, env = "CRONWATCH_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Sign people out after this long without using cronwatch (e.g. 12h, 30m); an
+    /// open dashboard counts as use.
+    #[arg(long, env = "CRONWATCH_SESSION_IDLE", default_value = "12h", value_parser = parse_idle)]
+    pub session_idle: std::time::Duration,
+}
+
+/// A human duration ("12h", "90m", "1d 2h") of at least a second.
+fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,4 +151,29 @@ pub enum ScopeArg {
     Ingest,
     Read,
     Admin,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_windows_are_human_durations_of_a_second_or_more() {
+        assert_eq!(
+            parse_idle("12h"),
+            Ok(std::time::Duration::from_secs(43_200))
+        );
+        assert_eq!(
+            parse_idle("1h 30m"),
+            Ok(std::time::Duration::from_secs(5_400))
+        );
+        assert!(parse_idle("0s").is_err());
+        assert!(parse_idle("500ms").is_err());
+        assert!(parse_idle("soon").is_err());
+        let cli = Cli::try_parse_from(["cronwatch", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(args.session_idle, std::time::Duration::from_secs(43_200));
+    }
 }

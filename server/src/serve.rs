@@ -61,6 +61,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     admin_cli::bootstrap_admin(&database.pool).await?;
     let config = Config {
         secure_cookies: args.secure_cookies,
+        session_idle: args.session_idle,
         ..Config::default()
     };
     let state = state(database.pool.clone(), config);

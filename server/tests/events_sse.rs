@@ -5,94 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::spawn_app;
-use futures::StreamExt;
+use common::sse::{Msg, SseReader};
 use sqlx::PgPool;
-
-/// One parsed SSE message.
-#[derive(Debug, Clone)]
-struct Msg {
-    id: i64,
-    event: String,
-    data: serde_json::Value,
-}
-
-/// Reads SSE messages from a streaming response.
-struct SseReader {
-    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buf: String,
-}
-
-impl SseReader {
-    fn new(resp: reqwest::Response) -> Self {
-        Self {
-            stream: resp.bytes_stream().boxed(),
-            buf: String::new(),
-        }
-    }
-
-    async fn next(&mut self) -> Msg {
-        loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::new(), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if let Some(id) = id {
-                    return Msg {
-                        id,
-                        event,
-                        data: serde_json::from_str(&data).unwrap(),
-                    };
-                }
-                continue; // a keep-alive comment
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
-                .await
-                .expect("an event within 10 s")
-                .expect("stream open")
-                .unwrap();
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
-}
-
-impl SseReader {
-    /// Every message until the server ends the stream (10 s at most).
-    async fn until_end(&mut self) -> Vec<Msg> {
-        let mut out = Vec::new();
-        loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    block
-                        .lines()
-                        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
-                };
-                if let (Some(event), Some(data)) = (field("event:"), field("data:")) {
-                    out.push(Msg {
-                        id: field("id:").and_then(|i| i.parse().ok()).unwrap_or(-1),
-                        event,
-                        data: serde_json::from_str(&data).unwrap(),
-                    });
-                }
-            }
-            match tokio::time::timeout(Duration::from_secs(10), self.stream.next())
-                .await
-                .expect("the stream ends within 10 s")
-            {
-                Some(chunk) => self.buf.push_str(&String::from_utf8_lossy(&chunk.unwrap())),
-                None => return out,
-            }
-        }
-    }
-}
 
 async fn connect(app: &common::TestApp, last_event_id: Option<i64>) -> SseReader {
     let mut req = app
@@ -344,18 +258,7 @@ async fn an_ended_session_is_told_signed_out(pool: PgPool) {
     )
     .await
     .unwrap();
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed_in = browser
-        .post(app.url("/auth/login"))
-        .header("origin", &app.base)
-        .form(&[("username", "vera"), ("password", "password-of-vera")])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = app.sign_in("vera", "password-of-vera").await;
     assert_eq!(signed_in.status(), 303);
     let cookie = signed_in
         .headers()

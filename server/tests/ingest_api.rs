@@ -500,16 +500,7 @@ async fn nul_characters_are_replaced_in_reports_and_refused_elsewhere(pool: PgPo
     assert_eq!(snapshot(&pool).await, before);
 
     // Signing in as such a name is an ordinary failure (recorded, as every failure is).
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(app.url("/auth/login"))
-        .header("origin", &app.base)
-        .form(&[("username", nul), ("password", "whatever-it-is")])
-        .send()
-        .await
-        .unwrap();
+    let r = app.sign_in(nul, "whatever-it-is").await;
     assert_eq!(r.status(), 303);
     assert!(r.headers()["location"]
         .to_str()

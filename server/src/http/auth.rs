@@ -20,6 +20,7 @@ use app::state::AppState;
 use app::validate::encode_query_value;
 
 use super::extract::presented_token;
+use super::session_activity::mark_renewed;
 use super::session_store::PgSessionStore;
 
 /// The session key under which the signed-in user is kept.
@@ -39,14 +40,16 @@ pub fn has_session_cookie(headers: &axum::http::HeaderMap) -> bool {
 /// Pages that need a signed-in viewer (or more).
 const PROTECTED_PAGES: [&str; 1] = ["/monitoring"];
 
-/// The session layer: HttpOnly, SameSite=Lax, Secure over https, 12 h of inactivity.
+/// The session layer: HttpOnly, SameSite=Lax, Secure over https, ending after
+/// `session_idle` without use (12 h unless configured; see `session_activity`).
 pub fn session_layer(state: &AppState) -> SessionManagerLayer<PgSessionStore> {
+    let idle = CookieDuration::try_from(state.config.session_idle).unwrap_or(CookieDuration::MAX);
     SessionManagerLayer::new(PgSessionStore::new(state.pool.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(CookieDuration::hours(12)))
+        .with_expiry(Expiry::OnInactivity(idle))
 }
 
 #[derive(Deserialize)]
@@ -104,6 +107,7 @@ pub async fn login(
                 .insert(SESSION_USER, &user)
                 .await
                 .map_err(session_error)?;
+            mark_renewed(&session).await.map_err(session_error)?;
             audit::record(
                 &state.pool,
                 &format!("user:{}", user.username),

@@ -28,9 +28,12 @@ use tower_sessions::SessionStore;
 use super::auth::{has_session_cookie, SESSION_USER};
 use super::caller::Caller;
 use super::extract::presented_token;
+use super::session_activity::{since_renewed, stream_recheck, stream_renew_after, SESSION_RENEWED};
 use super::session_store::PgSessionStore;
 
 const REPLAY_BATCH: i64 = 1000;
+/// How soon a browser reconnects after its stream was ended for a session renewal.
+const RENEWAL_RECONNECT: Duration = Duration::from_millis(250);
 
 #[derive(serde::Deserialize)]
 pub struct StreamQuery {
@@ -39,31 +42,55 @@ pub struct StreamQuery {
     after: Option<i64>,
 }
 
-/// What let a stream open, checked again every `stream_recheck`: a revoked token or an
-/// ended session must not keep receiving events on a connection opened before.
+/// What let a stream open, checked again every recheck interval: a revoked token or
+/// an ended session must not keep receiving events on a connection opened before.
 enum Credential {
     Token(String),
     Session(tower_sessions::session::Id),
 }
 
+/// Where a stream's credential stands at a recheck.
+enum Standing {
+    Valid,
+    Ended,
+    /// The session holds but was not renewed for half its idle window: the stream ends
+    /// so that the browser's reconnect (a request) renews it and its cookie.
+    NeedsRenewal,
+}
+
 impl Credential {
-    async fn still_valid(&self, state: &AppState) -> bool {
+    async fn standing(&self, state: &AppState) -> Standing {
         match self {
-            Credential::Token(t) => matches!(
-                state.tokens.verify(&state.pool, t).await,
-                Ok(Some(identity)) if identity.scope.allows(Scope::Read)
-            ),
+            Credential::Token(t) => match state.tokens.verify(&state.pool, t).await {
+                Ok(Some(identity)) if identity.scope.allows(Scope::Read) => Standing::Valid,
+                _ => Standing::Ended,
+            },
             Credential::Session(id) => {
                 let store = PgSessionStore::new(state.pool.clone());
                 match store.load(id).await {
-                    Ok(Some(record)) => record.data.contains_key(SESSION_USER),
-                    Ok(None) => false,
+                    Ok(Some(record)) if record.data.contains_key(SESSION_USER) => {
+                        let renewed = record.data.get(SESSION_RENEWED).and_then(|v| v.as_i64());
+                        if since_renewed(renewed) >= stream_renew_after(state.config.session_idle) {
+                            Standing::NeedsRenewal
+                        } else {
+                            Standing::Valid
+                        }
+                    }
+                    Ok(_) => Standing::Ended,
                     // The database hiccupped: not a reason to cut a signed-in page off.
-                    Err(_) => true,
+                    Err(_) => Standing::Valid,
                 }
             }
         }
     }
+}
+
+/// A stream request made by a page of ours (browsers mark it; scripts cannot forge it
+/// from a page) rather than by an API client.
+fn from_our_page(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"same-origin")
 }
 
 pub async fn stream(
@@ -73,9 +100,11 @@ pub async fn stream(
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
-    if matches!(caller, Caller::Anonymous) && has_session_cookie(&headers) {
-        // A page whose session ended (signed out elsewhere, new password, expired): a
-        // 401 would only make its EventSource retry forever, so it is told instead.
+    let page = has_session_cookie(&headers) || from_our_page(&headers);
+    if matches!(caller, Caller::Anonymous) && page && presented_token(&headers).is_none() {
+        // A page whose session ended (signed out elsewhere, new password, expired, or
+        // its cookie lapsed while the computer slept): a 401 would only make its
+        // EventSource retry forever, so it is told instead.
         let once = futures::stream::once(async { Ok::<_, Infallible>(signed_out()) });
         return Ok(Sse::new(once).into_response());
     }
@@ -149,17 +178,24 @@ async fn pump(
     if !replay(&state, &mut last, &tx).await {
         return;
     }
-    let mut recheck = tokio::time::interval(state.config.stream_recheck);
+    let mut recheck = tokio::time::interval(stream_recheck(&state));
     recheck.tick().await; // the first tick is now: the credential was just checked
     loop {
         let received = tokio::select! {
             received = live.recv() => received,
             _ = recheck.tick() => {
-                if let Some(c) = &credential {
-                    if !c.still_valid(&state).await {
+                let Some(c) = &credential else { continue };
+                match c.standing(&state).await {
+                    Standing::Valid => {}
+                    Standing::Ended => {
                         if matches!(c, Credential::Session(_)) {
                             let _ = tx.send(signed_out()).await;
                         }
+                        return;
+                    }
+                    Standing::NeedsRenewal => {
+                        // Reconnect soon (the browser's default wait is seconds).
+                        let _ = tx.send(Event::default().retry(RENEWAL_RECONNECT)).await;
                         return;
                     }
                 }

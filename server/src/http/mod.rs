@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod ping;
 pub mod read;
+pub mod session_activity;
 pub mod session_store;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -37,6 +38,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .merge(site_routes(&state))
         .layer(middleware::from_fn(auth::guard_pages))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session_activity::renew,
+        ))
         .layer(auth::session_layer(&state))
         .layer(middleware::from_fn(auth::same_origin))
         .with_state(state)

@@ -1,6 +1,8 @@
 //! Test harness: a real server on a loopback port over a fresh database per test.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod sse;
+
 use std::net::SocketAddr;
 
 use app::db::tokens::{self, Scope};
@@ -99,6 +101,21 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{body}");
         body
+    }
+
+    /// Posts the sign-in form as a browser on our own origin would; the answer is not
+    /// followed (303 with the session cookie on success).
+    pub async fn sign_in(&self, user: &str, password: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(self.url("/auth/login"))
+            .header("origin", &self.base)
+            .form(&[("username", user), ("password", password)])
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn complete(&self, id: &str, status: &str) -> Value {
