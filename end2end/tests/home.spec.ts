@@ -29,3 +29,12 @@ test("echarts and the WASM bundle are served compressed from our origin", async 
     expect(r.headers()["content-encoding"], path).toBe("gzip");
   }
 });
+
+test("the WASM bundle stays within its budget of 400 KB gzip", async ({ request }) => {
+  const r = await request.get("/pkg/cronwatch_bg.wasm", { headers: { "accept-encoding": "gzip" } });
+  expect(r.headers()["content-encoding"]).toBe("gzip");
+  const size = Number(r.headers()["content-length"]);
+  console.log(`WASM bundle: ${size} B gzip`);
+  expect(size).toBeGreaterThan(100_000);
+  expect(size).toBeLessThanOrEqual(400_000);
+});

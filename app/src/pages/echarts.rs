@@ -1,8 +1,31 @@
-//! Draws charming charts with the echarts served from our own origin (`/assets`).
-//! The option reaches echarts as JSON: charming's own WASM renderer would bring a
-//! second serializer into the bundle for the same result.
+//! Draws charts made of charming's types with the echarts served from our own origin
+//! (`/assets`). The option reaches echarts as JSON: charming's own WASM renderer would
+//! bring a second serializer into the bundle for the same result.
 
+use charming::component::{Axis, Grid, Legend};
+use charming::element::Tooltip;
+use charming::series::Bar;
 use wasm_bindgen::prelude::*;
+
+/// An echarts option of bar series, made of charming's components. Not charming's
+/// `Chart`: serialising that compiles in a serializer for every kind of series echarts
+/// knows (its `serialize` alone was 59 KB of our WASM); our charts are bars.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BarChart {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background_color: Option<&'static str>,
+    pub animation: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legend: Option<Legend>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tooltip: Option<Tooltip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid: Option<Grid>,
+    pub x_axis: Axis,
+    pub y_axis: Axis,
+    pub series: Vec<Bar>,
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -19,7 +42,7 @@ extern "C" {
 
 /// Draws `chart` into the element `id` (its width, `height` px), or updates the chart
 /// already there in place.
-pub fn draw(id: &str, height: u32, chart: &charming::Chart) {
+pub fn draw(id: &str, height: u32, chart: &BarChart) {
     let Some(el) = leptos::prelude::document().get_element_by_id(id) else {
         return;
     };

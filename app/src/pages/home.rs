@@ -30,16 +30,18 @@ fn draw_demo_chart() {
     use charming::component::Axis;
     use charming::element::AxisType;
     use charming::series::Bar;
-    use charming::Chart;
 
-    let chart = Chart::new()
-        .animation(false)
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .data(vec!["completed", "failed", "running"]),
-        )
-        .y_axis(Axis::new().type_(AxisType::Value))
-        .series(Bar::new().data(vec![3, 1, 2]));
+    let chart = crate::pages::echarts::BarChart {
+        background_color: None,
+        animation: false,
+        legend: None,
+        tooltip: None,
+        grid: None,
+        x_axis: Axis::new()
+            .type_(AxisType::Category)
+            .data(vec!["completed", "failed", "running"]),
+        y_axis: Axis::new().type_(AxisType::Value),
+        series: vec![Bar::new().data(vec![3, 1, 2])],
+    };
     crate::pages::echarts::draw("home-chart", 240, &chart);
 }

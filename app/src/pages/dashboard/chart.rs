@@ -133,46 +133,50 @@ fn draw(days: &[NaiveDate], series: &[(ExecutionStatus, Vec<Bar>)]) {
     use charming::component::{Axis, Grid, Legend};
     use charming::datatype::DataPointItem;
     use charming::element::{AxisType, ItemStyle, Tooltip, Trigger};
-    use charming::Chart;
 
     let days: Vec<String> = days.iter().map(|d| super::format::short_day(*d)).collect();
-    // The tooltip names each bar "Mon 23 · avg 1.4 s" through the data item's name.
-    let mut chart = Chart::new()
-        .background_color("transparent")
-        .animation(false)
-        .legend(Legend::new())
-        .tooltip(
-            Tooltip::new()
-                .trigger(Trigger::Item)
-                .formatter("{a}: {c} runs<br/>{b}"),
-        )
-        .x_axis(Axis::new().type_(AxisType::Category).data(days.clone()))
-        .grid(Grid::new().top(40).bottom(30).left(40).right(16))
-        .y_axis(Axis::new().type_(AxisType::Value).min_interval(1));
-    for (status, bars) in series {
-        let colour = STATUS_COLOURS
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or("#888", |(_, c)| *c);
-        let data: Vec<DataPointItem> = bars
-            .iter()
-            .zip(&days)
-            .map(|(b, day)| {
-                let name = match b.avg_duration_ms {
-                    Some(ms) => format!("{day} · avg {}", super::format::duration(Some(ms as i64))),
-                    None => day.clone(),
-                };
-                DataPointItem::new(b.count).name(name)
-            })
-            .collect();
-        chart = chart.series(
+    let series = series
+        .iter()
+        .map(|(status, bars)| {
+            let colour = STATUS_COLOURS
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or("#888", |(_, c)| *c);
+            let data: Vec<DataPointItem> = bars
+                .iter()
+                .zip(&days)
+                .map(|(b, day)| {
+                    let name = match b.avg_duration_ms {
+                        Some(ms) => {
+                            format!("{day} · avg {}", super::format::duration(Some(ms as i64)))
+                        }
+                        None => day.clone(),
+                    };
+                    DataPointItem::new(b.count).name(name)
+                })
+                .collect();
             charming::series::Bar::new()
                 .name(status.as_str())
                 .stack("runs")
                 .item_style(ItemStyle::new().color(colour))
-                .data(data),
-        );
-    }
+                .data(data)
+        })
+        .collect();
+    // The tooltip names each bar "Mon 23 · avg 1.4 s" through the data item's name.
+    let chart = crate::pages::echarts::BarChart {
+        background_color: Some("transparent"),
+        animation: false,
+        legend: Some(Legend::new()),
+        tooltip: Some(
+            Tooltip::new()
+                .trigger(Trigger::Item)
+                .formatter("{a}: {c} runs<br/>{b}"),
+        ),
+        grid: Some(Grid::new().top(40).bottom(30).left(40).right(16)),
+        x_axis: Axis::new().type_(AxisType::Category).data(days),
+        y_axis: Axis::new().type_(AxisType::Value).min_interval(1),
+        series,
+    };
     crate::pages::echarts::draw(CHART_ID, 260, &chart);
 }
 
