@@ -6,8 +6,10 @@
 //!    crons do), next to `pgbench` one-row-insert TPS in the same database and run
 //!    (the target), and, for scale, pgbench doing the writes of one start event with
 //!    one transaction per event;
-//! 2. the server's peak RSS under that load;
-//! 3. `GET /api/v1/stats` latency with 1M executions loaded.
+//! 2. the design's ceiling: the writer's SQL function alone, a full batch per call, one
+//!    call at a time (what the clients could reach if HTTP, server and client were free);
+//! 3. the server's peak RSS under that load;
+//! 4. `GET /api/v1/stats` latency with 1M executions loaded.
 //!
 //! Needs DATABASE_URL (a role that may create databases) and pgbench on PATH or
 //! under /usr/lib/postgresql/*/bin. Prints a table; asserts nothing (not a test).
@@ -85,8 +87,10 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         "{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}",
         "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
     );
+    let mut pg_one_row = Vec::new();
     for clients in [8usize, 32] {
         let pg_tps = pgbench(url, clients, ONE_ROW);
+        pg_one_row.push(pg_tps);
         let same_tps = pgbench(url, clients, SAME_WRITES);
         let cpu_before = cpu_split(server.id());
         let (events, lat) = rt.block_on(load(&base, &token, clients));
@@ -115,6 +119,18 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             per(cpu.server),
             per(cpu.postgres),
             per(cpu.client)
+        );
+    }
+    // The ceiling of the design with HTTP, server and client for free: the database
+    // work alone of a full batch (one per client: every client waits on its report),
+    // one batch at a time as the single writer does. Starts only, the cheaper half.
+    for (clients, pg_tps) in [8usize, 32].into_iter().zip(pg_one_row) {
+        let batches = pgbench(url, 1, &apply_starts(clients));
+        let ceiling = batches * clients as f64;
+        println!(
+            "{:<10} ceiling: cw_apply_reports alone, {clients} starts a call, one call at a time: {ceiling:.0} reports/s ({:.2}x pgbench one-row)",
+            clients,
+            ceiling / pg_tps
         );
     }
     println!(
@@ -328,6 +344,15 @@ insert into pgbench_events (seq, kind, payload) values (nextval('events_seq'), '
 commit;
 ";
 
+/// One call of the report writer's SQL function with `n` new starts.
+fn apply_starts(n: usize) -> String {
+    format!(
+        "select cw_apply_reports((select jsonb_agg(jsonb_build_object('op', 'start', \
+         'job', 'pgbench-0', 'id', gen_random_uuid(), 'trigger', 'api', 'attempt', 1)) \
+         from generate_series(1, {n})));\n"
+    )
+}
+
 fn pgbench(url: &str, clients: usize, sql: &str) -> f64 {
     let script = std::env::temp_dir().join(format!("cronwatch-pgbench-{}.sql", std::process::id()));
     std::fs::write(&script, sql).unwrap();
@@ -338,7 +363,7 @@ fn pgbench(url: &str, clients: usize, sql: &str) -> f64 {
             "-c",
             &clients.to_string(),
             "-j",
-            "2",
+            &clients.min(2).to_string(),
             "-T",
             &SECONDS.to_string(),
             "-f",
