@@ -100,8 +100,9 @@ pub async fn stream(
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
+    // (Anonymous means no token was presented: a bad one was refused already.)
     let page = has_session_cookie(&headers) || from_our_page(&headers);
-    if matches!(caller, Caller::Anonymous) && page && presented_token(&headers).is_none() {
+    if matches!(caller, Caller::Anonymous) && page {
         // A page whose session ended (signed out elsewhere, new password, expired, or
         // its cookie lapsed while the computer slept): a 401 would only make its
         // EventSource retry forever, so it is told instead.
