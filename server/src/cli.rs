@@ -108,6 +108,40 @@ pub enum UserAction {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// List users: role, when created, sessions signed in now.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change a user's role; they are signed out everywhere (their sessions held the old
+    /// one). The last super_admin cannot be demoted.
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Remove a user and end their sessions (the audit trail keeps their name). The
+    /// last super_admin cannot be removed.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+impl UserAction {
+    /// Where the database is.
+    pub fn db(&self) -> &DbArgs {
+        match self {
+            UserAction::Add { db, .. }
+            | UserAction::Passwd { db, .. }
+            | UserAction::List { db }
+            | UserAction::Role { db, .. }
+            | UserAction::Remove { db, .. } => db,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +170,17 @@ pub enum TokenAction {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+impl TokenAction {
+    /// Where the database is.
+    pub fn db(&self) -> &DbArgs {
+        match self {
+            TokenAction::Create { db, .. }
+            | TokenAction::List { db }
+            | TokenAction::Revoke { db, .. } => db,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -1,8 +1,10 @@
 use clap::Parser;
 
+use server::admin_cli::{tokens, users};
 use server::cli::{Cli, Command, TokenAction, UserAction};
 use server::database::Database;
-use server::{admin_cli, serve, wrap};
+use server::{serve, wrap};
+use sqlx::PgPool;
 
 #[tokio::main]
 async fn main() {
@@ -27,69 +29,55 @@ async fn main() {
 async fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Serve(args) => serve::serve(&args).await.map(|_| 0),
+        Command::Run { job, command } => Ok(wrap::run(job, command).await),
         Command::Migrate { db } => {
-            let database = Database::open(&db, 2).await?;
+            Database::open(&db, 2).await?.close().await;
             println!("migrations applied");
-            database.close().await;
             Ok(0)
         }
-        Command::User {
-            action:
-                UserAction::Add {
-                    name,
-                    role,
-                    password_stdin,
-                    db,
-                },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = admin_cli::user_add(&database.pool, &name, role, password_stdin).await;
+        Command::User { action } => {
+            let database = Database::open(action.db(), 2).await?;
+            let r = user(&database.pool, action).await;
             database.close().await;
             r.map(|_| 0)
         }
-        Command::Token {
-            action:
-                TokenAction::Create {
-                    name,
-                    scope,
-                    secret_stdin,
-                    db,
-                },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = admin_cli::token_create(&database.pool, &name, scope, secret_stdin).await;
+        Command::Token { action } => {
+            let database = Database::open(action.db(), 2).await?;
+            let r = token(&database.pool, action).await;
             database.close().await;
             r.map(|_| 0)
         }
-        Command::User {
-            action:
-                UserAction::Passwd {
-                    name,
-                    password_stdin,
-                    db,
-                },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = admin_cli::user_passwd(&database.pool, &name, password_stdin).await;
-            database.close().await;
-            r.map(|_| 0)
-        }
-        Command::Token {
-            action: TokenAction::List { db },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = admin_cli::token_list(&database.pool).await;
-            database.close().await;
-            r.map(|_| 0)
-        }
-        Command::Token {
-            action: TokenAction::Revoke { token, db },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = admin_cli::token_revoke(&database.pool, &token).await;
-            database.close().await;
-            r.map(|_| 0)
-        }
-        Command::Run { job, command } => Ok(wrap::run(job, command).await),
+    }
+}
+
+async fn user(pool: &PgPool, action: UserAction) -> anyhow::Result<()> {
+    match action {
+        UserAction::Add {
+            name,
+            role,
+            password_stdin,
+            ..
+        } => users::add(pool, &name, role, password_stdin).await,
+        UserAction::Passwd {
+            name,
+            password_stdin,
+            ..
+        } => users::passwd(pool, &name, password_stdin).await,
+        UserAction::List { .. } => users::list(pool).await,
+        UserAction::Role { name, role, .. } => users::set_role(pool, &name, role).await,
+        UserAction::Remove { name, .. } => users::remove(pool, &name).await,
+    }
+}
+
+async fn token(pool: &PgPool, action: TokenAction) -> anyhow::Result<()> {
+    match action {
+        TokenAction::Create {
+            name,
+            scope,
+            secret_stdin,
+            ..
+        } => tokens::create(pool, &name, scope, secret_stdin).await,
+        TokenAction::List { .. } => tokens::list(pool).await,
+        TokenAction::Revoke { token, .. } => tokens::revoke(pool, &token).await,
     }
 }

@@ -2,29 +2,17 @@
 //! and revoke (also against a running server), and the clear error when no PostgreSQL
 //! can be found.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sqlx::PgPool;
 
 mod common;
+use common::cli::cronwatch;
 use common::{spawn_app, url_of};
 
 /// Runs the CLI off the async runtime.
 async fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
-    let (url, args): (String, Vec<String>) =
-        (url.into(), args.iter().map(|a| a.to_string()).collect());
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cronwatch(&url, &args, None)
-    })
-    .await
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::cli::run(url, args, None).await
 }
 
 /// `(id, revoked)` of every token, by id.
@@ -33,24 +21,6 @@ async fn token_states(pool: &PgPool) -> Vec<(i64, bool)> {
         .fetch_all(pool)
         .await
         .unwrap()
-}
-
-fn cronwatch(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.unwrap_or("").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[sqlx::test(migrations = false)]

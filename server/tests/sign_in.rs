@@ -377,39 +377,11 @@ async fn cookies_are_secure_when_configured(pool: PgPool) {
 
 /// `cronwatch user passwd NAME --password-stdin` (or generated without `stdin`).
 async fn passwd(pool: &PgPool, name: &str, stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write;
-    let (url, name, stdin) = (
-        common::url_of(pool),
-        name.to_string(),
-        stdin.map(str::to_string),
-    );
-    tokio::task::spawn_blocking(move || {
-        let mut args = vec!["user", "passwd", &name];
-        if stdin.is_some() {
-            args.push("--password-stdin");
-        }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronwatch"))
-            .args(&args)
-            .env("DATABASE_URL", &url)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input
-            .write_all(stdin.unwrap_or_default().as_bytes())
-            .unwrap();
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    })
-    .await
-    .unwrap()
+    let mut args = vec!["user", "passwd", name];
+    if stdin.is_some() {
+        args.push("--password-stdin");
+    }
+    common::cli::run(&common::url_of(pool), &args, stdin).await
 }
 
 /// Whether `cookie` still opens the read API.

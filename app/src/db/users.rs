@@ -5,6 +5,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::ApiError;
@@ -107,6 +108,11 @@ pub async fn set_password(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no user is called {username:?}")))?;
+    end_sessions(tx, id).await
+}
+
+/// Ends every session of user `id` (sign-out everywhere); answers how many ended.
+async fn end_sessions(tx: &mut PgConnection, id: i64) -> Result<u64, ApiError> {
     // Sessions are tower-sessions records as JSON; the signed-in user sits under
     // data.<SESSION_USER> as a `SessionUser`.
     let ended = sqlx::query!(
@@ -119,6 +125,97 @@ pub async fn set_password(
     .await?
     .rows_affected();
     Ok(ended)
+}
+
+/// A user as `cronwatch user list` shows them.
+pub struct UserInfo {
+    pub username: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    /// Sessions signed in now (not expired).
+    pub sessions: i64,
+}
+
+/// Every user, by name.
+pub async fn list(pool: &PgPool) -> Result<Vec<UserInfo>, sqlx::Error> {
+    sqlx::query_as!(
+        UserInfo,
+        "select u.username, u.role, u.created_at,
+                (select count(*) from sessions s
+                  where s.expiry_date > now()
+                    and convert_from(s.data, 'UTF8')::jsonb -> 'data' -> $1::text ->> 'id' = u.id::text)
+                  as \"sessions!\"
+         from users u order by u.username",
+        crate::model::SESSION_USER
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The user called `username`, locked for the change the caller's transaction makes,
+/// with their current role. Refuses (409) a change that would leave no super_admin
+/// when `keeps_super_admin` is false: someone must be able to administer cronwatch.
+async fn lock_for_change(
+    tx: &mut PgConnection,
+    username: &str,
+    keeps_super_admin: bool,
+) -> Result<(i64, Role), ApiError> {
+    let unknown = || ApiError::NotFound(format!("no user is called {username:?}"));
+    if !is_valid_name(username) {
+        return Err(unknown());
+    }
+    // Every super_admin row is locked too, so two demotions at once cannot each see
+    // the other as the one that remains.
+    let admins = sqlx::query_scalar!(
+        "select username from users where role = 'super_admin' order by id for update"
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let row = sqlx::query!(
+        "select id, role from users where username = $1 for update",
+        username
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(unknown)?;
+    let role = Role::parse(&row.role).unwrap_or(Role::Viewer);
+    if role == Role::SuperAdmin && !keeps_super_admin && admins.len() <= 1 {
+        return Err(ApiError::Conflict(format!(
+            "{username} is the only super_admin: make another user super_admin first"
+        )));
+    }
+    Ok((row.id, role))
+}
+
+/// Gives `username` a new role and ends their sessions (each held the old role).
+/// Answers the previous role and how many sessions ended; the same role changes nothing.
+pub async fn set_role(
+    tx: &mut PgConnection,
+    username: &str,
+    role: Role,
+) -> Result<(Role, u64), ApiError> {
+    let (id, old) = lock_for_change(tx, username, role == Role::SuperAdmin).await?;
+    if old == role {
+        return Ok((old, 0));
+    }
+    sqlx::query!(
+        "update users set role = $2 where id = $1",
+        id,
+        role.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok((old, end_sessions(tx, id).await?))
+}
+
+/// Removes `username` and ends their sessions; answers how many. Audit records keep
+/// the name (they name people as text, not by reference).
+pub async fn remove(tx: &mut PgConnection, username: &str) -> Result<u64, ApiError> {
+    let (id, _) = lock_for_change(tx, username, false).await?;
+    sqlx::query!("delete from users where id = $1", id)
+        .execute(&mut *tx)
+        .await?;
+    end_sessions(tx, id).await
 }
 
 pub async fn count(pool: &PgPool) -> Result<i64, sqlx::Error> {

@@ -1,6 +1,7 @@
 //! Test harness: a real server on a loopback port over a fresh database per test.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod cli;
 pub mod sse;
 
 use std::net::SocketAddr;
