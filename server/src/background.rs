@@ -11,6 +11,8 @@ use app::state::AppState;
 
 /// The channel `cw_emit_events` notifies after recording events.
 const EVENTS_CHANNEL: &str = "cronwatch_events";
+/// Runs timed out per transaction by the sweeper.
+const STUCK_CHUNK: i64 = 500;
 
 /// Hands committed events to this replica's live streams. Every transaction that
 /// records events sends a NOTIFY (see `cw_emit_events`); a listener task turns those
@@ -104,7 +106,7 @@ pub async fn run_sweeper(state: AppState, every: Duration) {
 
 /// One pass of every sweep.
 pub async fn sweep_once(state: &AppState) -> Result<(), ApiError> {
-    let timed_out = sweeps::time_out_stuck(&state.pool).await?;
+    let timed_out = sweeps::time_out_stuck(&state.pool, STUCK_CHUNK).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");
     }

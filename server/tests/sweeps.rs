@@ -198,3 +198,52 @@ async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
         "one for the definition, one for the new expected start"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_burst_of_stuck_runs_times_out_in_bounded_transactions(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let put = app
+        .client
+        .put(app.url("/api/v1/jobs/burst"))
+        .bearer_auth(&app.admin)
+        .json(&json!({ "timeout_ms": 60000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    for _ in 0..7 {
+        let (status, _) = app
+            .post(
+                "/api/v1/executions/start",
+                &app.ingest,
+                &json!({ "job": "burst", "started_at": Utc::now() - Duration::minutes(5) }),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    // Three a transaction: three passes, every run once.
+    let mut ids = app::db::sweeps::time_out_stuck(&pool, 3).await.unwrap();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 7);
+    let running: i64 =
+        sqlx::query_scalar("select count(*) from executions where status = 'running'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(running, 0);
+    let (_, stats) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    let job = stats["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == "burst")
+        .unwrap()
+        .clone();
+    assert_eq!(job["timed_out"], 7, "{job}");
+    assert_eq!(job["running"], 0, "{job}");
+    assert!(app::db::sweeps::time_out_stuck(&pool, 3)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -63,7 +63,7 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
         failures: jobs.iter().map(|j| j.failed + j.timed_out).sum(),
         running_now: running_now(pool).await?,
         next_run: next_run(pool).await?,
-        stuck: stuck(pool).await?,
+        stuck: stuck(pool, None).await?,
         timeline: timeline(pool).await?,
         jobs,
     })
@@ -88,15 +88,18 @@ async fn next_run(pool: &PgPool) -> Result<Option<NextRun>, sqlx::Error> {
     }))
 }
 
-/// Running executions past their job's timeout (the sweeper will mark them timed out).
-pub async fn stuck(pool: &PgPool) -> Result<Vec<StuckExecution>, sqlx::Error> {
+/// Running executions past their job's timeout (the sweeper will mark them timed out),
+/// oldest first; `limit` of them, or all.
+pub async fn stuck(pool: &PgPool, limit: Option<i64>) -> Result<Vec<StuckExecution>, sqlx::Error> {
     sqlx::query_as!(
         StuckExecution,
         r#"select e.id, j.name as job, e.started_at, j.timeout_ms as "timeout_ms!"
            from executions e join jobs j on j.id = e.job_id
            where e.status = 'running' and j.timeout_ms is not null
              and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
-           order by e.started_at"#
+           order by e.started_at
+           limit $1"#,
+        limit
     )
     .fetch_all(pool)
     .await

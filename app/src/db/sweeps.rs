@@ -12,36 +12,47 @@ use crate::model::{ChangeEvent, ExecutionStatus};
 use crate::schedule::Schedule;
 
 /// Marks every running execution past its job's timeout as `timed_out`; returns their
-/// ids. It is a completion like any other (`cw_complete_execution` moves the rollups,
-/// the job's failure count and records the event); a run that ended meanwhile answers
-/// a conflict and is left as it ended.
-pub async fn time_out_stuck(pool: &PgPool) -> Result<Vec<Uuid>, ApiError> {
-    let reports: Vec<Report> = stats::stuck(pool)
-        .await?
-        .into_iter()
-        .map(|s| {
-            Report::Complete(
-                s.id,
-                Completion {
-                    status: ExecutionStatus::TimedOut,
-                    output: None,
-                    error_message: Some("ran past its timeout".into()),
-                    exit_code: None,
-                    duration_ms: None,
-                    log_tail: None,
-                    completed_at: None,
-                },
-            )
-        })
-        .collect();
-    if reports.is_empty() {
-        return Ok(vec![]);
+/// ids. It is a completion like any other (`cw_apply_reports` moves the rollups, the
+/// job's failure count and records the event); a run that ended meanwhile answers a
+/// conflict and is left as it ended. At most `chunk` runs go in one transaction, so a
+/// burst (thousands of runs reaching their timeout together) never becomes one huge
+/// write.
+pub async fn time_out_stuck(pool: &PgPool, chunk: i64) -> Result<Vec<Uuid>, ApiError> {
+    let mut timed_out = Vec::new();
+    loop {
+        let stuck = stats::stuck(pool, Some(chunk)).await?;
+        let full = stuck.len() as i64 == chunk;
+        let reports: Vec<Report> = stuck
+            .into_iter()
+            .map(|s| Report::Complete(s.id, timed_out_report()))
+            .collect();
+        if reports.is_empty() {
+            return Ok(timed_out);
+        }
+        let changed_before = timed_out.len();
+        let results = executions::apply(pool, &reports.iter().collect::<Vec<_>>()).await?;
+        timed_out.extend(
+            results
+                .into_iter()
+                .filter_map(|r| r.ok().filter(|o| o.changed).map(|o| o.execution.summary.id)),
+        );
+        // A pass that changed nothing would only find the same runs again.
+        if !full || timed_out.len() == changed_before {
+            return Ok(timed_out);
+        }
     }
-    let results = executions::apply(pool, &reports.iter().collect::<Vec<_>>()).await?;
-    Ok(results
-        .into_iter()
-        .filter_map(|r| r.ok().filter(|o| o.changed).map(|o| o.execution.summary.id))
-        .collect())
+}
+
+fn timed_out_report() -> Completion {
+    Completion {
+        status: ExecutionStatus::TimedOut,
+        output: None,
+        error_message: Some("ran past its timeout".into()),
+        exit_code: None,
+        duration_ms: None,
+        log_tail: None,
+        completed_at: None,
+    }
 }
 
 /// Deletes executions that started more than `retention` ago, `batch` rows per
