@@ -8,18 +8,23 @@ use common::spawn_app;
 use serde_json::json;
 use sqlx::PgPool;
 
-#[sqlx::test(migrations = "../migrations")]
-async fn stuck_execution_times_out(pool: PgPool) {
-    let app = spawn_app(pool.clone()).await;
+/// Declares job `name` with a one-minute timeout.
+async fn with_one_minute_timeout(app: &common::TestApp, name: &str) {
     let put = app
         .client
-        .put(app.url("/api/v1/jobs/slow-job"))
+        .put(app.url(&format!("/api/v1/jobs/{name}")))
         .bearer_auth(&app.admin)
         .json(&json!({ "timeout_ms": 60000 }))
         .send()
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn stuck_execution_times_out(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    with_one_minute_timeout(&app, "slow-job").await;
     let (_, stuck) = app
         .post(
             "/api/v1/executions/start",
@@ -202,15 +207,7 @@ async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_burst_of_stuck_runs_times_out_in_bounded_transactions(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let put = app
-        .client
-        .put(app.url("/api/v1/jobs/burst"))
-        .bearer_auth(&app.admin)
-        .json(&json!({ "timeout_ms": 60000 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201);
+    with_one_minute_timeout(&app, "burst").await;
     for _ in 0..7 {
         let (status, _) = app
             .post(
