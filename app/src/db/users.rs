@@ -94,9 +94,7 @@ pub async fn set_password(
     password: String,
 ) -> Result<u64, ApiError> {
     if !is_valid_name(username) {
-        return Err(ApiError::NotFound(format!(
-            "no user is called {username:?}"
-        )));
+        return Err(no_such_user(username));
     }
     check_password(&password)?;
     let hash = hash_password(password).await?;
@@ -107,8 +105,13 @@ pub async fn set_password(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no user is called {username:?}")))?;
+    .ok_or_else(|| no_such_user(username))?;
     end_sessions(tx, id).await
+}
+
+/// The answer for a name that names no user.
+fn no_such_user(username: &str) -> ApiError {
+    ApiError::NotFound(format!("no user is called {username:?}"))
 }
 
 /// Ends every session of user `id` (sign-out everywhere); answers how many ended.
@@ -160,9 +163,8 @@ async fn lock_for_change(
     username: &str,
     keeps_super_admin: bool,
 ) -> Result<(i64, Role), ApiError> {
-    let unknown = || ApiError::NotFound(format!("no user is called {username:?}"));
     if !is_valid_name(username) {
-        return Err(unknown());
+        return Err(no_such_user(username));
     }
     // Every super_admin row is locked too, so two demotions at once cannot each see
     // the other as the one that remains.
@@ -177,7 +179,7 @@ async fn lock_for_change(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(unknown)?;
+    .ok_or_else(|| no_such_user(username))?;
     let role = Role::parse(&row.role).unwrap_or(Role::Viewer);
     if role == Role::SuperAdmin && !keeps_super_admin && admins.len() <= 1 {
         return Err(ApiError::Conflict(format!(

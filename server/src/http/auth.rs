@@ -35,7 +35,11 @@ pub fn has_session_cookie(headers: &axum::http::HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .any(|c| c.trim_start().starts_with(&format!("{SESSION_COOKIE}=")))
+        .any(|c| {
+            c.trim_start()
+                .strip_prefix(SESSION_COOKIE)
+                .is_some_and(|rest| rest.starts_with('='))
+        })
 }
 /// Pages that need a signed-in viewer (or more).
 const PROTECTED_PAGES: [&str; 1] = ["/monitoring"];
