@@ -137,3 +137,71 @@ test("the chart filters by job and status and names the average duration on hove
   await page.mouse.move(box.x + bar[0], box.y + bar[1]);
   await expect(page.locator("#timeline-chart")).toContainText("avg 4.0 s");
 });
+
+test("times are written in the viewer's zone, also in rows the server rendered", async ({ browser, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  // Three hours ago: its "3 h ago" will not change while the test looks, so only the
+  // switch to the viewer's zone can rewrite the server's UTC text.
+  const started = new Date(Date.now() - 3 * 3600_000);
+  started.setUTCMilliseconds(0);
+  const s = await request.post("/api/v1/executions/start", {
+    headers: auth, data: { job: "e2e-zone", started_at: started.toISOString() },
+  });
+  expect(s.status()).toBe(201);
+  const id = (await s.json()).id;
+  // Kolkata is UTC+05:30 all year: no daylight saving to make the expectation wrong.
+  const context = await browser.newContext({ timezoneId: "Asia/Kolkata" });
+  const page = await context.newPage();
+  await signIn(page);
+  await page.goto("/monitoring?tab=crons&job=e2e-zone");
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+
+  const k = new Date(started.getTime() + 5.5 * 3600_000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const kolkata = `${months[k.getUTCMonth()]} ${two(k.getUTCDate())} ${two(k.getUTCHours())}:${two(k.getUTCMinutes())}:${two(k.getUTCSeconds())}`;
+  const cell = page.locator(`tr[data-execution="${id}"] time`);
+  await expect(cell).toHaveText(`${kolkata} · 3 h ago`);
+  await expect(cell).toHaveAttribute("title", kolkata);
+  await expect(page.locator('tr[data-job="e2e-zone"] time')).toHaveAttribute("title", kolkata);
+  await context.close();
+});
+
+test("on a phone the tables and a run's details fit the screen, and names break only between words", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  // One long unbroken name, and three failures for the widest alert badge.
+  for (let i = 0; i < 3; i++) {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "phonelayoutcheck" } });
+    const id = (await s.json()).id;
+    await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "failed", exit_code: 1 } });
+  }
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page);
+  const name = page.locator('tr[data-job="phonelayoutcheck"] strong');
+  await expect(page.locator('tr[data-job="phonelayoutcheck"] .alert-badge')).toHaveText("3 failures in a row");
+  const layout = await page.evaluate(() => {
+    const text = document.querySelector('tr[data-job="phonelayoutcheck"] strong')!.firstChild!;
+    const range = document.createRange();
+    range.selectNodeContents(text);
+    return {
+      nameLines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size,
+      overflow: document.documentElement.scrollWidth - innerWidth,
+      tablesOutside: [...document.querySelectorAll("table.grid")].filter(
+        (t) => t.getBoundingClientRect().right > t.closest("section")!.getBoundingClientRect().right + 0.5,
+      ).length,
+    };
+  });
+  expect(layout).toEqual({ nameLines: 1, overflow: 0, tablesOutside: 0 });
+  await expect(name).toHaveText("phonelayoutcheck");
+  // On a phone a run's row shows when it started rather than its trigger.
+  await expect(page.locator("table.executions th", { hasText: "Started" })).toBeVisible();
+  await expect(page.locator("table.executions th", { hasText: "Trigger" })).toBeHidden();
+
+  await page.locator("table.executions tbody tr").first().click();
+  const modal = page.locator(".modal");
+  await expect(modal.locator("h2")).toBeVisible();
+  const box = (await modal.boundingBox())!;
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(390);
+  await expect(page.getByRole("button", { name: "Close" })).toBeInViewport({ ratio: 1 });
+});

@@ -97,7 +97,7 @@ pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Int
                         <td>{e.job.clone()}</td>
                         <td><StatusBadge status=e.status/></td>
                         <td>{e.trigger.as_str()}</td>
-                        <td><Moment at=e.started_at now=live.now absolute=true/></td>
+                        <td><Moment at=e.started_at now=live.now browser_zone=live.browser_zone absolute=true/></td>
                         <td>{duration(e.duration_ms)}</td>
                         <td>{e.exit_code.map(|c| c.to_string()).unwrap_or_default()}</td>
                     </tr>
@@ -143,7 +143,7 @@ pub fn ExecutionModal(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
                                 {x.triggered_by.clone().map(|t| format!(" by {t}"))}
                                 {x.host.clone().map(|h| format!(" · on {h}"))}
                                 {(x.attempt > 1).then(|| format!(" · attempt {}", x.attempt))}</p>
-                            <p>"Started " {local_time(x.started_at)} " · Exit code: "
+                            <p>"Started " {local_time(x.started_at, true)} " · Exit code: "
                                {x.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}
                                " · Duration: " {duration(x.duration_ms)}</p>
                             {x.error_message.clone().map(|m| view! { <h3>"Error"</h3><pre class="error-text">{m}</pre> })}

@@ -27,15 +27,23 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// A wall-clock time in the viewer's time zone ("Nov 25 14:05:09"). The server does
-/// not know that zone, so its render says UTC; the browser rewrites it on its first tick.
-/// Written by hand: chrono's strftime engine would weigh on the WASM bundle.
-pub fn local_time(t: DateTime<Utc>) -> String {
+/// A wall-clock time: in the viewer's time zone ("Nov 25 14:05:09") when `browser_zone`
+/// and in the browser, else in UTC, labelled so ("Nov 25 13:05:09 UTC"). The server does
+/// not know the viewer's zone; hydration must first write what the server wrote (it adopts
+/// the server's text and only rewrites what changes later), then the page turns
+/// `browser_zone` on. Written by hand: chrono's strftime engine would weigh on the WASM
+/// bundle.
+pub fn local_time(t: DateTime<Utc>, browser_zone: bool) -> String {
     use chrono::{Datelike, Timelike};
     #[cfg(feature = "hydrate")]
-    let (t, zone) = (t.with_timezone(&chrono::Local), "");
+    let (t, zone) = if browser_zone {
+        (t.with_timezone(&chrono::Local).fixed_offset(), "")
+    } else {
+        (t.fixed_offset(), " UTC")
+    };
+    // The server knows no viewer's zone.
     #[cfg(not(feature = "hydrate"))]
-    let zone = " UTC";
+    let (_, zone) = (browser_zone, " UTC");
     format!(
         "{} {:02} {:02}:{:02}:{:02}{zone}",
         MONTHS[t.month0() as usize],
@@ -95,23 +103,25 @@ pub fn countdown(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// A point in time as "3 min ago" (with `absolute`, "Nov 25 14:05:09 · 3 min ago"); the
-/// viewer's local time is always in the tooltip. Both follow the ticking clock `now`.
+/// wall-clock time is always in the tooltip. Both follow the ticking clock `now` and,
+/// once the page turns it on, `browser_zone` (see [`local_time`]).
 #[component]
 pub fn Moment(
     at: DateTime<Utc>,
     now: RwSignal<DateTime<Utc>>,
+    browser_zone: RwSignal<bool>,
     #[prop(optional)] absolute: bool,
 ) -> impl IntoView {
     let text = move || {
         let rel = relative(at, now.get());
         if absolute {
-            format!("{} · {rel}", local_time(at))
+            format!("{} · {rel}", local_time(at, browser_zone.get()))
         } else {
             rel
         }
     };
     view! {
-        <time datetime=at.to_rfc3339() title=move || { now.track(); local_time(at) }>{text}</time>
+        <time datetime=at.to_rfc3339() title=move || local_time(at, browser_zone.get())>{text}</time>
     }
 }
 
@@ -145,11 +155,18 @@ mod tests {
             countdown(now + chrono::TimeDelta::seconds(3 * 86_400 + 3725), now),
             "3 d 01:02:05"
         );
-        assert!(local_time(now).ends_with("UTC"), "the server writes UTC");
+        assert!(
+            local_time(now, false).ends_with("UTC"),
+            "the server writes UTC"
+        );
+        assert!(
+            local_time(now, true).ends_with("UTC"),
+            "even when asked for the viewer's zone"
+        );
         let t = chrono::DateTime::parse_from_rfc3339("2026-11-23T04:05:06Z")
             .unwrap()
             .to_utc();
-        assert_eq!(local_time(t), "Nov 23 04:05:06 UTC");
+        assert_eq!(local_time(t, false), "Nov 23 04:05:06 UTC");
         assert_eq!(short_day(t.date_naive()), "Mon 23");
     }
 }

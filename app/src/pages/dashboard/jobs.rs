@@ -48,7 +48,7 @@ fn JobRow(live: Live, name: String) -> impl IntoView {
         }
     };
     let when = move |t: Option<chrono::DateTime<chrono::Utc>>, none: &'static str| match t {
-        Some(t) => view! { <Moment at=t now=live.now/> }.into_any(),
+        Some(t) => view! { <Moment at=t now=live.now browser_zone=live.browser_zone/> }.into_any(),
         None => view! { <span>{none}</span> }.into_any(),
     };
     let failures = move || job.with(|j| j.consecutive_failures);

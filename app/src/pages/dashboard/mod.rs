@@ -32,6 +32,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         executions: RwSignal::new(initial.executions.items),
         connected: RwSignal::new(false),
         now: RwSignal::new(Utc::now()),
+        browser_zone: RwSignal::new(false),
         view: RwSignal::new(url.with_untracked(crate::pages::monitoring::query_of)),
         next_cursor: RwSignal::new(initial.executions.next_cursor),
     };
@@ -54,6 +55,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         Effect::new(move |_| {
             crate::pages::live::connect(after, move |ev| live.apply(ev), live.connected);
             crate::pages::live::tick_every_second(live.now);
+            live.browser_zone.set(true);
         });
     }
     #[cfg(not(feature = "hydrate"))]

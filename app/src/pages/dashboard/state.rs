@@ -22,6 +22,9 @@ pub struct Live {
     pub connected: RwSignal<bool>,
     /// The ticking clock (countdowns, relative times, alerts).
     pub now: RwSignal<DateTime<Utc>>,
+    /// Times are written in the viewer's zone: off while hydrating (the server wrote UTC),
+    /// on from the page's mount (see `format::local_time`).
+    pub browser_zone: RwSignal<bool>,
     /// The executions view the table shows (from the URL).
     pub view: RwSignal<ExecutionQuery>,
     /// Keyset position of the next (older) page, if any.
@@ -207,6 +210,7 @@ mod tests {
             executions: RwSignal::new(vec![]),
             connected: RwSignal::new(true),
             now: RwSignal::new(Utc::now()),
+            browser_zone: RwSignal::new(true),
             view: RwSignal::new(ExecutionQuery::default()),
             next_cursor: RwSignal::new(None),
         }
