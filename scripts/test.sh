@@ -6,8 +6,11 @@
 # else a throwaway cluster started from the local installation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Each step says when it began (seconds since the start), so a slow CI run shows where.
+started=$SECONDS
+say() { printf '\033[1m==> [%4ss] %s\033[0m\n' "$((SECONDS - started))" "$*"; }
 
+say "installing what is missing"
 bash scripts/setup.sh --test
 
 cleanup_cmds=()
@@ -37,6 +40,7 @@ say "tests use $DATABASE_URL"
 say "formatting"
 cargo fmt --all --check
 
+say "building"
 bash scripts/build.sh
 
 say "README's first command: scripts/run.sh with no DATABASE_URL answers /healthz"
@@ -72,3 +76,4 @@ psql "$DATABASE_URL" -qc "create database $db" >/dev/null
 cleanup_cmds+=("psql '$DATABASE_URL' -qc 'drop database if exists $db with (force)' >/dev/null")
 export E2E_DATABASE_URL="${DATABASE_URL%/*}/$db"
 (cd end2end && npx playwright test)
+say "every test passed"

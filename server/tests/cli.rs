@@ -6,7 +6,7 @@ use std::process::Command;
 
 use sqlx::PgPool;
 
-mod common;
+use crate::common;
 use common::cli::cronwatch;
 use common::{spawn_app, url_of};
 

@@ -1,6 +1,6 @@
 //! The shell library's routes, driven with the real `curl` exactly as its scripts do.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sqlx::PgPool;
 
-mod common;
+use crate::common;
 use common::url_of;
 
 struct Server {
@@ -158,7 +158,15 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
         .iter()
         .any(|p| p.status == ExecutionStatus::Completed));
 
-    // A second start re-sends the same history: nothing doubles.
+    // A second start re-sends the same history: nothing doubles. Wait for the whole
+    // history first (it keeps arriving after the first 2000 on a busy machine): no new
+    // scheduled run for two seconds.
+    eventually("the whole week of history", || async {
+        let before = scheduled_runs(&pool).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        scheduled_runs(&pool).await == before
+    })
+    .await;
     let history = scheduled_runs(&pool).await;
     drop(server);
     let again = start_demo(&url);

@@ -1,6 +1,6 @@
 //! The SSE stream: live delivery, and exact catch-up after `Last-Event-ID`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

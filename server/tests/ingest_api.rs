@@ -1,7 +1,7 @@
 //! The v1 ingest API against a real server and database: the happy paths, every
 //! refusal (with the database unchanged after it), idempotent retries, conflicts.
 
-mod common;
+use crate::common;
 
 use common::{error_code, snapshot, spawn_app};
 use serde_json::json;

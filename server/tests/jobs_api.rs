@@ -1,7 +1,7 @@
 //! One job by name (`GET /api/v1/jobs/{name}`) and deleting a job with its history
 //! (`DELETE`, admin only, audited, announced to live pages).
 
-mod common;
+use crate::common;
 
 use common::{error_code, snapshot, spawn_app, status_json, TestApp};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! No value in any field of any write endpoint makes the server fail: every answer is
 //! a success or a clear 4xx, never a 5xx (which would also mean a client retrying).
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, TestApp};
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! Healthchecks-style pings: the ping key is the credential; `rid` pairs start and end.
 
-mod common;
+use crate::common;
 
 use common::{snapshot, spawn_app};
 use sqlx::PgPool;

@@ -1,6 +1,6 @@
 //! The read API: filters, keyset pagination, one execution, stats from rollups.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{error_code, spawn_app};

@@ -1,6 +1,6 @@
 //! `cronwatch run`: the real binary wrapping a real command, reporting to a real server.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Sliding sessions: used sessions stay, idle ones end, an open dashboard counts as
 //! use, and a page whose cookie lapsed is told so instead of retrying forever.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

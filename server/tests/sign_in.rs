@@ -1,6 +1,6 @@
 //! Sign-in, sessions, the page guard, roles through the session, CSRF, throttling.
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, spawn_app_with};
 use reqwest::header::{LOCATION, SET_COOKIE};

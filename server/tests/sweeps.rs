@@ -1,7 +1,7 @@
 //! Sweeps: a stuck execution becomes timed_out (with an event); retention deletes
 //! exactly what is older than the retention and keeps the rollups.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::spawn_app;

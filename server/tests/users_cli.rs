@@ -1,7 +1,7 @@
 //! `cronwatch user list|role|remove`: changes take effect at once (the user's sessions
 //! end), are audited, and never leave cronwatch without a super_admin.
 
-mod common;
+use crate::common;
 
 use common::{cli, spawn_app, url_of};
 use sqlx::PgPool;

@@ -1,5 +1,4 @@
 //! Test harness: a real server on a loopback port over a fresh database per test.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
 
 pub mod cli;
 pub mod sse;
@@ -13,7 +12,6 @@ use sqlx::PgPool;
 
 pub struct TestApp {
     pub base: String,
-    pub addr: SocketAddr,
     pub state: AppState,
     pub client: reqwest::Client,
     pub ingest: String,
@@ -38,7 +36,6 @@ pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     TestApp {
         base: format!("http://{addr}"),
-        addr,
         state,
         client: reqwest::Client::new(),
         ingest: tokens::create(&pool, "ingest-test", Scope::Ingest, None)

@@ -1,0 +1,22 @@
+//! Every integration test, in one test binary: each binary links the whole server in
+//! release mode, so one binary instead of sixteen is minutes off every test run. Each
+//! module is one area of behaviour; `common` is the harness they share.
+
+mod common;
+
+mod cli;
+mod compat_api;
+mod demo;
+mod embedded_postgres;
+mod events_sse;
+mod ingest_api;
+mod jobs_api;
+mod odd_inputs;
+mod ping_api;
+mod read_api;
+mod report_batches;
+mod run_wrapper;
+mod sessions;
+mod sign_in;
+mod sweeps;
+mod users_cli;
