@@ -8,6 +8,8 @@ pub mod pages;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
+pub mod csp;
+#[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod schedule;
@@ -25,6 +27,8 @@ use leptos_router::StaticSegment;
 
 /// The HTML shell rendered around every page. echarts is served from our own origin.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    csp::set_on_response();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -16,6 +16,7 @@ mod ping_api;
 mod read_api;
 mod report_batches;
 mod run_wrapper;
+mod security_headers;
 mod sessions;
 mod sign_in;
 mod sweeps;

@@ -14,6 +14,8 @@ pub mod session_activity;
 pub mod session_store;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +23,7 @@ use axum::{Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use app::error::ApiError;
 use app::state::AppState;
@@ -44,6 +47,21 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(auth::session_layer(&state))
         .layer(middleware::from_fn(auth::same_origin))
+        // Every answer: no MIME sniffing (a log tail stays text), no framing by other
+        // sites (pages also say so in their CSP, see `app::csp`), and no URLs with their
+        // filters sent to other sites in `Referer`.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .with_state(state)
 }
 
