@@ -122,7 +122,11 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
     let started_ok = match start_report.await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            eprintln!("cronwatch: could not report the start of {job}: {e}");
+            let hint = match reporter.token {
+                None => " (CRONWATCH_TOKEN is not set)",
+                Some(_) => "",
+            };
+            eprintln!("cronwatch: could not report the start of {job}: {e}{hint}");
             false
         }
         Err(_) => false,

@@ -85,6 +85,29 @@ fn server_down_still_runs_the_command() {
     let _ = std::fs::remove_file(marker);
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn without_a_token_the_command_still_runs_and_the_wrapper_says_what_is_missing(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args(["run", "untokened", "--", "sh", "-c", "echo hi; exit 4"])
+            .env("CRONWATCH_URL", base)
+            .env_remove("CRONWATCH_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(stderr.contains("CRONWATCH_TOKEN is not set"), "{stderr}");
+    let (_, page) = app.get("/api/v1/executions?job=untokened", &app.read).await;
+    assert_eq!(page["items"], serde_json::json!([]), "nothing recorded");
+}
+
 #[test]
 fn missing_program_exits_127() {
     let out = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
