@@ -205,3 +205,23 @@ test("on a phone the tables and a run's details fit the screen, and names break 
   expect(box.x + box.width).toBeLessThanOrEqual(390);
   await expect(page.getByRole("button", { name: "Close" })).toBeInViewport({ ratio: 1 });
 });
+
+test("a run's details open and close from the keyboard, and focus returns to its row", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "e2e-keyboard" } });
+  const id = (await s.json()).id;
+  await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "completed", output: { via: "keys" } } });
+  await signIn(page);
+  const row = page.locator(`tr[data-execution="${id}"]`);
+  await row.focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog");
+  await expect(dialog.locator("pre.json")).toContainText('"via": "keys"');
+  await expect(page.getByRole("button", { name: "Close" })).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+  await expect(row).toBeFocused();
+  // The next row is one Tab away.
+  await page.keyboard.press("Tab");
+  await expect(page.locator("table.executions tbody tr").nth(1)).toBeFocused();
+});

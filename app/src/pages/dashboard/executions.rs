@@ -93,7 +93,14 @@ pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Int
             <thead><tr><th>"Job"</th><th>"Status"</th><th>"Trigger"</th><th>"Started"</th><th>"Duration"</th><th>"Exit"</th></tr></thead>
             <tbody>
                 <For each=move || live.executions.get() key=|e| (e.id, e.status) let:e>
-                    <tr class="clickable" data-execution=e.id.to_string() on:click=move |_| selected.set(Some(e.id))>
+                    // Rows open with a click, or with Enter from the keyboard. That Enter
+                    // must not go on to press the dialog's close button, focused meanwhile.
+                    <tr class="clickable" tabindex="0" data-execution=e.id.to_string()
+                        on:click=move |_| selected.set(Some(e.id))
+                        on:keydown=move |ev| if ev.key() == "Enter" {
+                            ev.prevent_default();
+                            selected.set(Some(e.id));
+                        }>
                         <td>{e.job.clone()}</td>
                         <td><StatusBadge status=e.status/></td>
                         <td>{e.trigger.as_str()}</td>
@@ -129,11 +136,38 @@ pub fn ExecutionModal(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
             selected.set(None);
         }
     });
+    // Focus goes to the dialog's close button and, once it closes, back to what opened it
+    // (its row), so a keyboard user is never left at the top of the page.
+    let close_button = NodeRef::<leptos::html::Button>::new();
+    let opener = StoredValue::new_local(None::<leptos::web_sys::HtmlElement>);
+    Effect::new(move |was_open: Option<bool>| {
+        use leptos::wasm_bindgen::JsCast;
+        let open = selected.with(Option::is_some);
+        match (was_open.unwrap_or(false), open) {
+            (false, true) => opener.set_value(
+                document()
+                    .active_element()
+                    .and_then(|el| el.dyn_into().ok()),
+            ),
+            (true, false) => {
+                if let Some(el) = opener.get_value() {
+                    let _ = el.focus();
+                }
+            }
+            _ => {}
+        }
+        open
+    });
+    Effect::new(move |_| {
+        if let Some(button) = close_button.get() {
+            let _ = button.focus();
+        }
+    });
     view! {
         <Show when=move || selected.get().is_some()>
             <div class="modal-backdrop" on:click=move |_| selected.set(None)>
                 <div class="modal" role="dialog" aria-modal="true" on:click=|e| e.stop_propagation()>
-                    <button class="close" aria-label="Close" on:click=move |_| selected.set(None)>"×"</button>
+                    <button class="close" aria-label="Close" node_ref=close_button on:click=move |_| selected.set(None)>"×"</button>
                     {move || match detail.get() {
                         None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                         Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
