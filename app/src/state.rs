@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::db::events::Sequenced;
 use crate::db::tokens::TokenCache;
@@ -42,7 +42,8 @@ impl Default for Config {
 }
 
 /// In-process fan-out of numbered change events to live streams, plus the doorbell
-/// that tells this replica's event pump that new events were committed.
+/// that tells this replica's event pump that new events were committed, and the word
+/// that this replica is shutting down (its streams end so that clients reconnect).
 #[derive(Clone)]
 pub struct EventHub {
     inner: Arc<HubInner>,
@@ -52,6 +53,7 @@ struct HubInner {
     tx: broadcast::Sender<Arc<Sequenced>>,
     doorbell: Notify,
     latest: AtomicI64,
+    closing: watch::Sender<bool>,
 }
 
 impl Default for EventHub {
@@ -68,6 +70,7 @@ impl EventHub {
                 tx,
                 doorbell: Notify::new(),
                 latest: AtomicI64::new(0),
+                closing: watch::Sender::new(false),
             }),
         }
     }
@@ -99,6 +102,17 @@ impl EventHub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Sequenced>> {
         self.inner.tx.subscribe()
+    }
+
+    /// Tells every live stream of this replica to end (the server is shutting down).
+    pub fn close(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Resolves once [`EventHub::close`] has been called (at once if it has).
+    pub async fn closed(&self) {
+        let mut closing = self.inner.closing.subscribe();
+        let _ = closing.wait_for(|c| *c).await;
     }
 }
 

@@ -65,6 +65,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     let state = state(database.pool.clone(), config);
+    let hub = state.hub.clone();
     let pump = tokio::spawn(background::run_event_pump(state.clone()));
     let sweeper = tokio::spawn(background::run_sweeper(
         state.clone(),
@@ -82,10 +83,15 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     println!("cronwatch listening on http://{addr}");
     // Connect info gives sign-in throttling the client's address.
     let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    // On the signal, live streams are told to end (see `http::events`), so the graceful
+    // shutdown waits only for requests in flight.
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        hub.close();
+    });
     tokio::select! {
         r = server => r?,
-        // Live streams never end by themselves: give in-flight requests a moment, then go.
+        // A request that does not finish (a client that stopped reading) gets 3 s.
         _ = async { shutdown_signal().await; tokio::time::sleep(Duration::from_secs(3)).await } => {}
     }
     pump.abort();

@@ -304,3 +304,53 @@ async fn an_ended_session_is_told_signed_out(pool: PgPool) {
     assert_eq!(told[0].event, "signed_out");
     // (Without any cookie or token it stays a 401: see the test above.)
 }
+
+/// `cronwatch serve` on SIGTERM: an open stream is ended with a short `retry:` (the
+/// client reconnects at once, to a restarted server or another replica) instead of
+/// being cut when the process exits, and the server stops cleanly.
+#[sqlx::test(migrations = "../migrations")]
+async fn shutdown_ends_open_streams_with_a_quick_reconnect(pool: PgPool) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let token = app::db::tokens::create(&pool, "sse-shutdown", app::db::tokens::Scope::Read, None)
+        .await
+        .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", common::url_of(&pool))
+        .env("CRONWATCH_ADMIN_PASSWORD", "sse-shutdown-password")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .unwrap();
+        if let Some(addr) = line.strip_prefix("cronwatch listening on ") {
+            break addr.trim().to_string();
+        }
+    };
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/api/v1/events"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = SseReader::new(resp);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let msgs = stream.until_end().await;
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert_eq!(stream.retry, Some(250), "told to reconnect soon");
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert!(rest.iter().any(|l| l == "cronwatch stopped"), "{rest:?}");
+    assert!(server.wait().unwrap().success());
+}

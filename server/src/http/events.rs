@@ -32,8 +32,9 @@ use super::session_activity::{since_renewed, stream_recheck, stream_renew_after,
 use super::session_store::PgSessionStore;
 
 const REPLAY_BATCH: i64 = 1000;
-/// How soon a browser reconnects after its stream was ended for a session renewal.
-const RENEWAL_RECONNECT: Duration = Duration::from_millis(250);
+/// How soon a browser reconnects after its stream was ended for a session renewal or
+/// because this server is shutting down (the browser's default wait is seconds).
+const RECONNECT_SOON: Duration = Duration::from_millis(250);
 
 #[derive(serde::Deserialize)]
 pub struct StreamQuery {
@@ -167,8 +168,9 @@ fn to_sse(ev: &Sequenced) -> Event {
         .data(serde_json::to_string(&ev.event).unwrap_or_default())
 }
 
-/// Feeds one client: replay after `last`, then live events; ends when the client leaves
-/// or its credential no longer holds (a page is told `signed_out` first).
+/// Feeds one client: replay after `last`, then live events; ends when the client leaves,
+/// its credential no longer holds (a page is told `signed_out` first), or the server
+/// shuts down.
 async fn pump(
     state: AppState,
     mut live: broadcast::Receiver<std::sync::Arc<Sequenced>>,
@@ -195,12 +197,17 @@ async fn pump(
                         return;
                     }
                     Standing::NeedsRenewal => {
-                        // Reconnect soon (the browser's default wait is seconds).
-                        let _ = tx.send(Event::default().retry(RENEWAL_RECONNECT)).await;
+                        let _ = tx.send(Event::default().retry(RECONNECT_SOON)).await;
                         return;
                     }
                 }
                 continue;
+            }
+            // Ending lets the server's graceful shutdown finish at once, and the client
+            // resumes (Last-Event-ID) from another replica or the restarted server.
+            _ = state.hub.closed() => {
+                let _ = tx.send(Event::default().retry(RECONNECT_SOON)).await;
+                return;
             }
         };
         match received {
