@@ -167,7 +167,7 @@ test("times are written in the viewer's zone, also in rows the server rendered",
   await context.close();
 });
 
-test("on a phone the tables and a run's details fit the screen, and names break only between words", async ({ page, request }) => {
+test("on a phone the sign-in card, the tables and a run's details fit the screen, and names break only between words", async ({ page, request }) => {
   const auth = { Authorization: `Bearer ${ingestToken()}` };
   // One long unbroken name, and three failures for the widest alert badge.
   for (let i = 0; i < 3; i++) {
@@ -176,6 +176,9 @@ test("on a phone the tables and a run's details fit the screen, and names break 
     await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "failed", exit_code: 1 } });
   }
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/login");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - innerWidth), "the sign-in card fits").toBe(0);
   await signIn(page);
   const name = page.locator('tr[data-job="phonelayoutcheck"] strong');
   await expect(page.locator('tr[data-job="phonelayoutcheck"] .alert-badge')).toHaveText("3 failures in a row");
