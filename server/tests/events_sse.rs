@@ -108,20 +108,9 @@ async fn concurrent_writers_are_delivered_in_order_without_gaps(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn stream_needs_a_read_token_and_a_numeric_last_event_id(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let r = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_raw("/api/v1/events", None).await;
     assert_eq!(r.status(), 401);
-    let r = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .bearer_auth(&app.ingest)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_raw("/api/v1/events", Some(&app.ingest)).await;
     assert_eq!(r.status(), 403);
     let r = app
         .client
@@ -203,12 +192,8 @@ async fn after_everything_is_pruned_a_fresh_start_is_not_stale(pool: PgPool) {
 /// A fresh EventSource, which resumes with `?after=` (it cannot send Last-Event-ID).
 async fn connect_after(app: &common::TestApp, after: i64) -> SseReader {
     let resp = app
-        .client
-        .get(app.url(&format!("/api/v1/events?after={after}")))
-        .bearer_auth(&app.read)
-        .send()
-        .await
-        .unwrap();
+        .get_raw(&format!("/api/v1/events?after={after}"), Some(&app.read))
+        .await;
     assert_eq!(resp.status(), 200);
     SseReader::new(resp)
 }
@@ -226,13 +211,7 @@ async fn a_revoked_token_loses_its_open_stream(pool: PgPool) {
     let watcher = app::db::tokens::create(&pool, "watcher", app::db::tokens::Scope::Read, None)
         .await
         .unwrap();
-    let resp = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .bearer_auth(&watcher)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get_raw("/api/v1/events", Some(&watcher)).await;
     let mut stream = SseReader::new(resp);
     app.start("watched").await;
     assert_eq!(stream.next().await.event, "execution");

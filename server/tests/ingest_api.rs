@@ -451,11 +451,8 @@ async fn nul_characters_are_replaced_in_reports_and_refused_elsewhere(pool: PgPo
         .await;
     assert_eq!((code, error_code(&b).as_str()), (422, "invalid"), "{b}");
     let r = app
-        .client
-        .get(app.url(&format!("/ping/{key}/start?rid=r%00")))
-        .send()
-        .await
-        .unwrap();
+        .get_raw(&format!("/ping/{key}/start?rid=r%00"), None)
+        .await;
     assert_eq!(r.status(), 422);
     let put = |body: serde_json::Value| {
         let (c, url, t) = (

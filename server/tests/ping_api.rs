@@ -87,12 +87,7 @@ async fn end_without_start_and_without_rid(pool: PgPool) {
     let key = ping_key(&pool, "pinger").await;
     // No start: an instant run is recorded.
     assert_eq!(
-        app.client
-            .get(app.url(&format!("/ping/{key}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get_raw(&format!("/ping/{key}"), None).await.status(),
         200
     );
     // start then fail without rid: the latest running execution is closed.
@@ -131,7 +126,7 @@ async fn unknown_keys_and_actions_are_404(pool: PgPool) {
         format!("/ping/{key}/256"),
         format!("/ping/{key}/explode"),
     ] {
-        let r = app.client.get(app.url(&path)).send().await.unwrap();
+        let r = app.get_raw(&path, None).await;
         assert_eq!(r.status(), 404, "{path}");
         let (_, b) = common::status_json(r).await;
         assert_eq!(b["error"]["code"], "not_found");

@@ -14,7 +14,7 @@ fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
 
 /// The policy's script nonce, and the page's body.
 async fn page_nonce(app: &crate::common::TestApp, path: &str) -> (String, String) {
-    let resp = app.client.get(app.url(path)).send().await.unwrap();
+    let resp = app.get_raw(path, None).await;
     assert_eq!(resp.status(), 200, "{path}");
     let csp = header(&resp, "content-security-policy").to_string();
     for directive in [
@@ -60,12 +60,7 @@ async fn pages_carry_a_nonce_policy_that_covers_their_inline_scripts(pool: PgPoo
     let (second, _) = page_nonce(&app, "/").await;
     assert_ne!(first, second, "a new nonce for every response");
     // A page that does not exist is rendered by the same shell.
-    let missing = app
-        .client
-        .get(app.url("/no-such-page"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get_raw("/no-such-page", None).await;
     assert_eq!(missing.status(), 404);
     assert!(missing.headers().contains_key("content-security-policy"));
 }
@@ -74,25 +69,12 @@ async fn pages_carry_a_nonce_policy_that_covers_their_inline_scripts(pool: PgPoo
 async fn every_answer_forbids_sniffing_and_framing(pool: PgPool) {
     let app = spawn_app(pool).await;
     let answers = [
-        app.client.get(app.url("/login")).send().await.unwrap(),
-        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        app.get_raw("/login", None).await,
+        app.get_raw("/healthz", None).await,
         // Refused (no token), and accepted.
-        app.client
-            .get(app.url("/api/v1/jobs"))
-            .send()
-            .await
-            .unwrap(),
-        app.client
-            .get(app.url("/api/v1/jobs"))
-            .bearer_auth(&app.read)
-            .send()
-            .await
-            .unwrap(),
-        app.client
-            .get(app.url("/pkg/cronwatch.css"))
-            .send()
-            .await
-            .unwrap(),
+        app.get_raw("/api/v1/jobs", None).await,
+        app.get_raw("/api/v1/jobs", Some(&app.read)).await,
+        app.get_raw("/pkg/cronwatch.css", None).await,
     ];
     for resp in &answers {
         assert_eq!(

@@ -162,12 +162,7 @@ async fn a_page_whose_cookie_lapsed_is_told_signed_out(pool: PgPool) {
     assert_eq!(told.len(), 1);
     assert_eq!(told[0].event, "signed_out");
     // An API client without credentials still gets its 401; with a token, its stream.
-    let resp = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get_raw("/api/v1/events", None).await;
     assert_eq!(resp.status(), 401);
     let resp = app
         .client

@@ -78,15 +78,17 @@ impl TestApp {
         status_json(resp).await
     }
 
+    /// GETs `path` with `token` as a Bearer token (if any).
+    pub async fn get_raw(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        status_json(resp).await
+        status_json(self.get_raw(path, Some(token)).await).await
     }
 
     pub async fn start(&self, job: &str) -> Value {
