@@ -29,10 +29,19 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The database cannot be reached (down, restarting, or every connection busy
+    /// for too long). Nothing was written; the same request may be sent again. The
+    /// text is logged, never sent to the client.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Anything else. The text is logged, never sent to the client.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Seconds a client is asked to wait (`Retry-After`) before repeating a request that
+/// met an unavailable database.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     pub fn status_code(&self) -> u16 {
@@ -45,6 +54,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => 413,
             Self::Invalid(_) => 422,
             Self::RateLimited { .. } => 429,
+            Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -59,6 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Invalid(_) => "invalid",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -67,6 +78,9 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let message = match self {
             Self::Internal(_) => "internal server error".to_string(),
+            Self::Unavailable(_) => format!(
+                "the database is unavailable; nothing was changed: try again in {UNAVAILABLE_RETRY_AFTER_SECS} s"
+            ),
             other => other.to_string(),
         };
         ErrorBody {
@@ -79,6 +93,9 @@ impl ApiError {
 }
 
 #[cfg(feature = "ssr")]
+pub use ssr::is_unavailable;
+
+#[cfg(feature = "ssr")]
 mod ssr {
     use super::ApiError;
     use axum::http::{header, HeaderValue, StatusCode};
@@ -86,25 +103,50 @@ mod ssr {
 
     impl From<sqlx::Error> for ApiError {
         fn from(e: sqlx::Error) -> Self {
-            ApiError::Internal(e.to_string())
+            if is_unavailable(&e) {
+                ApiError::Unavailable(e.to_string())
+            } else {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+
+    /// Whether `e` says the database cannot be reached now rather than that the
+    /// request went wrong: no connection within the pool's timeout, a dropped
+    /// connection, or PostgreSQL refusing or ending sessions (shutdown, restart,
+    /// recovery, too many connections).
+    pub fn is_unavailable(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // Class 08: connection exception; 57P01–57P03: admin shutdown, crash
+                // shutdown, cannot connect now; 53300: too many connections.
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
         }
     }
 
     impl IntoResponse for ApiError {
         fn into_response(self) -> Response {
-            if let ApiError::Internal(detail) = &self {
-                tracing::error!(%detail, "request failed");
+            match &self {
+                ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
+                ApiError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+                _ => {}
             }
             let status = StatusCode::from_u16(self.status_code())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut resp = (status, axum::Json(self.body())).into_response();
-            if let ApiError::RateLimited {
-                retry_after_secs, ..
-            } = &self
-            {
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+            let retry_after = match &self {
+                ApiError::RateLimited {
+                    retry_after_secs, ..
+                } => Some(*retry_after_secs),
+                ApiError::Unavailable(_) => Some(super::UNAVAILABLE_RETRY_AFTER_SECS),
+                _ => None,
+            };
+            if let Some(secs) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             resp
         }

@@ -46,7 +46,7 @@ impl ReportWriter {
         self.tx
             .send(Pending { report, reply })
             .await
-            .map_err(|_| ApiError::Internal("report writer stopped".into()))?;
+            .map_err(|_| ApiError::Unavailable("report writer stopped (shutting down)".into()))?;
         answer
             .await
             .map_err(|_| ApiError::Internal("report writer dropped a report".into()))?
@@ -74,12 +74,17 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
 }
 
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected
-/// error), every report is retried on its own so that only the bad one fails.
+/// error), every report is retried on its own so that only the bad one fails; if the
+/// database is unavailable, every report is answered so at once.
 async fn write(pool: &PgPool, batch: Vec<Pending>) {
     let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
     let started = std::time::Instant::now();
     let results = match executions::apply(pool, &reports).await {
         Ok(results) => results,
+        // Retrying one by one would only wait for the database once per report.
+        Err(ApiError::Unavailable(detail)) => (0..batch.len())
+            .map(|_| Err(ApiError::Unavailable(detail.clone())))
+            .collect(),
         Err(e) if batch.len() == 1 => vec![Err(e)],
         Err(e) => {
             tracing::warn!(error = %e, size = batch.len(), "report batch failed; retrying one by one");

@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod compat_api;
+mod database_outage;
 mod demo;
 mod embedded_postgres;
 mod events_sse;

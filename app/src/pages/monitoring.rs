@@ -38,8 +38,14 @@ fn refuse(e: impl Into<crate::error::ApiError>) -> ServerFnError {
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
         );
     }
-    if let crate::error::ApiError::Internal(detail) = &e {
-        tracing::error!(%detail, "server function failed");
+    match &e {
+        crate::error::ApiError::Internal(detail) => {
+            tracing::error!(%detail, "server function failed")
+        }
+        crate::error::ApiError::Unavailable(detail) => {
+            tracing::warn!(%detail, "server function: database unavailable")
+        }
+        _ => {}
     }
     ServerFnError::new(e.body().error.message)
 }

@@ -156,11 +156,18 @@ async fn api_not_found() -> ApiError {
     ApiError::NotFound("no such API route".into())
 }
 
-/// `GET /healthz`: 200 when the database answers.
+/// How long `/healthz` waits for the database: less than the pool's acquire timeout,
+/// because probes (load balancers, orchestrators) give up after a few seconds and
+/// would then see no answer at all instead of 503.
+const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /healthz`: 200 when the database answers, 503 when it does not within
+/// [`HEALTH_DB_TIMEOUT`].
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&state.pool)
+    let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
+    match tokio::time::timeout(HEALTH_DB_TIMEOUT, probe)
         .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     {
         Ok(_) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(e) => {

@@ -1,0 +1,232 @@
+//! The database going away and coming back. The server reaches PostgreSQL through a
+//! relay on loopback that the test can cut (every open connection closed, new ones
+//! closed at once, as when PostgreSQL restarts) and restore. While it is cut, writes
+//! and reads answer 503 `unavailable` with `Retry-After` and change nothing, queued
+//! reports are all answered at once (not one pool timeout after another), and
+//! `/healthz` answers 503 before a probe gives up; once restored, the same requests
+//! succeed without restarting the server.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::net::{TcpListener, TcpStream, UnixStream};
+use tokio::sync::watch;
+
+use crate::common::{error_code, snapshot, spawn_app, status_json, TestApp};
+
+/// A TCP relay to the test's PostgreSQL that can be cut and restored. Cut, it closes
+/// every open connection and stops listening, so that new connections are refused, as
+/// they are by a PostgreSQL that is down.
+struct Relay {
+    port: u16,
+    host: String,
+    pg_port: u16,
+    up: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(target: &PgConnectOptions) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Self {
+            port: listener.local_addr().unwrap().port(),
+            host: target.get_host().to_string(),
+            pg_port: target.get_port(),
+            up: watch::channel(true).0,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    /// Relays the connections `listener` accepts until the relay is cut.
+    fn serve(&self, listener: TcpListener) {
+        let (host, pg_port) = (self.host.clone(), self.pg_port);
+        let mut up = self.up.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = up.wait_for(|u| !*u) => return,
+                };
+                let Ok((client, _)) = accepted else { return };
+                let cut = up.clone();
+                tokio::spawn(relay_one(client, host.clone(), pg_port, cut));
+            }
+        });
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    async fn restore(&self) {
+        // The port was just closed by this process, so it is free to listen on again.
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.up.send_replace(true);
+        self.serve(listener);
+    }
+
+    /// A pool like the server's, through this relay, that gives up waiting for a
+    /// connection after `acquire_timeout`.
+    async fn pool(&self, target: &PgConnectOptions, acquire_timeout: Duration) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(target.clone().host("127.0.0.1").port(self.port))
+            .await
+            .unwrap()
+    }
+}
+
+/// Copies one connection both ways until either side closes or the relay is cut.
+async fn relay_one(
+    mut client: TcpStream,
+    host: String,
+    pg_port: u16,
+    mut up: watch::Receiver<bool>,
+) {
+    let cut = async move {
+        let _ = up.wait_for(|u| !*u).await;
+    };
+    // PostgreSQL on a Unix socket (a DATABASE_URL with host=/path) or on TCP.
+    if host.starts_with('/') {
+        let Ok(mut server) = UnixStream::connect(format!("{host}/.s.PGSQL.{pg_port}")).await else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+            _ = cut => {}
+        }
+    } else {
+        let Ok(mut server) = TcpStream::connect((host.as_str(), pg_port)).await else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+            _ = cut => {}
+        }
+    }
+}
+
+/// Starts `job` with a client-chosen id; answers status and body.
+async fn start_with_id(
+    app: &TestApp,
+    job: &str,
+    id: &str,
+) -> (u16, serde_json::Value, Option<String>) {
+    let resp = app
+        .post_raw(
+            "/api/v1/executions/start",
+            Some(&app.ingest),
+            json!({ "job": job, "id": id }).to_string(),
+        )
+        .await;
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let (status, body) = status_json(resp).await;
+    (status, body, retry_after)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgPool) {
+    let target = (*pool.connect_options()).clone();
+    let relay = Relay::start(&target).await;
+    let app = spawn_app(relay.pool(&target, Duration::from_millis(500)).await).await;
+    // One report while the database is there: the token is then known to the server.
+    app.start("before-outage").await;
+    let before = snapshot(&pool).await;
+
+    relay.cut();
+    // Reports queued together while the database is away are all refused at once.
+    let began = Instant::now();
+    let ids: Vec<String> = (0..16).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let answers = futures::future::join_all(
+        ids.iter()
+            .map(|id| start_with_id(&app, "during-outage", id)),
+    )
+    .await;
+    let waited = began.elapsed();
+    for (status, body, retry_after) in &answers {
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(error_code(body), "unavailable");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("try again"),
+            "{body}"
+        );
+        assert_eq!(retry_after.as_deref(), Some("5"));
+    }
+    // One by one, 16 reports would take 16 pool timeouts (8 s); together they take a
+    // few (the first report's batch, then the rest's).
+    assert!(
+        waited < Duration::from_secs(5),
+        "16 queued reports took {waited:?} to be refused"
+    );
+    // Reads and a completion are refused the same way.
+    let (status, body) = app.get("/api/v1/executions", &app.read).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (503, "unavailable"),
+        "{body}"
+    );
+    let (status, body) = status_json(app.get_raw("/healthz", None).await).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (503, Some("database unavailable"))
+    );
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "an outage changed the database"
+    );
+
+    relay.restore().await;
+    // The same reports, retried as their clients would, are written once each.
+    for id in &ids {
+        let mut answer = start_with_id(&app, "during-outage", id).await;
+        // The pool may still hold a connection the cut broke: the first use of one
+        // finds out, and that request is refused like the others.
+        for _ in 0..3 {
+            if answer.0 != 503 {
+                break;
+            }
+            answer = start_with_id(&app, "during-outage", id).await;
+        }
+        assert_eq!(answer.0, 201, "{}", answer.1);
+        let (again, ..) = start_with_id(&app, "during-outage", id).await;
+        assert_eq!(again, 200);
+    }
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from executions e join jobs j on j.id = e.job_id
+         where j.name = 'during-outage'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 16);
+    let (status, _) = status_json(app.get_raw("/healthz", None).await).await;
+    assert_eq!(status, 200);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn healthz_answers_before_a_probe_gives_up(pool: PgPool) {
+    let target = (*pool.connect_options()).clone();
+    let relay = Relay::start(&target).await;
+    // A pool that would wait half a minute for a connection, as a busy server may.
+    let app = spawn_app(relay.pool(&target, Duration::from_secs(30)).await).await;
+    assert_eq!(app.get_raw("/healthz", None).await.status(), 200);
+    relay.cut();
+    let began = Instant::now();
+    let (status, body) = status_json(app.get_raw("/healthz", None).await).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "healthz took {:?}",
+        began.elapsed()
+    );
+}
