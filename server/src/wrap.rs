@@ -197,9 +197,15 @@ async fn execute(command: &[String]) -> Ended {
         Err(e) => {
             let msg = format!("could not start {:?}: {e}", command[0]);
             eprintln!("cronwatch: {msg}");
-            // 127 is what a shell answers for a command it cannot run.
+            // What a shell answers: 126 for a file it may not execute, 127 for one
+            // it cannot find.
+            let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                126
+            } else {
+                127
+            };
             return Ended {
-                code: 127,
+                code,
                 tail: String::new(),
                 spawn_error: Some(msg),
                 stopped_by: None,

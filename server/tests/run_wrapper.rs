@@ -109,14 +109,25 @@ async fn without_a_token_the_command_still_runs_and_the_wrapper_says_what_is_mis
 }
 
 #[test]
-fn missing_program_exits_127() {
-    let out = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
-        .args(["run", "x", "--", "/nonexistent/program"])
-        .env("CRONWATCH_URL", "http://127.0.0.1:9")
-        .env("CRONWATCH_REPORT_TIMEOUT", "1")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(127));
+fn a_program_that_cannot_run_exits_as_a_shell_would() {
+    // Not found: 127; found but not executable (a plain file): 126.
+    let not_executable = std::env::temp_dir().join(format!("cw-not-exec-{}", std::process::id()));
+    std::fs::write(&not_executable, "echo never\n").unwrap();
+    for (program, code) in [
+        ("/nonexistent/program", 127),
+        (not_executable.to_str().unwrap(), 126),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args(["run", "x", "--", program])
+            .env("CRONWATCH_URL", "http://127.0.0.1:9")
+            .env("CRONWATCH_REPORT_TIMEOUT", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{program}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("could not start"), "{stderr}");
+    }
+    std::fs::remove_file(not_executable).unwrap();
 }
 
 #[sqlx::test(migrations = "../migrations")]
