@@ -175,6 +175,14 @@ test("on a phone the sign-in card, the tables and a run's details fit the screen
     const id = (await s.json()).id;
     await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "failed", exit_code: 1 } });
   }
+  // The longest name a job may have: it widens the job filters and the attention summary.
+  const longest = "a-job-name-as-long-as-names-may-be-sixty-four-characters-exactly";
+  expect(longest).toHaveLength(64);
+  for (let i = 0; i < 3; i++) {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: longest } });
+    const id = (await s.json()).id;
+    await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "failed", exit_code: 1 } });
+  }
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto("/login");
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
@@ -192,9 +200,13 @@ test("on a phone the sign-in card, the tables and a run's details fit the screen
       tablesOutside: [...document.querySelectorAll("table.grid")].filter(
         (t) => t.getBoundingClientRect().right > t.closest("section")!.getBoundingClientRect().right + 0.5,
       ).length,
+      controlsOutside: [...document.querySelectorAll("section select, section input, .attention a")].filter(
+        (c) => c.getBoundingClientRect().right > c.closest("section")!.getBoundingClientRect().right + 0.5,
+      ).length,
     };
   });
-  expect(layout).toEqual({ nameLines: 1, overflow: 0, tablesOutside: 0 });
+  expect(layout).toEqual({ nameLines: 1, overflow: 0, tablesOutside: 0, controlsOutside: 0 });
+  await expect(page.locator(`.attention a[data-job="${longest}"]`)).toBeVisible();
   await expect(name).toHaveText("phonelayoutcheck");
   // On a phone a run's row shows when it started rather than its trigger.
   await expect(page.locator("table.executions th", { hasText: "Started" })).toBeVisible();

@@ -35,6 +35,20 @@ test("three failures in a row raise the job's alert and its 7-day success rate f
   await expect(row.locator("[data-field=alerts]")).toHaveText("3 failures in a row", { timeout: 2000 });
   await expect(row.locator("[data-field=success-rate]")).toHaveText("25 %");
   await expect(row).toHaveClass(/alerting/);
+
+  // The summary above the chart names the job; its link brings the row into view.
+  const summary = page.locator(".attention");
+  const link = summary.locator('a.attention-job[data-job="flaky"]');
+  await expect(link).toHaveText("flaky3 failures in a row");
+  await expect(summary.locator("strong")).toHaveText(/^\d+ jobs? needs? attention:$/);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await link.click();
+  await expect(page).toHaveURL(/\/monitoring#job-flaky$/);
+  await expect(row).toBeInViewport();
+  // A success ends the streak: the job leaves the summary, live.
+  await run("completed");
+  await expect(row.locator("[data-field=alerts]")).toHaveText("", { timeout: 2000 });
+  await expect(link).toHaveCount(0);
 });
 
 test("after a server restart the page says reconnecting, then catches up with nothing missed", async ({ page, request }) => {

@@ -1,12 +1,80 @@
 //! One row per job: its latest run, 7-day success rate, failure streak, next run and
-//! alerts (stuck, late, failing), re-evaluated every second against the ticking clock.
+//! alerts (stuck, late, failing), re-evaluated every second against the ticking clock;
+//! and the summary above the page of the jobs that have alerts.
 
 use leptos::prelude::*;
 
 use super::format::{duration, percent, Moment, StatusBadge};
 use super::state::Live;
-use crate::health;
+use crate::health::{self, Alert};
 use crate::model::Job;
+
+/// The id of a job's row, which the attention summary links to.
+fn row_id(name: &str) -> String {
+    format!("job-{name}")
+}
+
+/// The jobs that need looking at now, most urgent first (stuck, then late, then
+/// failing; by name within each), each a link to its row. With a long job list, this
+/// is what the morning look is for.
+#[component]
+pub fn Attention(live: Live) -> impl IntoView {
+    let alerting = move || {
+        let now = live.now.get();
+        let mut out: Vec<(String, String, Vec<Alert>)> = live.jobs.with(|jobs| {
+            jobs.iter()
+                .map(|j| {
+                    (
+                        j.name.clone(),
+                        j.display_name.clone(),
+                        health::alerts(j, now),
+                    )
+                })
+                .filter(|(_, _, alerts)| !alerts.is_empty())
+                .collect()
+        });
+        out.sort_by_key(|(name, _, alerts)| (urgency(alerts[0]), name.clone()));
+        out
+    };
+    view! {
+        <section class="attention" data-count=move || alerting().len()>
+            {move || {
+                let jobs = alerting();
+                if jobs.is_empty() {
+                    return view! { <span class="attention-ok">"No job is stuck, late or failing."</span> }
+                        .into_any();
+                }
+                let heading = match jobs.len() {
+                    1 => "1 job needs attention:".to_string(),
+                    n => format!("{n} jobs need attention:"),
+                };
+                view! {
+                    <strong>{heading}</strong>
+                    {jobs.into_iter().map(|(name, display, alerts)| view! {
+                        // rel=external: the browser scrolls to the row itself; the
+                        // router has no page to load for a fragment.
+                        <a class="attention-job" href=format!("#{}", row_id(&name)) rel="external" data-job=name>
+                            {display}
+                            {alerts.into_iter().map(|a| view! {
+                                <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
+                            }).collect_view()}
+                        </a>
+                    }).collect_view()}
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+/// Sort rank of an alert: what is wrong now before what went wrong.
+fn urgency(alert: Alert) -> u8 {
+    match alert {
+        Alert::Stuck => 0,
+        Alert::Late => 1,
+        Alert::Failing(_) => 2,
+    }
+}
 
 #[component]
 pub fn JobsTable(live: Live) -> impl IntoView {
@@ -53,7 +121,7 @@ fn JobRow(live: Live, name: String) -> impl IntoView {
     };
     let failures = move || job.with(|j| j.consecutive_failures);
     view! {
-        <tr data-job=name class:alerting=move || !alerts().is_empty()>
+        <tr id=row_id(&name) data-job=name class:alerting=move || !alerts().is_empty()>
             <td>
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>

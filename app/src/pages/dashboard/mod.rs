@@ -18,7 +18,7 @@ use batches::BatchCards;
 use chart::Timeline;
 use executions::{ExecutionModal, ExecutionsTable, Filters, Pager};
 use format::countdown;
-use jobs::JobsTable;
+use jobs::{Attention, JobsTable};
 use state::Live;
 
 #[component]
@@ -65,6 +65,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
             {move || if live.connected.get() { "● live" } else { "○ reconnecting…" }}
         </div>
         <Kpis live/>
+        <Attention live/>
         <section class="panel">
             <h2>"Last 7 days"</h2>
             <Timeline live/>
