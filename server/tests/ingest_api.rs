@@ -374,7 +374,22 @@ async fn job_definitions(pool: PgPool) {
     bad_tz["timezone"] = json!("Mars/Olympus");
     let mut bad_timeout = def.clone();
     bad_timeout["timeout_ms"] = json!(0);
-    for body in [bad_cron, bad_tz, bad_timeout] {
+    // Above a year, start + timeout (or grace) may not be a date: reads would fail.
+    let year_ms = app::db::executions::MAX_DURATION_MS;
+    let mut huge_timeout = def.clone();
+    huge_timeout["timeout_ms"] = json!(year_ms + 1);
+    let mut huge_grace = def.clone();
+    huge_grace["grace_ms"] = json!(i64::MAX);
+    let mut huge_estimate = def.clone();
+    huge_estimate["estimated_duration_ms"] = json!(year_ms + 1);
+    for body in [
+        bad_cron,
+        bad_tz,
+        bad_timeout,
+        huge_timeout,
+        huge_grace,
+        huge_estimate,
+    ] {
         let (code, b) = put(app.admin.clone(), body, "qa-quality-analysis").await;
         assert_eq!(code, 422, "{b}");
     }
@@ -383,6 +398,12 @@ async fn job_definitions(pool: PgPool) {
     let (code, _) = put(app.ingest.clone(), def.clone(), "qa-quality-analysis").await;
     assert_eq!(code, 403, "ingest tokens cannot define jobs");
     assert_eq!(snapshot(&pool).await, before);
+    // The database holds the same bound (for rows written by anything but the API).
+    let beyond = sqlx::query("update jobs set timeout_ms = $1 where name = 'qa-quality-analysis'")
+        .bind(year_ms + 1)
+        .execute(&pool)
+        .await;
+    assert!(beyond.is_err(), "a timeout above a year was stored");
 
     let audit: i64 =
         sqlx::query_scalar("select count(*) from audit_events where action like 'job.%'")

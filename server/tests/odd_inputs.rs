@@ -65,9 +65,24 @@ async fn probe(
             body[*field] = value.clone();
             let p = path();
             let code = send(app, method.clone(), &p, &body).await;
+            let shown: String = value.to_string().chars().take(40).collect();
             if code >= 500 {
-                let shown: String = value.to_string().chars().take(40).collect();
                 failures.push(format!("{method} {p} {field}={shown}: {code}"));
+            }
+            // What is accepted must not break what reads it later.
+            if (200..300).contains(&code) {
+                for read in [
+                    "/api/v1/stats?hours=24",
+                    "/api/v1/jobs",
+                    "/api/v1/executions",
+                ] {
+                    let (after, _) = app.get(read, &app.read).await;
+                    if after >= 500 {
+                        failures.push(format!(
+                            "{method} {p} {field}={shown} was accepted, then GET {read}: {after}"
+                        ));
+                    }
+                }
             }
         }
     }
@@ -172,6 +187,9 @@ async fn no_field_value_makes_a_write_endpoint_fail(pool: PgPool) {
         )
         .await,
     );
+    // A run in progress, so that reads work out whether it is stuck or late under
+    // each job setting.
+    running().await;
     failures.extend(
         probe(
             &app,

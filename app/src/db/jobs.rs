@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::db::events;
+use crate::db::executions::MAX_DURATION_MS;
 use crate::error::ApiError;
 use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS};
 use crate::schedule::Schedule;
@@ -40,15 +41,18 @@ const DEFAULT_GRACE_MS: i64 = 300_000;
 impl JobDefinition {
     /// Checks every field; returns the parsed schedule, if any.
     fn validate(&self) -> Result<Option<Schedule>, ApiError> {
-        let positive = |v: Option<i64>, what: &str| match v {
-            Some(n) if n <= 0 => Err(ApiError::Invalid(format!("{what} must be > 0"))),
+        // At most a year, as for reported durations: a run's start plus its timeout
+        // (or grace, or 3× estimate) must still be a date, or every read that asks
+        // "is it stuck or late?" fails.
+        let within = |v: Option<i64>, min: i64, what: &str| match v {
+            Some(n) if !(min..=MAX_DURATION_MS).contains(&n) => Err(ApiError::Invalid(format!(
+                "{what} must be between {min} and {MAX_DURATION_MS} (a year, in ms)"
+            ))),
             _ => Ok(()),
         };
-        positive(self.timeout_ms, "timeout_ms")?;
-        positive(self.estimated_duration_ms, "estimated_duration_ms")?;
-        if self.grace_ms.is_some_and(|g| g < 0) {
-            return Err(ApiError::Invalid("grace_ms must be >= 0".into()));
-        }
+        within(self.timeout_ms, 1, "timeout_ms")?;
+        within(self.estimated_duration_ms, 1, "estimated_duration_ms")?;
+        within(self.grace_ms, 0, "grace_ms")?;
         if self
             .display_name
             .as_ref()
