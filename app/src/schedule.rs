@@ -17,15 +17,30 @@ impl Schedule {
         let tz: Tz = timezone.parse().map_err(|_| {
             format!("unknown time zone {timezone:?} (use an IANA name such as Europe/Paris)")
         })?;
-        if expr.split_whitespace().count() != 5 {
+        // crontab's nicknames, as people copy them from their crontabs; @reboot names
+        // no time at which a run could be expected.
+        let nickname = expr.trim().starts_with('@') && expr.split_whitespace().count() == 1;
+        if expr.trim().eq_ignore_ascii_case("@reboot") {
+            return Err(
+                "@reboot has no time at which to expect a run: leave the schedule out".into(),
+            );
+        }
+        if !nickname && expr.split_whitespace().count() != 5 {
             return Err(format!(
-                "cron expression {expr:?} must have 5 fields: minute hour day-of-month month day-of-week"
+                "cron expression {expr:?} must have 5 fields (minute hour day-of-month month \
+                 day-of-week) or be one of @hourly, @daily, @weekly, @monthly, @yearly"
             ));
         }
-        let cron = Cron::new(expr)
+        let cron = Cron::new(expr.trim())
             .parse()
             .map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
-        Ok(Self { cron, tz })
+        let schedule = Self { cron, tz };
+        // A pattern such as "0 0 31 4 *" (April 31st) is valid syntax that never fires:
+        // the job would never be expected, which is surely not what was meant.
+        if schedule.next_after(Utc::now()).is_none() {
+            return Err(format!("cron expression {expr:?} never fires"));
+        }
+        Ok(schedule)
     }
 
     /// The first start strictly after `after`, in UTC; `None` if the pattern never fires.
@@ -70,5 +85,42 @@ mod tests {
         assert!(Schedule::parse("61 * * * *", "UTC").is_err());
         assert!(Schedule::parse("every day", "UTC").is_err());
         assert!(Schedule::parse("* * * * * *", "UTC").is_err());
+        assert!(Schedule::parse("", "UTC").is_err());
+        assert!(Schedule::parse("@fortnightly", "UTC").is_err());
+        let reboot = Schedule::parse("@reboot", "UTC").unwrap_err();
+        assert!(reboot.contains("leave the schedule out"), "{reboot}");
+        let never = Schedule::parse("0 0 31 4 *", "UTC").unwrap_err();
+        assert!(never.contains("never fires"), "{never}");
+    }
+
+    #[test]
+    fn crontab_nicknames_are_understood() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 8, 30, 0).unwrap();
+        let next = |expr: &str, tz: &str| Schedule::parse(expr, tz).unwrap().next_after(at);
+        assert_eq!(
+            next("@hourly", "UTC"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap())
+        );
+        assert_eq!(next("@daily", "UTC"), next("0 0 * * *", "UTC"));
+        assert_eq!(next("@weekly", "UTC"), next("0 0 * * 0", "UTC"));
+        assert_eq!(next("@monthly", "UTC"), next("0 0 1 * *", "UTC"));
+        assert_eq!(next("@yearly", "UTC"), next("0 0 1 1 *", "UTC"));
+        assert_eq!(next("@annually", "UTC"), next("@yearly", "UTC"));
+        // In the job's zone: midnight in Paris is 23:00 UTC in winter.
+        assert_eq!(
+            next("@daily", "Europe/Paris"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 22, 23, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_rare_date_still_fires() {
+        // February 29th: valid, next in 2028.
+        let s = Schedule::parse("0 0 29 2 *", "UTC").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+        assert_eq!(
+            s.next_after(at),
+            Some(Utc.with_ymd_and_hms(2028, 2, 29, 0, 0, 0).unwrap())
+        );
     }
 }
