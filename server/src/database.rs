@@ -3,8 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 
 use crate::cli::DbArgs;
 use crate::embedded_pg::EmbeddedPostgres;
@@ -25,6 +25,21 @@ impl Database {
                 (pg.connect_options(), Some(pg))
             }
         };
+        // One connection first, for its own error: the pool would retry until its
+        // timeout and then only say that it timed out.
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to the database {}@{}:{}/{}: {e}",
+                    options.get_username(),
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or("")
+                )
+            })?
+            .close()
+            .await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

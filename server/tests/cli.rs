@@ -390,3 +390,35 @@ async fn the_first_super_admin_is_created_once_and_audited(pool: PgPool) {
         [("cronwatch".into(), "user.create".into(), "admin".into())]
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_in_one_clear_line() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://cw:secret-password@127.0.0.1:{port}/nowhere");
+    let began = std::time::Instant::now();
+    let (ok, _, stderr) = cli(&url, &["token", "list"]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!(
+            "cannot connect to the database cw@127.0.0.1:{port}/nowhere"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-password"),
+        "the password is never shown: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // Not after the pool's 10 s of retries.
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+}
