@@ -75,6 +75,7 @@ async fn probe(
                     "/api/v1/stats?hours=24",
                     "/api/v1/jobs",
                     "/api/v1/executions",
+                    "/api/v1/batches",
                 ] {
                     let (after, _) = app.get(read, &app.read).await;
                     if after >= 500 {
