@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// open dashboard counts as use.
     #[arg(long, env = "CRONWATCH_SESSION_IDLE", default_value = "12h", value_parser = parse_idle)]
     pub session_idle: std::time::Duration,
+    /// Delete executions that started more than this many days ago (1 to 3650). The
+    /// dashboard's counts and durations are kept: they live in hourly rollups.
+    #[arg(long, env = "CRONWATCH_RETENTION_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub retention_days: i64,
 }
 
 /// A human duration ("12h", "90m", "1d 2h") of at least a second.
@@ -220,5 +225,23 @@ mod tests {
             panic!("serve")
         };
         assert_eq!(args.session_idle, std::time::Duration::from_secs(43_200));
+        assert_eq!(args.retention_days, 7);
+    }
+
+    #[test]
+    fn retention_is_a_day_to_ten_years() {
+        let days = |v: &str| {
+            Cli::try_parse_from(["cronwatch", "serve", "--retention-days", v]).map(|c| {
+                match c.command {
+                    Command::Serve(a) => a.retention_days,
+                    _ => unreachable!(),
+                }
+            })
+        };
+        assert_eq!(days("30").unwrap(), 30);
+        assert_eq!(days("3650").unwrap(), 3650);
+        for bad in ["0", "-1", "3651", "7d", ""] {
+            assert!(days(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

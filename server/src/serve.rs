@@ -62,6 +62,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let config = Config {
         secure_cookies: args.secure_cookies,
         session_idle: args.session_idle,
+        retention_days: args.retention_days,
         ..Config::default()
     };
     let state = state(database.pool.clone(), config);

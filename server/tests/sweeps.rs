@@ -244,3 +244,61 @@ async fn a_burst_of_stuck_runs_times_out_in_bounded_transactions(pool: PgPool) {
         .unwrap()
         .is_empty());
 }
+
+/// `cronwatch serve --retention-days 2`: the server's own sweeper deletes the run from
+/// three days ago and keeps yesterday's.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_server_keeps_the_retention_it_is_given(pool: PgPool) {
+    use app::db::executions::{apply_one, NewExecution, Report};
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut ids = Vec::new();
+    for days in [3, 1] {
+        let outcome = apply_one(
+            &pool,
+            Report::Start(NewExecution {
+                job: "kept-two-days".into(),
+                id: None,
+                trigger: app::model::Trigger::Api,
+                triggered_by: None,
+                started_at: Some(Utc::now() - Duration::days(days)),
+                host: None,
+                scheduled_for: None,
+                run_key: None,
+                attempt: 1,
+            }),
+        )
+        .await
+        .unwrap();
+        ids.push(outcome.execution.summary.id);
+    }
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--retention-days", "2"])
+        .env("DATABASE_URL", common::url_of(&pool))
+        .env("CRONWATCH_ADMIN_PASSWORD", "retention-password")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    assert!(lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .any(|l| l.starts_with("cronwatch listening on ")));
+    // The first sweep runs at start; give a slow machine a minute.
+    let mut left = Vec::new();
+    for _ in 0..600 {
+        left = sqlx::query_scalar::<_, uuid::Uuid>("select id from executions")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if left.len() < 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(left, vec![ids[1]], "only yesterday's run is kept");
+}
