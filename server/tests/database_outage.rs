@@ -137,6 +137,14 @@ async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgP
     let app = spawn_app(relay.pool(&target, Duration::from_millis(500)).await).await;
     // One report while the database is there: the token is then known to the server.
     app.start("before-outage").await;
+    app::db::users::create(
+        &pool,
+        "olga",
+        "password-of-olga".into(),
+        app::model::Role::Viewer,
+    )
+    .await
+    .unwrap();
     let before = snapshot(&pool).await;
 
     relay.cut();
@@ -179,6 +187,21 @@ async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgP
         (status, body["status"].as_str()),
         (503, Some("database unavailable"))
     );
+    // A person signing in is sent back to the form, which says what is wrong.
+    let signing_in = app.sign_in("olga", "password-of-olga").await;
+    assert_eq!(signing_in.status(), 303);
+    let back = signing_in.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(back.starts_with("/login?error=unavailable"), "{back}");
+    let form = app.get_raw(&back, None).await;
+    assert_eq!(form.status(), 200);
+    assert!(form
+        .text()
+        .await
+        .unwrap()
+        .contains("cronwatch cannot reach its database right now"));
     assert_eq!(
         snapshot(&pool).await,
         before,

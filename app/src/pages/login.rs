@@ -10,6 +10,9 @@ pub fn LoginPage() -> impl IntoView {
     let error = move || {
         query.with(|q| match q.get("error").as_deref() {
             Some("invalid") => Some("Wrong user name or password."),
+            Some("unavailable") => {
+                Some("cronwatch cannot reach its database right now. Try again in a moment.")
+            }
             _ => None,
         })
     };

@@ -76,7 +76,9 @@ fn login_url(error: &str, next: &str) -> String {
 }
 
 /// `POST /auth/login` (form). Success: a new session id, then 303 to `next`.
-/// Failure: 303 back to the form. Too many attempts: 429 with Retry-After.
+/// Failure: 303 back to the form, which says why (a wrong password, or a database
+/// that cannot be reached: a person at a form gets a sentence, not JSON). Too many
+/// attempts: 429 with Retry-After.
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -84,6 +86,22 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
     let next = safe_next(form.next.as_deref()).to_string();
+    match attempt_login(&state, addr, &session, form, &next).await {
+        Err(ApiError::Unavailable(detail)) => {
+            tracing::warn!(%detail, "sign-in: database unavailable");
+            Ok(Redirect::to(&login_url("unavailable", &next)).into_response())
+        }
+        other => other,
+    }
+}
+
+async fn attempt_login(
+    state: &AppState,
+    addr: SocketAddr,
+    session: &Session,
+    form: LoginForm,
+    next: &str,
+) -> Result<Response, ApiError> {
     let source = addr.ip().to_string();
     if let Err(wait) = state.login_throttle.attempt(&form.username, addr.ip()) {
         audit::record(
@@ -121,7 +139,7 @@ pub async fn login(
                 serde_json::json!({}),
             )
             .await?;
-            Ok(Redirect::to(&next).into_response())
+            Ok(Redirect::to(next).into_response())
         }
         None => {
             state.login_throttle.failed(&form.username);
@@ -134,7 +152,7 @@ pub async fn login(
                 serde_json::json!({}),
             )
             .await?;
-            Ok(Redirect::to(&login_url("invalid", &next)).into_response())
+            Ok(Redirect::to(&login_url("invalid", next)).into_response())
         }
     }
 }
