@@ -129,7 +129,7 @@ async fn attempt_login(
                 .insert(SESSION_USER, &user)
                 .await
                 .map_err(session_error)?;
-            mark_renewed(&session).await.map_err(session_error)?;
+            mark_renewed(session).await.map_err(session_error)?;
             audit::record(
                 &state.pool,
                 &format!("user:{}", user.username),
