@@ -114,6 +114,25 @@ mod tests {
     }
 
     #[test]
+    fn daylight_saving_days_neither_skip_nor_repeat_a_run() {
+        let s = Schedule::parse("30 2 * * *", "Europe/Paris").unwrap();
+        // 28 March 2027: 02:30 does not exist in Paris; the run is at 03:00 (CEST).
+        let spring = Utc.with_ymd_and_hms(2027, 3, 27, 23, 0, 0).unwrap();
+        assert_eq!(
+            s.next_after(spring),
+            Some(Utc.with_ymd_and_hms(2027, 3, 28, 1, 0, 0).unwrap())
+        );
+        // 31 October 2027: 02:30 happens twice; the run is at the first, once.
+        let fall = Utc.with_ymd_and_hms(2027, 10, 30, 23, 0, 0).unwrap();
+        let first = s.next_after(fall).unwrap();
+        assert_eq!(first, Utc.with_ymd_and_hms(2027, 10, 31, 0, 30, 0).unwrap());
+        assert_eq!(
+            s.next_after(first),
+            Some(Utc.with_ymd_and_hms(2027, 11, 1, 1, 30, 0).unwrap())
+        );
+    }
+
+    #[test]
     fn a_rare_date_still_fires() {
         // February 29th: valid, next in 2028.
         let s = Schedule::parse("0 0 29 2 *", "UTC").unwrap();
