@@ -16,6 +16,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The route exists but not with this method (the answer keeps `Allow`).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request contradicts the current state (e.g. completing a finished run differently).
     #[error("{0}")]
     Conflict(String),
@@ -50,6 +53,7 @@ impl ApiError {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
+            Self::MethodNotAllowed(_) => 405,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
             Self::Invalid(_) => 422,
@@ -65,6 +69,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Invalid(_) => "invalid",

@@ -239,10 +239,13 @@ async fn no_query_value_makes_a_read_endpoint_fail(pool: PgPool) {
         ("/api/v1/executions", "to"),
         ("/api/v1/executions", "cursor"),
         ("/api/v1/stats", "hours"),
+        ("/api/v1/events", "after"),
     ];
+    let (_, key) = app.get("/api/v1/jobs/odd-job/ping-key", &app.admin).await;
+    let ping = key["ping_path"].as_str().unwrap().to_string();
     let mut urls = Vec::new();
     for text in &texts {
-        for (path, param) in params {
+        for (path, param) in params.into_iter().chain([(ping.as_str(), "rid")]) {
             urls.push(reqwest::Url::parse_with_params(&app.url(path), [(param, text)]).unwrap());
         }
         for path in [
@@ -262,10 +265,57 @@ async fn no_query_value_makes_a_read_endpoint_fail(pool: PgPool) {
             .send()
             .await
             .unwrap();
-        if resp.status().is_server_error() {
-            let shown: String = url.as_str().chars().take(100).collect();
-            failures.push(format!("GET {shown}: {}", resp.status()));
+        let shown: String = url.as_str().chars().take(100).collect();
+        let status = resp.status();
+        if status.is_server_error() {
+            failures.push(format!("GET {shown}: {status}"));
+        }
+        // A refusal says why in the API's one error shape, never as plain text.
+        if status.is_client_error() {
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            if body["error"]["code"].as_str().is_none_or(str::is_empty) {
+                failures.push(format!("GET {shown}: {status} without a JSON error"));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_wrong_method_is_refused_in_json_with_allow(pool: PgPool) {
+    use reqwest::Method;
+    let app = spawn_app(pool.clone()).await;
+    app.start("odd-job").await;
+    let (_, key) = app.get("/api/v1/jobs/odd-job/ping-key", &app.admin).await;
+    let ping = key["ping_path"].as_str().unwrap().to_string();
+    let before = common::snapshot(&pool).await;
+    for (method, path, allow) in [
+        (Method::GET, "/api/v1/executions/start".to_string(), "POST"),
+        (Method::DELETE, "/api/v1/executions".to_string(), "GET,HEAD"),
+        (
+            Method::PATCH,
+            "/api/v1/jobs/odd-job".to_string(),
+            "GET,HEAD,PUT,DELETE",
+        ),
+        (
+            Method::GET,
+            "/api/admin/cron-executions/complete".to_string(),
+            "POST",
+        ),
+        (Method::PUT, ping, "GET,HEAD,POST"),
+    ] {
+        let resp = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        let allowed = resp.headers()["allow"].to_str().unwrap().replace(' ', "");
+        assert_eq!(allowed, allow, "{method} {path}");
+        let (_, body) = common::status_json(resp).await;
+        assert_eq!(common::error_code(&body), "method_not_allowed", "{body}");
+    }
+    assert_eq!(common::snapshot(&pool).await, before);
 }

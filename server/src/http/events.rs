@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,7 @@ use tower_sessions::SessionStore;
 
 use super::auth::{has_session_cookie, SESSION_USER};
 use super::caller::Caller;
-use super::extract::presented_token;
+use super::extract::{presented_token, query_params, QueryParams};
 use super::session_activity::{since_renewed, stream_recheck, stream_renew_after, SESSION_RENEWED};
 use super::session_store::PgSessionStore;
 
@@ -99,7 +99,7 @@ pub async fn stream(
     caller: Caller,
     session: tower_sessions::Session,
     headers: HeaderMap,
-    Query(q): Query<StreamQuery>,
+    query: QueryParams<StreamQuery>,
 ) -> Result<Response, ApiError> {
     // (Anonymous means no token was presented: a bad one was refused already.)
     let page = has_session_cookie(&headers) || from_our_page(&headers);
@@ -111,6 +111,7 @@ pub async fn stream(
         return Ok(Sse::new(once).into_response());
     }
     caller.require(Scope::Read)?;
+    let q = query_params(query)?;
     let credential = match (&caller, presented_token(&headers), session.id()) {
         (Caller::Token(_), Some(t), _) => Some(Credential::Token(t.to_string())),
         (Caller::User(_), _, Some(id)) => Some(Credential::Session(id)),

@@ -2,7 +2,8 @@
 //! API-token check that every API handler starts with.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Query, Request};
 use axum::http::{HeaderMap, Uri};
 use serde::de::DeserializeOwned;
 
@@ -30,6 +31,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// Query parameters as a handler receives them: parsed, or axum's rejection, so that
+/// the handler checks the caller first and only then answers a bad query.
+pub type QueryParams<T> = Result<Query<T>, QueryRejection>;
+
+/// The parameters of a [`QueryParams`], or a 400 in our JSON error shape (axum's own
+/// rejection is plain text).
+pub fn query_params<T>(query: QueryParams<T>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 /// Parses a JSON body with the error classes described on [`JsonBody`].

@@ -87,6 +87,7 @@ fn api_routes() -> Router<AppState> {
         .route("/admin/cron-executions/start", post(compat::start))
         .route("/admin/cron-executions/complete", post(compat::complete))
         .fallback(api_not_found)
+        .layer(middleware::from_fn(method_not_allowed_as_json))
         .layer(middleware::from_fn(no_secrets_in_query))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -100,6 +101,7 @@ fn ping_routes() -> Router<AppState> {
         )
         // Healthchecks caps ping bodies at 100 kB; the log tail keeps the end.
         .layer(DefaultBodyLimit::max(100 * 1024))
+        .layer(middleware::from_fn(method_not_allowed_as_json))
 }
 
 fn site_routes(state: &AppState) -> Router<AppState> {
@@ -150,6 +152,29 @@ async fn no_secrets_in_query(req: Request, next: Next) -> Response {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// axum answers a known route called with another method by an empty 405; API
+/// callers get our JSON error instead, with axum's `Allow` header kept.
+async fn method_not_allowed_as_json(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    if resp.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let allowed = allow
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut json =
+        ApiError::MethodNotAllowed(format!("{method} is not allowed here (allowed: {allowed})"))
+            .into_response();
+    if let Some(v) = allow {
+        json.headers_mut().insert(axum::http::header::ALLOW, v);
+    }
+    json
 }
 
 async fn api_not_found() -> ApiError {

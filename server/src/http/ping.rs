@@ -4,7 +4,7 @@
 //! running execution, or records an instant run if none is running.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -14,6 +14,8 @@ use app::db::jobs::{self, JobRow};
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
+
+use super::extract::{query_params, QueryParams};
 
 #[derive(Deserialize)]
 pub struct PingQuery {
@@ -47,20 +49,20 @@ fn parse_action(action: Option<&str>) -> Result<Signal, ApiError> {
 pub async fn ping(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    Query(q): Query<PingQuery>,
+    query: QueryParams<PingQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    handle(state, &key, None, q, body).await
+    handle(state, &key, None, query_params(query)?, body).await
 }
 
 /// `/ping/{key}/{action}`
 pub async fn ping_action(
     State(state): State<AppState>,
     Path((key, action)): Path<(String, String)>,
-    Query(q): Query<PingQuery>,
+    query: QueryParams<PingQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    handle(state, &key, Some(&action), q, body).await
+    handle(state, &key, Some(&action), query_params(query)?, body).await
 }
 
 async fn handle(

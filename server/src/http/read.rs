@@ -1,6 +1,6 @@
 //! The read API: executions (filtered, keyset-paginated), one execution, stats, batches.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use app::error::ApiError;
 use app::state::AppState;
 
 use super::caller::Caller;
+use super::extract::{query_params, QueryParams};
 use super::ingest::parse_execution_id;
 
 #[derive(Deserialize)]
@@ -42,10 +43,10 @@ impl ListQuery {
 pub async fn list_executions(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: QueryParams<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = query_params(query)?;
     let filter = q.into_filter()?;
     Ok(Json(execution_list::page(&state.pool, &filter).await?).into_response())
 }
@@ -73,10 +74,10 @@ pub struct StatsQuery {
 pub async fn get_stats(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+    query: QueryParams<StatsQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let q = query_params(query)?;
     let hours = q.hours.unwrap_or(24);
     if !(1..=720).contains(&hours) {
         return Err(ApiError::Invalid("hours must be between 1 and 720".into()));
