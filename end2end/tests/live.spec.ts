@@ -40,6 +40,9 @@ test("three failures in a row raise the job's alert and its 7-day success rate f
   const summary = page.locator(".attention");
   const link = summary.locator('a.attention-job[data-job="flaky"]');
   await expect(link).toHaveText("flaky3 failures in a row");
+  // The tab's title counts them, for a tab in the background.
+  const count = await summary.getAttribute("data-count");
+  await expect(page).toHaveTitle(`(${count}) cronwatch`);
   await expect(summary.locator("strong")).toHaveText(/^\d+ jobs? needs? attention:$/);
   await page.evaluate(() => window.scrollTo(0, 0));
   await link.click();
@@ -49,6 +52,8 @@ test("three failures in a row raise the job's alert and its 7-day success rate f
   await run("completed");
   await expect(row.locator("[data-field=alerts]")).toHaveText("", { timeout: 2000 });
   await expect(link).toHaveCount(0);
+  const left = Number(await summary.getAttribute("data-count"));
+  await expect(page).toHaveTitle(left === 0 ? "cronwatch" : `(${left}) cronwatch`);
 });
 
 test("after a server restart the page says reconnecting, then catches up with nothing missed", async ({ page, request }) => {

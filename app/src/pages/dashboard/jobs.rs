@@ -3,6 +3,7 @@
 //! and the summary above the page of the jobs that have alerts.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use super::format::{duration, percent, Moment, StatusBadge};
 use super::state::Live;
@@ -36,7 +37,14 @@ pub fn Attention(live: Live) -> impl IntoView {
         out.sort_by_key(|(name, _, alerts)| (urgency(alerts[0]), name.clone()));
         out
     };
+    // The tab says how many jobs need attention, so a background tab or a wall screen
+    // shows it too.
+    let title = move || match alerting().len() {
+        0 => "cronwatch".to_string(),
+        n => format!("({n}) cronwatch"),
+    };
     view! {
+        <Title text=title/>
         <section class="attention" data-count=move || alerting().len()>
             {move || {
                 let jobs = alerting();
