@@ -98,9 +98,6 @@ impl ApiError {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::is_unavailable;
-
-#[cfg(feature = "ssr")]
 mod ssr {
     use super::ApiError;
     use axum::http::{header, HeaderValue, StatusCode};
@@ -120,7 +117,7 @@ mod ssr {
     /// request went wrong: no connection within the pool's timeout, a dropped
     /// connection, or PostgreSQL refusing or ending sessions (shutdown, restart,
     /// recovery, too many connections).
-    pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    fn is_unavailable(e: &sqlx::Error) -> bool {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
             sqlx::Error::Database(db) => db.code().is_some_and(|code| {
@@ -132,13 +129,21 @@ mod ssr {
         }
     }
 
-    impl IntoResponse for ApiError {
-        fn into_response(self) -> Response {
-            match &self {
+    impl ApiError {
+        /// Logs what the client is not told: an internal error's detail as an error,
+        /// an unavailable database's as a warning. Refusals are the caller's business.
+        pub fn log_server_side(&self) {
+            match self {
                 ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
                 ApiError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
                 _ => {}
             }
+        }
+    }
+
+    impl IntoResponse for ApiError {
+        fn into_response(self) -> Response {
+            self.log_server_side();
             let status = StatusCode::from_u16(self.status_code())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut resp = (status, axum::Json(self.body())).into_response();

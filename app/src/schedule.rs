@@ -19,19 +19,21 @@ impl Schedule {
         })?;
         // crontab's nicknames, as people copy them from their crontabs; @reboot names
         // no time at which a run could be expected.
-        let nickname = expr.trim().starts_with('@') && expr.split_whitespace().count() == 1;
-        if expr.trim().eq_ignore_ascii_case("@reboot") {
+        let expr = expr.trim();
+        let fields = expr.split_whitespace().count();
+        if expr.eq_ignore_ascii_case("@reboot") {
             return Err(
                 "@reboot has no time at which to expect a run: leave the schedule out".into(),
             );
         }
-        if !nickname && expr.split_whitespace().count() != 5 {
+        let nickname = fields == 1 && expr.starts_with('@');
+        if !nickname && fields != 5 {
             return Err(format!(
                 "cron expression {expr:?} must have 5 fields (minute hour day-of-month month \
                  day-of-week) or be one of @hourly, @daily, @weekly, @monthly, @yearly"
             ));
         }
-        let cron = Cron::new(expr.trim())
+        let cron = Cron::new(expr)
             .parse()
             .map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
         let schedule = Self { cron, tz };

@@ -79,6 +79,10 @@ impl Relay {
     }
 }
 
+/// What the relay connects to: PostgreSQL's Unix socket or its TCP port.
+trait Upstream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Upstream for T {}
+
 /// Copies one connection both ways until either side closes or the relay is cut.
 async fn relay_one(
     mut client: TcpStream,
@@ -86,26 +90,20 @@ async fn relay_one(
     pg_port: u16,
     mut up: watch::Receiver<bool>,
 ) {
-    let cut = async move {
-        let _ = up.wait_for(|u| !*u).await;
-    };
     // PostgreSQL on a Unix socket (a DATABASE_URL with host=/path) or on TCP.
-    if host.starts_with('/') {
-        let Ok(mut server) = UnixStream::connect(format!("{host}/.s.PGSQL.{pg_port}")).await else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-            _ = cut => {}
-        }
+    let server: std::io::Result<Box<dyn Upstream>> = if host.starts_with('/') {
+        UnixStream::connect(format!("{host}/.s.PGSQL.{pg_port}"))
+            .await
+            .map(|s| Box::new(s) as Box<dyn Upstream>)
     } else {
-        let Ok(mut server) = TcpStream::connect((host.as_str(), pg_port)).await else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-            _ = cut => {}
-        }
+        TcpStream::connect((host.as_str(), pg_port))
+            .await
+            .map(|s| Box::new(s) as Box<dyn Upstream>)
+    };
+    let Ok(mut server) = server else { return };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = up.wait_for(|u| !*u) => {}
     }
 }
 

@@ -38,15 +38,7 @@ fn refuse(e: impl Into<crate::error::ApiError>) -> ServerFnError {
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
         );
     }
-    match &e {
-        crate::error::ApiError::Internal(detail) => {
-            tracing::error!(%detail, "server function failed")
-        }
-        crate::error::ApiError::Unavailable(detail) => {
-            tracing::warn!(%detail, "server function: database unavailable")
-        }
-        _ => {}
-    }
+    e.log_server_side();
     ServerFnError::new(e.body().error.message)
 }
 

@@ -20,7 +20,9 @@ fn row_id(name: &str) -> String {
 /// is what the morning look is for.
 #[component]
 pub fn Attention(live: Live) -> impl IntoView {
-    let alerting = move || {
+    // A memo: the clock ticks every second, but the summary, its count and the title
+    // change only when the list does.
+    let alerting = Memo::new(move |_| {
         let now = live.now.get();
         let mut out: Vec<(String, String, Vec<Alert>)> = live.jobs.with(|jobs| {
             jobs.iter()
@@ -36,18 +38,18 @@ pub fn Attention(live: Live) -> impl IntoView {
         });
         out.sort_by_key(|(name, _, alerts)| (urgency(alerts[0]), name.clone()));
         out
-    };
+    });
     // The tab says how many jobs need attention, so a background tab or a wall screen
     // shows it too.
-    let title = move || match alerting().len() {
+    let title = move || match alerting.with(Vec::len) {
         0 => "cronwatch".to_string(),
         n => format!("({n}) cronwatch"),
     };
     view! {
         <Title text=title/>
-        <section class="attention" data-count=move || alerting().len()>
+        <section class="attention" data-count=move || alerting.with(Vec::len)>
             {move || {
-                let jobs = alerting();
+                let jobs = alerting.get();
                 if jobs.is_empty() {
                     return view! { <span class="attention-ok">"No job is stuck, late or failing."</span> }
                         .into_any();
