@@ -172,6 +172,7 @@ mod tests {
             day,
             status,
             count,
+            timed: 0,
             avg_duration_ms: None,
         };
         let points = vec![

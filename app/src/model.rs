@@ -242,6 +242,9 @@ pub struct TimelinePoint {
     pub day: chrono::NaiveDate,
     pub status: ExecutionStatus,
     pub count: i64,
+    /// How many of these runs have a duration (the weight of the average): a run whose
+    /// end was never reported has none.
+    pub timed: i64,
     pub avg_duration_ms: Option<f64>,
 }
 

@@ -2,18 +2,8 @@
 
 use crate::common;
 
-use common::{snapshot, spawn_app};
+use common::{ping_key, snapshot, spawn_app};
 use sqlx::PgPool;
-
-async fn ping_key(pool: &PgPool, job: &str) -> uuid::Uuid {
-    let mut conn = pool.acquire().await.unwrap();
-    app::db::jobs::ensure(&mut conn, job).await.unwrap();
-    sqlx::query_scalar("select ping_key from jobs where name = $1")
-        .bind(job)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn start_and_end_pair_by_rid(pool: PgPool) {

@@ -125,6 +125,7 @@ async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
                 day: r.day,
                 status: ExecutionStatus::parse(&r.status)?,
                 count: r.count,
+                timed: r.dcount,
                 avg_duration_ms: (r.dcount > 0).then(|| r.dsum as f64 / r.dcount as f64),
             })
         })

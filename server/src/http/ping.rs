@@ -1,7 +1,9 @@
 //! Healthchecks-style pings: `/ping/{key}[/start|/fail|/{exit_code}]`, GET or POST,
 //! the body being the log. The job's ping key is the credential (unknown → 404).
-//! `?rid=` pairs a start with its end; without it an end closes the job's latest
-//! running execution, or records an instant run if none is running.
+//! `?rid=` pairs a start with its end. Without it, as in Healthchecks, a job has one
+//! open run: an end closes it (or records an instant run if none is open), and a new
+//! start ends it as failed first, since its own end will never come. Runs that overlap
+//! need `rid`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -84,10 +86,12 @@ async fn handle(
     let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let (status, exit_code) = match signal {
         Signal::Start => {
-            state
-                .writer
-                .submit(Report::Start(new_execution(&job, q.rid)))
-                .await?;
+            let new = new_execution(&job, q.rid);
+            if new.run_key.is_some() {
+                state.writer.submit(Report::Start(new)).await?;
+            } else {
+                executions::ping_start(&state.pool, new).await?;
+            }
             return Ok("OK".into_response());
         }
         Signal::Success => (ExecutionStatus::Completed, Some(0)),
@@ -102,7 +106,7 @@ fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
         job: job.name.clone(),
         id: None,
         trigger: Trigger::Api,
-        triggered_by: Some("ping".into()),
+        triggered_by: Some(executions::PING_TRIGGERED_BY.into()),
         started_at: None,
         host: None,
         scheduled_for: None,

@@ -176,6 +176,17 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
     out
 }
 
+/// Job `job` (created if new) and its ping key.
+pub async fn ping_key(pool: &PgPool, job: &str) -> uuid::Uuid {
+    let mut conn = pool.acquire().await.unwrap();
+    app::db::jobs::ensure(&mut conn, job).await.unwrap();
+    sqlx::query_scalar("select ping_key from jobs where name = $1")
+        .bind(job)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// The URL of the test's own database (same server as DATABASE_URL, other name), for
 /// the `cronwatch` binary run as a child process.
 pub fn url_of(pool: &PgPool) -> String {

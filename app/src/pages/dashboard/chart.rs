@@ -64,8 +64,8 @@ pub fn series(
                     for p in cell {
                         count += p.count;
                         if let Some(avg) = p.avg_duration_ms {
-                            timed += p.count;
-                            total_ms += avg * p.count as f64;
+                            timed += p.timed;
+                            total_ms += avg * p.timed as f64;
                         }
                     }
                     Bar {
@@ -187,18 +187,20 @@ mod tests {
     #[test]
     fn series_filter_by_job_and_status_and_average_durations() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        let p = |job: &str, days_ago, status, count, avg| TimelinePoint {
+        let p = |job: &str, days_ago, status, count, timed, avg| TimelinePoint {
             job: job.into(),
             day: today - chrono::TimeDelta::days(days_ago),
             status,
             count,
+            timed,
             avg_duration_ms: avg,
         };
         let points = vec![
-            p("a", 0, ExecutionStatus::Completed, 3, Some(1000.0)),
-            p("b", 0, ExecutionStatus::Completed, 1, Some(5000.0)),
-            p("a", 6, ExecutionStatus::Failed, 2, None),
-            p("a", 9, ExecutionStatus::Failed, 7, None),
+            // One of a's three runs has no duration: it does not weigh on the average.
+            p("a", 0, ExecutionStatus::Completed, 3, 2, Some(1000.0)),
+            p("b", 0, ExecutionStatus::Completed, 1, 1, Some(4000.0)),
+            p("a", 6, ExecutionStatus::Failed, 2, 0, None),
+            p("a", 9, ExecutionStatus::Failed, 7, 0, None),
         ];
         let all = series(&points, &week_ending(today), None, None);
         assert_eq!(all.len(), 5, "one series per status");
@@ -208,7 +210,7 @@ mod tests {
         assert_eq!(
             completed.1[6].avg_duration_ms,
             Some(2000.0),
-            "weighted by runs"
+            "weighted by timed runs"
         );
         assert_eq!(
             all[1].1[0].count, 2,
@@ -225,6 +227,6 @@ mod tests {
             .iter()
             .all(|(_, bars)| bars.iter().all(|b| b.count == 0)));
         assert_eq!(only_b[0].1[6].count, 1);
-        assert_eq!(only_b[0].1[6].avg_duration_ms, Some(5000.0));
+        assert_eq!(only_b[0].1[6].avg_duration_ms, Some(4000.0));
     }
 }

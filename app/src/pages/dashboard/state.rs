@@ -161,8 +161,9 @@ fn bump_timeline(
     {
         Some(p) => {
             if let (Some(d), true) = (duration_ms, delta > 0) {
-                let avg = p.avg_duration_ms.unwrap_or(d as f64);
-                p.avg_duration_ms = Some((avg * p.count as f64 + d as f64) / (p.count + 1) as f64);
+                let avg = p.avg_duration_ms.unwrap_or(0.0);
+                p.avg_duration_ms = Some((avg * p.timed as f64 + d as f64) / (p.timed + 1) as f64);
+                p.timed += 1;
             }
             p.count += delta;
         }
@@ -171,6 +172,7 @@ fn bump_timeline(
             day,
             status,
             count: delta,
+            timed: i64::from(duration_ms.is_some()),
             avg_duration_ms: duration_ms.map(|d| d as f64),
         }),
         None => {}
@@ -307,5 +309,18 @@ mod tests {
         // A replayed copy changes nothing.
         l.apply(ChangeEvent::JobDeleted(removal));
         assert_eq!(l.stats.get_untracked().total, 1);
+    }
+
+    #[test]
+    fn runs_without_a_duration_do_not_weigh_on_the_average() {
+        let day = Utc::now().date_naive();
+        let mut points = vec![];
+        let mut bump = |d| bump_timeline(&mut points, "j", day, ExecutionStatus::Failed, 1, d);
+        bump(None);
+        bump(Some(3000));
+        bump(None);
+        bump(Some(1000));
+        assert_eq!((points[0].count, points[0].timed), (4, 2));
+        assert_eq!(points[0].avg_duration_ms, Some(2000.0));
     }
 }
