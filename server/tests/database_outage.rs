@@ -3,8 +3,9 @@
 //! closed at once, as when PostgreSQL restarts) and restore. While it is cut, writes
 //! and reads answer 503 `unavailable` with `Retry-After` and change nothing, queued
 //! reports are all answered at once (not one pool timeout after another), and
-//! `/healthz` answers 503 before a probe gives up; once restored, the same requests
-//! succeed without restarting the server.
+//! `/healthz` answers 503 before a probe gives up, and open event streams stay open;
+//! once restored, the same requests succeed and events flow again without restarting
+//! the server.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,8 @@ use sqlx::PgPool;
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::sync::watch;
 
-use crate::common::{error_code, snapshot, spawn_app, status_json, TestApp};
+use crate::common::sse::connect;
+use crate::common::{error_code, snapshot, spawn_app, spawn_app_with, status_json, TestApp};
 
 /// A TCP relay to the test's PostgreSQL that can be cut and restored. Cut, it closes
 /// every open connection and stops listening, so that new connections are refused, as
@@ -128,6 +130,19 @@ async fn start_with_id(
     (status, body, retry_after)
 }
 
+/// [`start_with_id`] once the database is back: the pool may still hold connections
+/// the cut broke, and the first use of each finds out (that request answers 503).
+async fn start_when_back(app: &TestApp, job: &str, id: &str) -> (u16, serde_json::Value) {
+    let mut answer = start_with_id(app, job, id).await;
+    for _ in 0..5 {
+        if answer.0 != 503 {
+            break;
+        }
+        answer = start_with_id(app, job, id).await;
+    }
+    (answer.0, answer.1)
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgPool) {
     let target = (*pool.connect_options()).clone();
@@ -209,15 +224,7 @@ async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgP
     relay.restore().await;
     // The same reports, retried as their clients would, are written once each.
     for id in &ids {
-        let mut answer = start_with_id(&app, "during-outage", id).await;
-        // The pool may still hold a connection the cut broke: the first use of one
-        // finds out, and that request is refused like the others.
-        for _ in 0..3 {
-            if answer.0 != 503 {
-                break;
-            }
-            answer = start_with_id(&app, "during-outage", id).await;
-        }
+        let answer = start_when_back(&app, "during-outage", id).await;
         assert_eq!(answer.0, 201, "{}", answer.1);
         let (again, ..) = start_with_id(&app, "during-outage", id).await;
         assert_eq!(again, 200);
@@ -250,4 +257,38 @@ async fn healthz_answers_before_a_probe_gives_up(pool: PgPool) {
         "healthz took {:?}",
         began.elapsed()
     );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn open_streams_stay_open_through_an_outage_and_carry_on(pool: PgPool) {
+    let target = (*pool.connect_options()).clone();
+    let relay = Relay::start(&target).await;
+    // Streams re-check their token every 100 ms, so many checks fall in the outage.
+    let config = app::state::Config {
+        stream_recheck: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let app = spawn_app_with(
+        relay.pool(&target, Duration::from_millis(500)).await,
+        config,
+    )
+    .await;
+    let mut stream = connect(&app, None).await;
+    // The stream is live (past its first replay) once it has carried a report.
+    let before = app.start("before-outage").await;
+    assert_eq!(stream.next().await.data["data"]["id"], before["id"]);
+
+    // Longer than a verified token is cached: the stream's re-checks then ask the
+    // database, which does not answer. That is no reason to end the stream.
+    relay.cut();
+    tokio::time::sleep(app::db::tokens::TOKEN_CACHE_TTL + Duration::from_secs(1)).await;
+    relay.restore().await;
+
+    // The stream opened before the outage is still open, and a report written after it
+    // reaches it: the server's LISTEN connection came back by itself.
+    let id = uuid::Uuid::new_v4().to_string();
+    let (status, body) = start_when_back(&app, "after-outage", &id).await;
+    assert_eq!(status, 201, "{body}");
+    let event = stream.next().await;
+    assert_eq!(event.data["data"]["id"], id.as_str(), "{:?}", event);
 }

@@ -5,22 +5,8 @@ use crate::common;
 use std::time::Duration;
 
 use common::spawn_app;
-use common::sse::{Msg, SseReader};
+use common::sse::{connect, Msg, SseReader};
 use sqlx::PgPool;
-
-async fn connect(app: &common::TestApp, last_event_id: Option<i64>) -> SseReader {
-    let mut req = app
-        .client
-        .get(app.url("/api/v1/events"))
-        .bearer_auth(&app.read);
-    if let Some(id) = last_event_id {
-        req = req.header("last-event-id", id.to_string());
-    }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    SseReader::new(resp)
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn live_events_then_exact_replay(pool: PgPool) {

@@ -64,7 +64,10 @@ impl Credential {
         match self {
             Credential::Token(t) => match state.tokens.verify(&state.pool, t).await {
                 Ok(Some(identity)) if identity.scope.allows(Scope::Read) => Standing::Valid,
-                _ => Standing::Ended,
+                Ok(_) => Standing::Ended,
+                // The database is away (the token cache is emptied when the event
+                // listener loses it): the token was not revoked, so the stream stays.
+                Err(_) => Standing::Valid,
             },
             Credential::Session(id) => {
                 let store = PgSessionStore::new(state.pool.clone());
@@ -78,7 +81,7 @@ impl Credential {
                         }
                     }
                     Ok(_) => Standing::Ended,
-                    // The database hiccupped: not a reason to cut a signed-in page off.
+                    // The database is away: not a reason to cut a signed-in page off.
                     Err(_) => Standing::Valid,
                 }
             }

@@ -4,6 +4,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+/// Opens the event stream with the read token, resuming after `last_event_id` if given.
+pub async fn connect(app: &super::TestApp, last_event_id: Option<i64>) -> SseReader {
+    let mut req = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&app.read);
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    SseReader::new(resp)
+}
+
 /// One parsed SSE message.
 #[derive(Debug, Clone)]
 pub struct Msg {
