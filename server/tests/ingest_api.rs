@@ -364,8 +364,13 @@ async fn job_definitions(pool: PgPool) {
         "{next}"
     );
 
-    let (code, _) = put(app.admin.clone(), def.clone(), "qa-quality-analysis").await;
+    assert_eq!(job["enabled"], true);
+    // Paused: replacing answers 200, and the job is no longer expected to run.
+    let mut paused = def.clone();
+    paused["enabled"] = json!(false);
+    let (code, job) = put(app.admin.clone(), paused, "qa-quality-analysis").await;
     assert_eq!(code, 200, "replacing answers 200");
+    assert_eq!(job["enabled"], false, "{job}");
 
     let before = snapshot(&pool).await;
     let mut bad_cron = def.clone();

@@ -5,16 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::db::output_caps::{cap_head, cap_output, cap_tail, ERROR_CAP_BYTES, LOG_TAIL_CAP_BYTES};
 use crate::error::ApiError;
 use crate::model::{Execution, ExecutionDetails, ExecutionStatus, ExecutionSummary, Trigger};
 use crate::validate::{is_valid_name, pg_json, pg_text};
-
-/// Output larger than this (serialised JSON) is replaced by a truncation marker.
-pub const OUTPUT_CAP_BYTES: usize = 64 * 1024;
-/// The log tail keeps this many bytes from the end.
-pub const LOG_TAIL_CAP_BYTES: usize = 16 * 1024;
-/// Error messages keep this many bytes from the start.
-pub const ERROR_CAP_BYTES: usize = 4 * 1024;
 
 /// A validated start report.
 #[derive(Clone, Debug)]
@@ -198,7 +192,7 @@ impl Report {
 
     /// The JSON the SQL functions read; caps output, log tail and error here, and
     /// replaces the NUL characters PostgreSQL cannot store in reported text.
-    fn to_op(&self) -> serde_json::Value {
+    pub(crate) fn to_op(&self) -> serde_json::Value {
         let text = |s: &Option<String>| s.clone().map(pg_text);
         match self {
             // Ids the server chooses are time-ordered (UUIDv7): new rows append to the
@@ -294,131 +288,9 @@ pub async fn apply_one(pool: &PgPool, report: Report) -> Result<Outcome, ApiErro
         .unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
 }
 
-/// A rid-less ping start this soon after the open rid-less run's start is the client
-/// retrying the same request (`curl --retry`), not a new run: cron's finest schedule
-/// is a minute, so two real runs are further apart.
-pub const PING_SAME_RUN_SECS: f64 = 30.0;
-
-/// `triggered_by` of the runs that pings start (`cw_ping_start` reads it too).
-pub const PING_TRIGGERED_BY: &str = "ping";
-
-/// Applies a ping start without `rid` (`cw_ping_start`): the job's open rid-less ping
-/// run, which will now never hear its end, ends as failed (no duration) and the new run
-/// starts, in one transaction; a retry within [`PING_SAME_RUN_SECS`] answers the open
-/// run unchanged.
-pub async fn ping_start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError> {
-    debug_assert!(new.run_key.is_none() && new.id.is_none());
-    let report = Report::Start(new);
-    report.validate()?;
-    let out = sqlx::query_scalar!(
-        "select cw_ping_start($1, make_interval(secs => $2)) as \"r!\"",
-        report.to_op(),
-        PING_SAME_RUN_SECS
-    )
-    .fetch_one(pool)
-    .await?;
-    serde_json::from_value::<ReportResult>(out)
+/// Reads one result of a report-writing SQL function (`cw_ping_start`).
+pub(crate) fn outcome_of(result: serde_json::Value) -> Result<Outcome, ApiError> {
+    serde_json::from_value::<ReportResult>(result)
         .map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?
         .into_outcome()
-}
-
-/// Looks up the execution a ping end refers to: by `rid` if given, else the job's
-/// latest running execution started by a ping without `rid` (as in Healthchecks, an end
-/// pairs with a start of the same `rid`, none included).
-pub async fn find_for_ping_end(
-    pool: &PgPool,
-    job_id: i64,
-    run_key: Option<&str>,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    match run_key {
-        Some(key) => {
-            sqlx::query_scalar!(
-                "select id from executions where job_id = $1 and run_key = $2",
-                job_id,
-                key
-            )
-            .fetch_optional(pool)
-            .await
-        }
-        None => {
-            sqlx::query_scalar!(
-                "select id from executions
-                  where job_id = $1 and status = 'running' and run_key is null
-                    and triggered_by = $2
-                  order by started_at desc limit 1",
-                job_id,
-                PING_TRIGGERED_BY
-            )
-            .fetch_optional(pool)
-            .await
-        }
-    }
-}
-
-/// Replaces output above [`OUTPUT_CAP_BYTES`] by a marker that keeps its size and a
-/// preview, so that the run is still recorded (nothing acknowledged is lost).
-pub fn cap_output(output: Option<serde_json::Value>) -> (Option<serde_json::Value>, bool) {
-    let Some(value) = output else {
-        return (None, false);
-    };
-    let text = value.to_string();
-    if text.len() <= OUTPUT_CAP_BYTES {
-        return (Some(value), false);
-    }
-    let preview = cap_head(text.clone(), 4096);
-    let marker = serde_json::json!({
-        "truncated": true,
-        "original_bytes": text.len(),
-        "preview": preview,
-    });
-    (Some(marker), true)
-}
-
-/// Keeps at most `max` bytes from the start of `s`, on a character boundary.
-pub fn cap_head(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
-}
-
-/// Keeps at most `max` bytes from the end of `s`, on a character boundary.
-pub fn cap_tail(s: String, max: usize) -> String {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    s[start..].to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn caps_respect_char_boundaries() {
-        let s = "é".repeat(10); // 20 bytes
-        assert_eq!(cap_head(s.clone(), 5), "éé");
-        assert_eq!(cap_tail(s.clone(), 5), "éé");
-        assert_eq!(cap_tail("abc".into(), 10), "abc");
-    }
-
-    #[test]
-    fn output_over_cap_becomes_marker() {
-        let big = serde_json::json!({ "x": "a".repeat(OUTPUT_CAP_BYTES) });
-        let (out, truncated) = cap_output(Some(big));
-        assert!(truncated);
-        let out = out.unwrap();
-        assert_eq!(out["truncated"], true);
-        assert!(out["original_bytes"].as_u64().unwrap() > OUTPUT_CAP_BYTES as u64);
-        let small = serde_json::json!({ "ok": 1 });
-        assert_eq!(cap_output(Some(small.clone())), (Some(small), false));
-    }
 }

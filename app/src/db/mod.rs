@@ -8,6 +8,8 @@ pub mod events;
 pub mod execution_list;
 pub mod executions;
 pub mod jobs;
+pub mod output_caps;
+pub mod pings;
 pub mod stats;
 pub mod sweeps;
 pub mod tokens;

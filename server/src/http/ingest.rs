@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use app::db::executions::{Completion, NewExecution, Outcome, Report, OUTPUT_CAP_BYTES};
+use app::db::executions::{Completion, NewExecution, Outcome, Report};
+use app::db::output_caps::OUTPUT_CAP_BYTES;
 use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};

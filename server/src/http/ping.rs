@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use app::db::executions::{self, Completion, NewExecution, Report};
 use app::db::jobs::{self, JobRow};
+use app::db::pings;
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
@@ -90,7 +91,7 @@ async fn handle(
             if new.run_key.is_some() {
                 state.writer.submit(Report::Start(new)).await?;
             } else {
-                executions::ping_start(&state.pool, new).await?;
+                pings::ping_start(&state.pool, new).await?;
             }
             return Ok("OK".into_response());
         }
@@ -106,7 +107,7 @@ fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
         job: job.name.clone(),
         id: None,
         trigger: Trigger::Api,
-        triggered_by: Some(executions::PING_TRIGGERED_BY.into()),
+        triggered_by: Some(pings::PING_TRIGGERED_BY.into()),
         started_at: None,
         host: None,
         scheduled_for: None,
@@ -125,7 +126,7 @@ async fn finish(
     exit_code: Option<i32>,
     log: Option<String>,
 ) -> Result<(), ApiError> {
-    let found = executions::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await?;
+    let found = pings::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await?;
     let id = match found {
         Some(id) => id,
         None => {
