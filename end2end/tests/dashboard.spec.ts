@@ -49,8 +49,18 @@ test("reports appear live, flip in place, and their output is shown as text", as
   await expect(modal.locator("pre.json")).toContainText("<script>alert(1)</script>");
   await expect(modal.locator("pre.error-text")).toHaveText(evil);
   await expect(page.locator("img[src=x]")).toHaveCount(0);
+  await expect(modal).toContainText("· Ended ");
   await page.keyboard.press("Escape");
   await expect(modal).toHaveCount(0);
+
+  // A run that reported no output says so (not a JSON `null`); a running one has no end.
+  const quiet = curl(`${baseURL}/api/v1/executions/start`, token, { job: "e2e-live" }).id as string;
+  await page.locator(`tr[data-execution="${quiet}"]`).click();
+  await expect(modal).toContainText("No output reported.");
+  await expect(modal.locator("pre.json")).toHaveCount(0);
+  await expect(modal).not.toContainText("Ended");
+  await page.keyboard.press("Escape");
+  curl(`${baseURL}/api/v1/executions/${quiet}/complete`, token, { status: "completed" });
 
   const batch = await request.post("/api/v1/batches/kb-indexation", {
     headers: auth,

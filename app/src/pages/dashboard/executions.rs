@@ -177,13 +177,18 @@ pub fn ExecutionModal(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
                                 {x.triggered_by.clone().map(|t| format!(" by {t}"))}
                                 {x.host.clone().map(|h| format!(" · on {h}"))}
                                 {(x.attempt > 1).then(|| format!(" · attempt {}", x.attempt))}</p>
-                            <p>"Started " {local_time(x.started_at, true)} " · Exit code: "
+                            <p>"Started " {local_time(x.started_at, true)}
+                               {x.completed_at.map(|t| view! { " · Ended " {local_time(t, true)} })}
+                               " · Exit code: "
                                {x.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}
                                " · Duration: " {duration(x.duration_ms)}</p>
                             {x.error_message.clone().map(|m| view! { <h3>"Error"</h3><pre class="error-text">{m}</pre> })}
                             <h3>"Output"</h3>
                             {d.output_truncated.then(|| view! { <p class="muted small">"The output was over the size cap: what is kept is shown."</p> })}
-                            <pre class="json">{d.output.as_ref().map(|o| serde_json::to_string_pretty(o).unwrap_or_default()).unwrap_or_else(|| "null".into())}</pre>
+                            {match d.output.as_ref() {
+                                Some(o) => view! { <pre class="json">{serde_json::to_string_pretty(o).unwrap_or_default()}</pre> }.into_any(),
+                                None => view! { <p class="muted">"No output reported."</p> }.into_any(),
+                            }}
                             {d.log_tail.clone().map(|l| view! { <h3>"Log tail"</h3><pre class="log">{l}</pre> })}
                         }.into_any(),
                     }}
