@@ -65,8 +65,8 @@ impl Credential {
             Credential::Token(t) => match state.tokens.verify(&state.pool, t).await {
                 Ok(Some(identity)) if identity.scope.allows(Scope::Read) => Standing::Valid,
                 Ok(_) => Standing::Ended,
-                // The database is away (the token cache is emptied when the event
-                // listener loses it): the token was not revoked, so the stream stays.
+                // The database is away (a verified token is cached only a few seconds):
+                // the token was not revoked, so the stream stays.
                 Err(_) => Standing::Valid,
             },
             Credential::Session(id) => {
