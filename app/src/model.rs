@@ -206,6 +206,13 @@ impl Job {
     }
 }
 
+/// How job lists are ordered: by name, with numbers compared as numbers, so that
+/// `shard-2` comes before `shard-10`.
+pub fn job_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    // Any tie is broken by the text, so the order never depends on how rows arrived.
+    alphanumeric_sort::compare_str(a, b).then_with(|| a.cmp(b))
+}
+
 /// Counters of a batch queue, as reported by the jobs that feed it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchQueue {
@@ -452,6 +459,16 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_names_order_numbers_as_numbers() {
+        let mut names = ["job-10", "job-2", "beta", "job-02", "alpha", "job-1"];
+        names.sort_by(|a, b| job_name_order(a, b));
+        assert_eq!(
+            names,
+            ["alpha", "beta", "job-1", "job-2", "job-02", "job-10"]
+        );
+    }
 
     #[test]
     fn statuses_round_trip_their_spelling() {

@@ -47,6 +47,31 @@ async fn one_job_is_read_by_name(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn jobs_are_listed_with_numbers_in_names_in_numeric_order(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for job in ["shard-10", "shard-2", "backup", "shard-1"] {
+        app.start(job).await;
+    }
+    let (code, jobs) = app.get("/api/v1/jobs", &app.read).await;
+    assert_eq!(code, 200, "{jobs}");
+    let names: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["backup", "shard-1", "shard-2", "shard-10"]);
+    let (_, stats) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    let per_job: Vec<&str> = stats["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(per_job, names);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn deleting_a_job_takes_its_history_and_nothing_else(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     // A typo'd job: one failed run, one still running. And a job that stays.

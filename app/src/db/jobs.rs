@@ -8,7 +8,9 @@ use uuid::Uuid;
 use crate::db::events;
 use crate::db::executions::MAX_DURATION_MS;
 use crate::error::ApiError;
-use crate::model::{ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS};
+use crate::model::{
+    job_name_order, ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
+};
 use crate::schedule::Schedule;
 use crate::validate::{is_valid_name, refuse_nul};
 
@@ -207,7 +209,7 @@ pub async fn ensure(conn: &mut PgConnection, name: &str) -> Result<i64, ApiError
     }
 }
 
-/// All jobs, by name.
+/// All jobs, by name ([`job_name_order`]).
 pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
     let rows = sqlx::query_as!(
         JobRow,
@@ -216,11 +218,13 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
                 last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
-         from jobs order by name"
+         from jobs"
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(JobRow::into_wire).collect())
+    let mut jobs: Vec<Job> = rows.into_iter().map(JobRow::into_wire).collect();
+    jobs.sort_by(|a, b| job_name_order(&a.name, &b.name));
+    Ok(jobs)
 }
 
 /// Creates or replaces job `name`; returns it and whether it was new. Runs in the

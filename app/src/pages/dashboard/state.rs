@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 
 use crate::model::{
-    BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job, JobRemoval,
-    Stats, TimelinePoint,
+    job_name_order, BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary,
+    Job, JobRemoval, Stats, TimelinePoint,
 };
 
 /// How many executions the table keeps.
@@ -119,7 +119,7 @@ impl Live {
             if !jobs.iter().any(|j| j.name == e.job) {
                 // First report of a job: the server created it as an external job.
                 jobs.push(Job::external(&e.job));
-                jobs.sort_by(|a, b| a.name.cmp(&b.name));
+                jobs.sort_by(|a, b| job_name_order(&a.name, &b.name));
             }
             if let Some(j) = jobs.iter_mut().find(|j| j.name == e.job) {
                 if j.last_execution_id == Some(e.id)
@@ -322,5 +322,20 @@ mod tests {
         bump(Some(1000));
         assert_eq!((points[0].count, points[0].timed), (4, 2));
         assert_eq!(points[0].avg_duration_ms, Some(2000.0));
+    }
+
+    #[test]
+    fn a_new_job_takes_its_place_in_name_order() {
+        Owner::new().with(|| {
+            let l = live();
+            for job in ["shard-10", "shard-2", "backup"] {
+                l.apply(ChangeEvent::Execution(ExecutionSummary::example(
+                    job,
+                    ExecutionStatus::Running,
+                )));
+            }
+            let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
+            assert_eq!(names, ["backup", "shard-2", "shard-10"]);
+        });
     }
 }
