@@ -206,9 +206,9 @@ impl Job {
     }
 }
 
-/// How job lists are ordered: by name, with numbers compared as numbers, so that
-/// `shard-2` comes before `shard-10`.
-pub fn job_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+/// How lists of jobs and batch queues are ordered: by name, with numbers compared as
+/// numbers, so that `shard-2` comes before `shard-10`.
+pub fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
     // Any tie is broken by the text, so the order never depends on how rows arrived.
     alphanumeric_sort::compare_str(a, b).then_with(|| a.cmp(b))
 }
@@ -461,9 +461,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn job_names_order_numbers_as_numbers() {
+    fn names_order_numbers_as_numbers() {
         let mut names = ["job-10", "job-2", "beta", "job-02", "alpha", "job-1"];
-        names.sort_by(|a, b| job_name_order(a, b));
+        names.sort_by(|a, b| name_order(a, b));
         assert_eq!(
             names,
             ["alpha", "beta", "job-1", "job-2", "job-02", "job-10"]

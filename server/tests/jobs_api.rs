@@ -47,7 +47,7 @@ async fn one_job_is_read_by_name(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn jobs_are_listed_with_numbers_in_names_in_numeric_order(pool: PgPool) {
+async fn jobs_and_queues_are_listed_with_numbers_in_names_in_numeric_order(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     for job in ["shard-10", "shard-2", "backup", "shard-1"] {
         app.start(job).await;
@@ -69,6 +69,25 @@ async fn jobs_are_listed_with_numbers_in_names_in_numeric_order(pool: PgPool) {
         .map(|j| j["job"].as_str().unwrap())
         .collect();
     assert_eq!(per_job, names);
+
+    for queue in ["crawl-10", "crawl-9"] {
+        let (code, _) = app
+            .post(
+                &format!("/api/v1/batches/{queue}"),
+                &app.ingest,
+                &json!({ "pending": 1 }),
+            )
+            .await;
+        assert_eq!(code, 200);
+    }
+    let (_, queues) = app.get("/api/v1/batches", &app.read).await;
+    let queue_names: Vec<&str> = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(queue_names, ["crawl-9", "crawl-10"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::db::events;
 use crate::error::ApiError;
-use crate::model::{BatchQueue, ChangeEvent};
+use crate::model::{name_order, BatchQueue, ChangeEvent};
 use crate::validate::is_valid_name;
 
 /// Body of `POST /api/v1/batches/{name}`.
@@ -85,14 +85,16 @@ pub async fn report(pool: &PgPool, name: &str, r: BatchReport) -> Result<BatchQu
     Ok(queue)
 }
 
-/// All batch queues, by name.
+/// All batch queues, by name ([`name_order`]).
 pub async fn list(pool: &PgPool) -> Result<Vec<BatchQueue>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         "select name, pending, processing, completed_today, failed_today, updated_at
-         from batch_queues order by name"
+         from batch_queues"
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(Row::into_wire).collect())
+    let mut queues: Vec<BatchQueue> = rows.into_iter().map(Row::into_wire).collect();
+    queues.sort_by(|a, b| name_order(&a.name, &b.name));
+    Ok(queues)
 }

@@ -9,7 +9,7 @@ use crate::db::events;
 use crate::db::executions::MAX_DURATION_MS;
 use crate::error::ApiError;
 use crate::model::{
-    job_name_order, ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
+    name_order, ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
 };
 use crate::schedule::Schedule;
 use crate::validate::{is_valid_name, refuse_nul};
@@ -209,7 +209,7 @@ pub async fn ensure(conn: &mut PgConnection, name: &str) -> Result<i64, ApiError
     }
 }
 
-/// All jobs, by name ([`job_name_order`]).
+/// All jobs, by name ([`name_order`]).
 pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
     let rows = sqlx::query_as!(
         JobRow,
@@ -223,7 +223,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
     .fetch_all(pool)
     .await?;
     let mut jobs: Vec<Job> = rows.into_iter().map(JobRow::into_wire).collect();
-    jobs.sort_by(|a, b| job_name_order(&a.name, &b.name));
+    jobs.sort_by(|a, b| name_order(&a.name, &b.name));
     Ok(jobs)
 }
 

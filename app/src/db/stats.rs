@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use crate::model::{
-    job_name_order, ExecutionStatus, JobStats, NextRun, Stats, StuckExecution, TimelinePoint,
+    name_order, ExecutionStatus, JobStats, NextRun, Stats, StuckExecution, TimelinePoint,
 };
 
 /// Figures over the last `hours` hours plus the 7-day timeline.
@@ -58,7 +58,7 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
         j.success_rate = (finished > 0).then(|| j.completed as f64 / finished as f64);
         j.avg_duration_ms = (dcount[i] > 0).then(|| dsum[i] as f64 / dcount[i] as f64);
     }
-    jobs.sort_by(|a, b| job_name_order(&a.job, &b.job));
+    jobs.sort_by(|a, b| name_order(&a.job, &b.job));
 
     Ok(Stats {
         hours,

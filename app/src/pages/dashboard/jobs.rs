@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use super::format::{duration, percent, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{job_name_order, Job};
+use crate::model::{name_order, Job};
 
 /// The id of a job's row, which the attention summary links to.
 fn row_id(name: &str) -> String {
@@ -39,7 +39,7 @@ pub fn Attention(live: Live) -> impl IntoView {
         out.sort_by(|(a, _, a_alerts), (b, _, b_alerts)| {
             urgency(a_alerts[0])
                 .cmp(&urgency(b_alerts[0]))
-                .then_with(|| job_name_order(a, b))
+                .then_with(|| name_order(a, b))
         });
         out
     });

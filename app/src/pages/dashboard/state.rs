@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 
 use crate::model::{
-    job_name_order, BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary,
-    Job, JobRemoval, Stats, TimelinePoint,
+    name_order, BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job,
+    JobRemoval, Stats, TimelinePoint,
 };
 
 /// How many executions the table keeps.
@@ -36,8 +36,8 @@ impl Live {
     pub fn apply(&self, ev: ChangeEvent) {
         match ev {
             ChangeEvent::Execution(e) => self.apply_execution(e),
-            ChangeEvent::Batch(b) => upsert(self.batches, b, |x, y| x.name == y.name),
-            ChangeEvent::Job(j) => upsert(self.jobs, j, |x, y| x.name == y.name),
+            ChangeEvent::Batch(b) => upsert_named(self.batches, b, |q| &q.name),
+            ChangeEvent::Job(j) => upsert_named(self.jobs, j, |j| &j.name),
             ChangeEvent::JobDeleted(r) => self.forget_job(r),
         }
     }
@@ -119,7 +119,7 @@ impl Live {
             if !jobs.iter().any(|j| j.name == e.job) {
                 // First report of a job: the server created it as an external job.
                 jobs.push(Job::external(&e.job));
-                jobs.sort_by(|a, b| job_name_order(&a.name, &b.name));
+                jobs.sort_by(|a, b| name_order(&a.name, &b.name));
             }
             if let Some(j) = jobs.iter_mut().find(|j| j.name == e.job) {
                 if j.last_execution_id == Some(e.id)
@@ -179,14 +179,19 @@ fn bump_timeline(
     }
 }
 
-fn upsert<T: Clone + Send + Sync + 'static>(
+/// Replaces the item of the same name, or adds it in its place in name order (as the
+/// server lists them).
+fn upsert_named<T: Clone + Send + Sync + 'static>(
     list: RwSignal<Vec<T>>,
     item: T,
-    same: impl Fn(&T, &T) -> bool,
+    name: fn(&T) -> &String,
 ) {
-    list.update(|v| match v.iter_mut().find(|x| same(x, &item)) {
+    list.update(|v| match v.iter_mut().find(|x| name(x) == name(&item)) {
         Some(x) => *x = item,
-        None => v.push(item),
+        None => {
+            v.push(item);
+            v.sort_by(|a, b| name_order(name(a), name(b)));
+        }
     });
 }
 
@@ -325,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_job_takes_its_place_in_name_order() {
+    fn new_jobs_and_queues_take_their_place_in_name_order() {
         Owner::new().with(|| {
             let l = live();
             for job in ["shard-10", "shard-2", "backup"] {
@@ -334,8 +339,28 @@ mod tests {
                     ExecutionStatus::Running,
                 )));
             }
+            let mut queue = BatchQueue {
+                name: "crawl-10".into(),
+                pending: 1,
+                processing: 0,
+                completed_today: 0,
+                failed_today: 0,
+                success_rate: None,
+                updated_at: Utc::now(),
+            };
+            l.apply(ChangeEvent::Batch(queue.clone()));
+            queue.name = "crawl-9".into();
+            l.apply(ChangeEvent::Batch(queue.clone()));
+            l.apply(ChangeEvent::Job(Job::external("shard-3")));
             let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
-            assert_eq!(names, ["backup", "shard-2", "shard-10"]);
+            assert_eq!(names, ["backup", "shard-2", "shard-3", "shard-10"]);
+            let queues: Vec<String> = l
+                .batches
+                .get_untracked()
+                .into_iter()
+                .map(|q| q.name)
+                .collect();
+            assert_eq!(queues, ["crawl-9", "crawl-10"]);
         });
     }
 }
