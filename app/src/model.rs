@@ -117,6 +117,22 @@ pub struct ExecutionSummary {
 }
 
 #[cfg(test)]
+impl BatchQueue {
+    /// Queue `name` with one item pending, for tests.
+    pub fn example(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            pending: 1,
+            processing: 0,
+            completed_today: 0,
+            failed_today: 0,
+            success_rate: None,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+#[cfg(test)]
 impl ExecutionSummary {
     /// An API-triggered execution of `job` started now, for tests.
     pub fn example(job: &str, status: ExecutionStatus) -> Self {
@@ -532,15 +548,7 @@ mod tests {
 
     #[test]
     fn change_event_is_tagged_by_kind() {
-        let ev = ChangeEvent::Batch(BatchQueue {
-            name: "kb".into(),
-            pending: 1,
-            processing: 0,
-            completed_today: 0,
-            failed_today: 0,
-            success_rate: None,
-            updated_at: Utc::now(),
-        });
+        let ev = ChangeEvent::Batch(BatchQueue::example("kb"));
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["kind"], "batch");
         assert_eq!(v["data"]["name"], "kb");

@@ -339,18 +339,9 @@ mod tests {
                     ExecutionStatus::Running,
                 )));
             }
-            let mut queue = BatchQueue {
-                name: "crawl-10".into(),
-                pending: 1,
-                processing: 0,
-                completed_today: 0,
-                failed_today: 0,
-                success_rate: None,
-                updated_at: Utc::now(),
-            };
-            l.apply(ChangeEvent::Batch(queue.clone()));
-            queue.name = "crawl-9".into();
-            l.apply(ChangeEvent::Batch(queue.clone()));
+            for queue in ["crawl-10", "crawl-9"] {
+                l.apply(ChangeEvent::Batch(BatchQueue::example(queue)));
+            }
             l.apply(ChangeEvent::Job(Job::external("shard-3")));
             let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
             assert_eq!(names, ["backup", "shard-2", "shard-3", "shard-10"]);
