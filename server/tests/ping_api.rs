@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{ping_key, snapshot, spawn_app};
+use common::{error_code, ping_key, snapshot, spawn_app};
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]
@@ -115,11 +115,31 @@ async fn unknown_keys_and_actions_are_404(pool: PgPool) {
         "/ping/not-a-uuid".to_string(),
         format!("/ping/{key}/256"),
         format!("/ping/{key}/explode"),
+        format!("/ping/{key}/start/extra"),
+        "/ping".to_string(),
+        "/ping/".to_string(),
     ] {
         let r = app.get_raw(&path, None).await;
         assert_eq!(r.status(), 404, "{path}");
         let (_, b) = common::status_json(r).await;
-        assert_eq!(b["error"]["code"], "not_found");
+        assert_eq!(error_code(&b), "not_found", "{path}");
+    }
+    // A log over the ping body limit is refused in the same JSON shape.
+    let big = "x".repeat(server::http::PING_BODY_LIMIT + 1);
+    for path in [format!("/ping/{key}"), format!("/ping/{key}/start")] {
+        let r = app
+            .client
+            .post(app.url(&path))
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        let (status, b) = common::status_json(r).await;
+        assert_eq!(
+            (status, error_code(&b).as_str()),
+            (413, "payload_too_large"),
+            "{path}: {b}"
+        );
     }
     assert_eq!(snapshot(&pool).await, before);
 }

@@ -11,6 +11,31 @@ use app::db::tokens::TokenIdentity;
 use app::error::ApiError;
 use app::state::AppState;
 
+/// A raw body (a ping's log), refused in our JSON error shape: over the body limit →
+/// 413 (axum's own rejection is plain text).
+pub struct BodyBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(BodyBytes)
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                    "the request body is too large: the API takes up to {} KiB, pings up to {} KiB",
+                    super::BODY_LIMIT / 1024,
+                    super::PING_BODY_LIMIT / 1024
+                ))
+                } else {
+                    ApiError::BadRequest(format!("could not read the body: {e}"))
+                }
+            })
+    }
+}
+
 /// A JSON body. Accepted whatever the Content-Type (shell scripts often omit it);
 /// unparsable → 400, well-formed but wrong shape → 422, over the body limit → 413.
 pub struct JsonBody<T>(pub T);
@@ -19,16 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!(
-                    "request body is larger than {} bytes",
-                    super::BODY_LIMIT
-                ))
-            } else {
-                ApiError::BadRequest(format!("could not read the body: {e}"))
-            }
-        })?;
+        let BodyBytes(bytes) = BodyBytes::from_request(req, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }

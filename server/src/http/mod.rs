@@ -18,7 +18,7 @@ use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTION
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
@@ -30,6 +30,10 @@ use app::state::AppState;
 
 /// Largest request body accepted (413 above). Output above 64 KiB is truncated, see `ingest`.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The largest ping body (its log): Healthchecks caps them at 100 kB; the log tail
+/// keeps the end.
+pub const PING_BODY_LIMIT: usize = 100 * 1024;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -93,15 +97,24 @@ fn api_routes() -> Router<AppState> {
 }
 
 fn ping_routes() -> Router<AppState> {
-    Router::new()
-        .route("/ping/{key}", get(ping::ping).post(ping::ping))
+    let pings = Router::new()
+        .route("/{key}", get(ping::ping).post(ping::ping))
         .route(
-            "/ping/{key}/{action}",
+            "/{key}/{action}",
             get(ping::ping_action).post(ping::ping_action),
         )
-        // Healthchecks caps ping bodies at 100 kB; the log tail keeps the end.
-        .layer(DefaultBodyLimit::max(100 * 1024))
-        .layer(middleware::from_fn(method_not_allowed_as_json))
+        .fallback(ping_not_found)
+        .layer(DefaultBodyLimit::max(PING_BODY_LIMIT))
+        .layer(middleware::from_fn(method_not_allowed_as_json));
+    // A nested router's fallback does not see `/ping` and `/ping/` themselves.
+    Router::new()
+        .nest("/ping", pings)
+        .route("/ping", any(ping_not_found))
+        .route("/ping/", any(ping_not_found))
+}
+
+async fn ping_not_found() -> ApiError {
+    ApiError::NotFound("no such ping route: use /ping/{key}[/start|/fail|/{exit_code}]".into())
 }
 
 fn site_routes(state: &AppState) -> Router<AppState> {

@@ -18,7 +18,7 @@ use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
-use super::extract::{query_params, QueryParams};
+use super::extract::{query_params, BodyBytes, QueryParams};
 
 #[derive(Deserialize)]
 pub struct PingQuery {
@@ -53,7 +53,7 @@ pub async fn ping(
     State(state): State<AppState>,
     Path(key): Path<String>,
     query: QueryParams<PingQuery>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     handle(state, &key, None, query_params(query)?, body).await
 }
@@ -63,7 +63,7 @@ pub async fn ping_action(
     State(state): State<AppState>,
     Path((key, action)): Path<(String, String)>,
     query: QueryParams<PingQuery>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> Result<Response, ApiError> {
     handle(state, &key, Some(&action), query_params(query)?, body).await
 }
