@@ -16,7 +16,9 @@ use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tokio::sync::watch;
 
 use crate::common::sse::connect;
-use crate::common::{error_code, snapshot, spawn_app, spawn_app_with, status_json, TestApp};
+use crate::common::{
+    error_code, quick_recheck, snapshot, spawn_app, spawn_app_with, status_json, TestApp,
+};
 
 /// A TCP relay to the test's PostgreSQL that can be cut and restored. Cut, it closes
 /// every open connection and stops listening, so that new connections are refused, as
@@ -264,15 +266,8 @@ async fn open_streams_stay_open_through_an_outage_and_carry_on(pool: PgPool) {
     let target = (*pool.connect_options()).clone();
     let relay = Relay::start(&target).await;
     // Streams re-check their token every 100 ms, so many checks fall in the outage.
-    let config = app::state::Config {
-        stream_recheck: Duration::from_millis(100),
-        ..Default::default()
-    };
-    let app = spawn_app_with(
-        relay.pool(&target, Duration::from_millis(500)).await,
-        config,
-    )
-    .await;
+    let pool_via_relay = relay.pool(&target, Duration::from_millis(500)).await;
+    let app = spawn_app_with(pool_via_relay, quick_recheck()).await;
     let mut stream = connect(&app, None).await;
     // The stream is live (past its first replay) once it has carried a report.
     let before = app.start("before-outage").await;

@@ -2,8 +2,6 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::spawn_app;
 use common::sse::{connect, Msg, SseReader};
 use sqlx::PgPool;
@@ -184,16 +182,9 @@ async fn connect_after(app: &common::TestApp, after: i64) -> SseReader {
     SseReader::new(resp)
 }
 
-fn quick_recheck() -> app::state::Config {
-    app::state::Config {
-        stream_recheck: Duration::from_millis(100),
-        ..Default::default()
-    }
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn a_revoked_token_loses_its_open_stream(pool: PgPool) {
-    let app = common::spawn_app_with(pool.clone(), quick_recheck()).await;
+    let app = common::spawn_app_with(pool.clone(), common::quick_recheck()).await;
     let watcher = app::db::tokens::create(&pool, "watcher", app::db::tokens::Scope::Read, None)
         .await
         .unwrap();
@@ -214,7 +205,7 @@ async fn a_revoked_token_loses_its_open_stream(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_ended_session_is_told_signed_out(pool: PgPool) {
-    let app = common::spawn_app_with(pool.clone(), quick_recheck()).await;
+    let app = common::spawn_app_with(pool.clone(), common::quick_recheck()).await;
     app::db::users::create(
         &pool,
         "vera",

@@ -15,6 +15,12 @@ async fn delete(app: &TestApp, name: &str, token: Option<&str>) -> (u16, Value) 
     status_json(req.send().await.unwrap()).await
 }
 
+/// The text `field` of each item of a JSON array, in order.
+fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().unwrap().iter();
+    items.map(|item| item[field].as_str().unwrap()).collect()
+}
+
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -54,21 +60,10 @@ async fn jobs_and_queues_are_listed_with_numbers_in_names_in_numeric_order(pool:
     }
     let (code, jobs) = app.get("/api/v1/jobs", &app.read).await;
     assert_eq!(code, 200, "{jobs}");
-    let names: Vec<&str> = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["name"].as_str().unwrap())
-        .collect();
+    let names = field_of_each(&jobs, "name");
     assert_eq!(names, ["backup", "shard-1", "shard-2", "shard-10"]);
     let (_, stats) = app.get("/api/v1/stats?hours=24", &app.read).await;
-    let per_job: Vec<&str> = stats["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["job"].as_str().unwrap())
-        .collect();
-    assert_eq!(per_job, names);
+    assert_eq!(field_of_each(&stats["jobs"], "job"), names);
 
     for queue in ["crawl-10", "crawl-9"] {
         let (code, _) = app
@@ -81,13 +76,7 @@ async fn jobs_and_queues_are_listed_with_numbers_in_names_in_numeric_order(pool:
         assert_eq!(code, 200);
     }
     let (_, queues) = app.get("/api/v1/batches", &app.read).await;
-    let queue_names: Vec<&str> = queues
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|q| q["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(queue_names, ["crawl-9", "crawl-10"]);
+    assert_eq!(field_of_each(&queues, "name"), ["crawl-9", "crawl-10"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -87,8 +87,8 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let next = safe_next(form.next.as_deref()).to_string();
     match attempt_login(&state, addr, &session, form, &next).await {
-        Err(ApiError::Unavailable(detail)) => {
-            tracing::warn!(%detail, "sign-in: database unavailable");
+        Err(e @ ApiError::Unavailable(_)) => {
+            e.log_server_side();
             Ok(Redirect::to(&login_url("unavailable", &next)).into_response())
         }
         other => other,

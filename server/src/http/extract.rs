@@ -2,7 +2,7 @@
 //! API-token check that every API handler starts with.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, Query, Request};
 use axum::http::{HeaderMap, Uri};
 use serde::de::DeserializeOwned;
@@ -22,18 +22,18 @@ impl<S: Send + Sync> FromRequest<S> for BodyBytes {
         Bytes::from_request(req, state)
             .await
             .map(BodyBytes)
-            .map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                    "the request body is too large: the API takes up to {} KiB, pings up to {} KiB",
-                    super::BODY_LIMIT / 1024,
-                    super::PING_BODY_LIMIT / 1024
-                ))
-                } else {
-                    ApiError::BadRequest(format!("could not read the body: {e}"))
-                }
-            })
+            .map_err(body_refusal)
     }
+}
+
+fn body_refusal(e: BytesRejection) -> ApiError {
+    if e.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::BadRequest(format!("could not read the body: {e}"));
+    }
+    let (api_kib, ping_kib) = (super::BODY_LIMIT / 1024, super::PING_BODY_LIMIT / 1024);
+    ApiError::PayloadTooLarge(format!(
+        "the request body is too large: the API takes up to {api_kib} KiB, pings up to {ping_kib} KiB"
+    ))
 }
 
 /// A JSON body. Accepted whatever the Content-Type (shell scripts often omit it);

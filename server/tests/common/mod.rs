@@ -25,6 +25,15 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, Config::default()).await
 }
 
+/// Settings under which open event streams re-check their credential every 100 ms,
+/// so that tests see a revoked token or an outage take effect at once.
+pub fn quick_recheck() -> Config {
+    Config {
+        stream_recheck: std::time::Duration::from_millis(100),
+        ..Config::default()
+    }
+}
+
 /// [`spawn_app`] with other settings.
 pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
     let state = server::serve::state(pool.clone(), config);
