@@ -14,6 +14,7 @@ mod ingest_api;
 mod jobs_api;
 mod odd_inputs;
 mod ping_api;
+mod ping_logs;
 mod ping_runs;
 mod read_api;
 mod report_batches;

@@ -256,15 +256,16 @@ impl ReportResult {
     }
 }
 
-/// Applies validated reports in one transaction, in order. An `Err` means the whole
-/// batch failed (nothing was written); per-report refusals are in the `Ok` vector.
-pub async fn apply(
-    pool: &PgPool,
+/// Applies validated reports in one transaction (the pool's own, or the caller's), in
+/// order. An `Err` means the whole batch failed (nothing was written); per-report
+/// refusals are in the `Ok` vector.
+pub async fn apply<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     reports: &[&Report],
 ) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
     let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
     let out = sqlx::query_scalar!("select cw_apply_reports($1) as \"r!\"", ops)
-        .fetch_one(pool)
+        .fetch_one(db)
         .await?;
     let results: Vec<ReportResult> = serde_json::from_value(out)
         .map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?;
@@ -279,10 +280,13 @@ pub async fn apply(
         .collect())
 }
 
-/// Validates and applies one report on its own.
-pub async fn apply_one(pool: &PgPool, report: Report) -> Result<Outcome, ApiError> {
+/// Validates and applies one report on its own (in the caller's transaction, if given).
+pub async fn apply_one<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    report: Report,
+) -> Result<Outcome, ApiError> {
     report.validate()?;
-    apply(pool, &[&report])
+    apply(db, &[&report])
         .await?
         .pop()
         .unwrap_or_else(|| Err(ApiError::Internal("no result".into())))

@@ -1,9 +1,9 @@
-//! Healthchecks-style pings: `/ping/{key}[/start|/fail|/{exit_code}]`, GET or POST,
-//! the body being the log. The job's ping key is the credential (unknown → 404).
+//! Healthchecks-style pings: `/ping/{key}[/start|/fail|/log|/{exit_code}]`, GET or
+//! POST, the body being the log. The job's ping key is the credential (unknown → 404).
 //! `?rid=` pairs a start with its end. Without it, as in Healthchecks, a job has one
 //! open run: an end closes it (or records an instant run if none is open), and a new
 //! start ends it as failed first, since its own end will never come. Runs that overlap
-//! need `rid`.
+//! need `rid`. `/log` adds its body to the run's log and changes nothing else.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -31,6 +31,8 @@ enum Signal {
     Start,
     Success,
     Fail(Option<i32>),
+    /// A log line for the run, with no change of state.
+    Log,
 }
 
 fn parse_action(action: Option<&str>) -> Result<Signal, ApiError> {
@@ -38,11 +40,12 @@ fn parse_action(action: Option<&str>) -> Result<Signal, ApiError> {
         None => Ok(Signal::Success),
         Some("start") => Ok(Signal::Start),
         Some("fail") => Ok(Signal::Fail(None)),
+        Some("log") => Ok(Signal::Log),
         Some(code) => match code.parse::<u8>() {
             Ok(0) => Ok(Signal::Success),
             Ok(n) => Ok(Signal::Fail(Some(i32::from(n)))),
             Err(_) => Err(ApiError::NotFound(format!(
-                "unknown ping action {code:?}: use start, fail or an exit code 0-255"
+                "unknown ping action {code:?}: use start, fail, log or an exit code 0-255"
             ))),
         },
     }
@@ -95,10 +98,30 @@ async fn handle(
             }
             return Ok("OK".into_response());
         }
+        Signal::Log => {
+            let log = log.unwrap_or_default();
+            return match pings::append_log(&state.pool, job.id, q.rid.as_deref(), log).await? {
+                Some(_) => Ok("OK".into_response()),
+                None => Err(ApiError::NotFound(
+                    "no run of this job is open to add a log to: send /start first \
+                     (with the same rid, if you use one)"
+                        .into(),
+                )),
+            };
+        }
         Signal::Success => (ExecutionStatus::Completed, Some(0)),
         Signal::Fail(code) => (ExecutionStatus::Failed, code),
     };
-    finish(&state, &job, q.rid, status, exit_code, log).await?;
+    let done = Completion {
+        status,
+        output: None,
+        error_message: None,
+        exit_code,
+        duration_ms: None,
+        log_tail: log,
+        completed_at: None,
+    };
+    pings::ping_end(&state.pool, job.id, new_execution(&job, q.rid), done).await?;
     Ok("OK".into_response())
 }
 
@@ -116,40 +139,6 @@ fn new_execution(job: &JobRow, rid: Option<String>) -> NewExecution {
     }
 }
 
-/// Ends the run that `rid` (or the latest running one) names; records an instant
-/// run when there is none.
-async fn finish(
-    state: &AppState,
-    job: &JobRow,
-    rid: Option<String>,
-    status: ExecutionStatus,
-    exit_code: Option<i32>,
-    log: Option<String>,
-) -> Result<(), ApiError> {
-    let found = pings::find_for_ping_end(&state.pool, job.id, rid.as_deref()).await?;
-    let id = match found {
-        Some(id) => id,
-        None => {
-            let start = Report::Start(new_execution(job, rid));
-            state.writer.submit(start).await?.execution.summary.id
-        }
-    };
-    let done = Completion {
-        status,
-        output: None,
-        error_message: None,
-        exit_code,
-        duration_ms: None,
-        log_tail: log,
-        completed_at: None,
-    };
-    state
-        .writer
-        .submit(Report::Complete(id, done))
-        .await
-        .map(|_| ())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +151,7 @@ mod tests {
         assert_eq!(parse_action(Some("0")).unwrap(), Signal::Success);
         assert_eq!(parse_action(Some("3")).unwrap(), Signal::Fail(Some(3)));
         assert!(parse_action(Some("256")).is_err());
-        assert!(parse_action(Some("log")).is_err());
+        assert_eq!(parse_action(Some("log")).unwrap(), Signal::Log);
+        assert!(parse_action(Some("logs")).is_err());
     }
 }
