@@ -316,6 +316,12 @@ async fn a_wrong_method_is_refused_in_json_with_allow(pool: PgPool) {
         assert_eq!(allowed, allow, "{method} {path}");
         let (_, body) = common::status_json(resp).await;
         assert_eq!(common::error_code(&body), "method_not_allowed", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{method} is not allowed here"))
+                && message.contains("Allow header"),
+            "{body}"
+        );
     }
     assert_eq!(common::snapshot(&pool).await, before);
 }

@@ -68,10 +68,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body is empty; send a JSON object".into(),
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    let refusal = |e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Data => ApiError::Invalid(format!("invalid body: {e}")),
         _ => ApiError::BadRequest(format!("malformed JSON: {e}")),
-    })
+    };
+    // Every body is an object; serde would also read a struct from an array of its
+    // fields in order, a form no caller should come to rely on.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(refusal)?;
+        return Err(ApiError::Invalid("the body must be a JSON object".into()));
+    }
+    serde_json::from_slice(bytes).map_err(refusal)
 }
 
 /// Query parameters that look like a secret. Refused anywhere under /api: URLs end up
@@ -174,6 +181,13 @@ mod tests {
             parse_json::<B>(br#"{"a":"x"}"#).unwrap_err().status_code(),
             422
         );
-        assert!(parse_json::<B>(br#"{"a":1}"#).is_ok());
+        assert!(parse_json::<B>(br#" {"a":1}"#).is_ok());
+        // Well-formed JSON that is not an object is refused, though serde would read
+        // `[1]` as `B { a: 1 }`; JSON that is not well-formed is still malformed.
+        for other in [&b"[1]"[..], b"1", b"null", b"\"a\""] {
+            let e = parse_json::<B>(other).unwrap_err();
+            assert_eq!(e.status_code(), 422, "{e}");
+        }
+        assert_eq!(parse_json::<B>(b"[1").unwrap_err().status_code(), 400);
     }
 }
