@@ -173,6 +173,33 @@ async fn after_everything_is_pruned_a_fresh_start_is_not_stale(pool: PgPool) {
     assert_eq!(first.data["data"]["id"], e["id"]);
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn resuming_from_beyond_the_newest_event_says_reset(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.start("recreated").await;
+    // A page left open while its database was recreated holds a higher number; without
+    // a reset it would hear nothing until the new numbers passed it.
+    for by_query in [false, true] {
+        let newest = app::db::events::latest_seq(&pool).await.unwrap();
+        let mut stream = if by_query {
+            connect_after(&app, newest + 1000).await
+        } else {
+            connect(&app, Some(newest + 1000)).await
+        };
+        let reset = stream.next().await;
+        assert_eq!((reset.event.as_str(), reset.id), ("reset", newest));
+        let e = app.start("recreated").await;
+        let next = stream.next().await;
+        assert_eq!((next.event.as_str(), next.id), ("execution", newest + 1));
+        assert_eq!(next.data["data"]["id"], e["id"]);
+    }
+    // Resuming from the newest itself is not stale.
+    let newest = app::db::events::latest_seq(&pool).await.unwrap();
+    let mut fine = connect(&app, Some(newest)).await;
+    app.start("recreated").await;
+    assert_eq!(fine.next().await.event, "execution", "no reset");
+}
+
 /// A fresh EventSource, which resumes with `?after=` (it cannot send Last-Event-ID).
 async fn connect_after(app: &common::TestApp, after: i64) -> SseReader {
     let resp = app

@@ -122,7 +122,11 @@ async fn malformed_and_invalid_bodies_change_nothing(pool: PgPool) {
         ("{not json", 400, "bad_request"),
         ("", 400, "bad_request"),
         // The fields in order, as serde would read them, are still not an object.
-        (r#"["a", null, null, null, null, null, null]"#, 422, "invalid"),
+        (
+            r#"["a", null, null, null, null, null, null]"#,
+            422,
+            "invalid",
+        ),
         ("null", 422, "invalid"),
         (r#"{"job": 5}"#, 422, "invalid"),
         (r#"{"nojob": "x"}"#, 422, "invalid"),

@@ -5,7 +5,8 @@
 //! ones; the two are joined on `seq`, so nothing is missed or repeated. A client
 //! without the header starts from now. A client resuming from before the oldest events
 //! still kept (they are pruned after `event_retention_hours`) first receives a `reset`
-//! event: what it holds is stale and must be read again (the page reloads). A browser
+//! event: what it holds is stale and must be read again (the page reloads); so does one
+//! resuming from a number the database has never given (it was recreated). A browser
 //! whose session has ended gets a `signed_out` event (the page reloads to sign-in).
 
 use std::convert::Infallible;
@@ -137,9 +138,18 @@ pub async fn stream(
     let mut after = resume.unwrap_or_else(|| state.hub.latest());
     let (tx, rx) = mpsc::channel::<Event>(256);
     let horizon = events::pruned_through(&state.pool).await?;
-    if after < horizon {
+    // A number beyond every event recorded comes from another database (recreated, or
+    // restored from a backup): resuming there would skip every event until the numbers
+    // caught up, so the client starts again from the newest.
+    let newest = events::latest_seq(&state.pool).await?;
+    let restart = if after < horizon {
+        Some(horizon)
+    } else {
+        (after > newest).then_some(newest)
+    };
+    if let Some(restart) = restart {
         let reset = Event::default()
-            .id(horizon.to_string())
+            .id(restart.to_string())
             .event("reset")
             .data(
                 serde_json::json!({ "kind": "reset", "data": { "pruned_through": horizon } })
@@ -147,7 +157,7 @@ pub async fn stream(
             );
         // The channel is new and empty: this cannot block.
         let _ = tx.send(reset).await;
-        after = horizon;
+        after = restart;
     }
     tokio::spawn(pump(state, live, after, tx, credential));
     let body = Sse::new(futures::StreamExt::map(
