@@ -124,7 +124,8 @@ async fn unknown_keys_and_actions_are_404(pool: PgPool) {
         let (_, b) = common::status_json(r).await;
         assert_eq!(error_code(&b), "not_found", "{path}");
     }
-    // A log over the ping body limit is refused in the same JSON shape.
+    // A log over the ping body limit (16 MiB, against runaway uploads) is refused in
+    // the same JSON shape.
     let big = "x".repeat(server::http::PING_BODY_LIMIT + 1);
     for path in [format!("/ping/{key}"), format!("/ping/{key}/start")] {
         let r = app

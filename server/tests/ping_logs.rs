@@ -173,3 +173,33 @@ async fn a_run_keeps_the_last_16_kib_of_its_logs(pool: PgPool) {
     assert!(!tail.contains("log 2 "), "the oldest logs are gone");
     assert_eq!(run["status"], "running");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_large_log_still_reports_the_end(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let key = ping_key(&pool, "verbose").await;
+    // 3 MiB of log, as `curl --data-binary @job.log` sends a big one: the run is
+    // recorded, with the end of its log.
+    let mut log: String = (0..60_000)
+        .map(|i| format!("line {i:07} {}\n", "-".repeat(40)))
+        .collect();
+    log.push_str("exit 3: disk full\n");
+    assert!(log.len() > 3 << 20);
+    assert_eq!(
+        ping(&app, &format!("/ping/{key}/3"), &log).await,
+        (200, "OK".into())
+    );
+    let run = &runs(&app, "verbose").await[0];
+    assert_eq!(
+        (run["status"].as_str(), run["exit_code"].as_i64()),
+        (Some("failed"), Some(3))
+    );
+    let tail = run["log_tail"].as_str().unwrap();
+    assert!(
+        tail.len() <= 16 * 1024 && tail.len() > 16 * 1024 - 64,
+        "{}",
+        tail.len()
+    );
+    assert!(log.ends_with(tail));
+    assert!(tail.ends_with("exit 3: disk full\n"));
+}

@@ -4,16 +4,19 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, Query, Request};
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, Uri};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
+use app::db::output_caps::{cap_tail, LOG_TAIL_CAP_BYTES};
 use app::db::tokens::TokenIdentity;
 use app::error::ApiError;
 use app::state::AppState;
 
-/// A raw body (a ping's log), refused in our JSON error shape: over the body limit →
-/// 413 (axum's own rejection is plain text).
-pub struct BodyBytes(pub Bytes);
+/// A raw request body, refused in our JSON error shape: over the body limit → 413
+/// (axum's own rejection is plain text).
+struct BodyBytes(Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for BodyBytes {
     type Rejection = ApiError;
@@ -30,10 +33,54 @@ fn body_refusal(e: BytesRejection) -> ApiError {
     if e.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::BadRequest(format!("could not read the body: {e}"));
     }
-    let (api_kib, ping_kib) = (super::BODY_LIMIT / 1024, super::PING_BODY_LIMIT / 1024);
+    too_large()
+}
+
+fn too_large() -> ApiError {
+    let (api_kib, ping_mib) = (super::BODY_LIMIT / 1024, super::PING_BODY_LIMIT >> 20);
     ApiError::PayloadTooLarge(format!(
-        "the request body is too large: the API takes up to {api_kib} KiB, pings up to {ping_kib} KiB"
+        "the request body is too large: the API takes up to {api_kib} KiB, pings up to {ping_mib} MiB"
     ))
+}
+
+/// A ping's body: the end of the log it carries, at most [`LOG_TAIL_CAP_BYTES`] (all
+/// a run keeps), or `None` when empty. The body is read through, never held whole;
+/// above [`super::PING_BODY_LIMIT`] → 413.
+pub struct PingLog(pub Option<String>);
+
+impl<S: Send + Sync> FromRequest<S> for PingLog {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        // A few bytes over the cap, as the cut may fall inside a character.
+        const KEEP: usize = LOG_TAIL_CAP_BYTES + 4;
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > super::PING_BODY_LIMIT) {
+            return Err(too_large());
+        }
+        let mut body = req.into_body().into_data_stream();
+        let (mut kept, mut total) = (Vec::new(), 0usize);
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+            total += chunk.len();
+            if total > super::PING_BODY_LIMIT {
+                return Err(too_large());
+            }
+            kept.extend_from_slice(&chunk);
+            if kept.len() > 2 * KEEP {
+                kept.drain(..kept.len() - KEEP);
+            }
+        }
+        let end = &kept[kept.len().saturating_sub(KEEP)..];
+        let log = String::from_utf8_lossy(end).into_owned();
+        Ok(PingLog(
+            (!log.is_empty()).then(|| cap_tail(log, LOG_TAIL_CAP_BYTES)),
+        ))
+    }
 }
 
 /// A JSON body. Accepted whatever the Content-Type (shell scripts often omit it);
@@ -166,6 +213,47 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("authorization", "Basic abc".parse().unwrap());
         assert_eq!(presented_token(&h), None);
+    }
+
+    async fn ping_log(
+        body: axum::body::Body,
+        declared: Option<usize>,
+    ) -> Result<PingLog, ApiError> {
+        let mut req = Request::new(body);
+        if let Some(n) = declared {
+            req.headers_mut().insert(CONTENT_LENGTH, n.into());
+        }
+        PingLog::from_request(req, &()).await
+    }
+
+    #[tokio::test]
+    async fn ping_logs_keep_their_end_and_stop_runaway_uploads() {
+        use axum::body::Body;
+        let status = |r: Result<PingLog, ApiError>| r.err().map(|e| e.status_code());
+        assert_eq!(ping_log(Body::empty(), None).await.unwrap().0, None);
+        // Streamed in chunks, with no length declared: only the end is held.
+        let chunks = (0..100).map(|i| Ok::<_, std::io::Error>(format!("{i:03}é").repeat(4000)));
+        let log = ping_log(Body::from_stream(futures::stream::iter(chunks)), None)
+            .await
+            .unwrap()
+            .0
+            .unwrap();
+        assert!(log.len() <= LOG_TAIL_CAP_BYTES && log.len() > LOG_TAIL_CAP_BYTES - 8);
+        assert!(log.ends_with("099é") && !log.contains("098"));
+        // Over the limit: refused whether declared up front or found while reading.
+        let limit = super::super::PING_BODY_LIMIT;
+        assert_eq!(
+            status(ping_log(Body::empty(), Some(limit + 1)).await),
+            Some(413)
+        );
+        let chunks = (0..=limit >> 16).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1 << 16]));
+        let streamed = Body::from_stream(futures::stream::iter(chunks));
+        assert_eq!(status(ping_log(streamed, None).await), Some(413));
+        let exact = Body::from(vec![b'y'; limit]);
+        assert_eq!(
+            ping_log(exact, Some(limit)).await.unwrap().0.unwrap().len(),
+            LOG_TAIL_CAP_BYTES
+        );
     }
 
     #[test]

@@ -31,9 +31,10 @@ use app::state::AppState;
 /// Largest request body accepted (413 above). Output above 64 KiB is truncated, see `ingest`.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The largest ping body (its log): Healthchecks caps them at 100 kB; the log tail
-/// keeps the end.
-pub const PING_BODY_LIMIT: usize = 100 * 1024;
+/// The largest ping body (its log). Only its end is kept (a run keeps the last 16 KiB
+/// of its log) and it is read through without being held, so a job whose log grew
+/// large still reports its end; the limit only stops a runaway upload.
+pub const PING_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
@@ -104,7 +105,6 @@ fn ping_routes() -> Router<AppState> {
             get(ping::ping_action).post(ping::ping_action),
         )
         .fallback(ping_not_found)
-        .layer(DefaultBodyLimit::max(PING_BODY_LIMIT))
         .layer(middleware::from_fn(method_not_allowed_as_json));
     // A nested router's fallback does not see `/ping` and `/ping/` themselves.
     Router::new()

@@ -5,7 +5,6 @@
 //! start ends it as failed first, since its own end will never come. Runs that overlap
 //! need `rid`. `/log` adds its body to the run's log and changes nothing else.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -18,7 +17,7 @@ use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
 use app::state::AppState;
 
-use super::extract::{query_params, BodyBytes, QueryParams};
+use super::extract::{query_params, PingLog, QueryParams};
 
 #[derive(Deserialize)]
 pub struct PingQuery {
@@ -56,9 +55,9 @@ pub async fn ping(
     State(state): State<AppState>,
     Path(key): Path<String>,
     query: QueryParams<PingQuery>,
-    BodyBytes(body): BodyBytes,
+    PingLog(log): PingLog,
 ) -> Result<Response, ApiError> {
-    handle(state, &key, None, query_params(query)?, body).await
+    handle(state, &key, None, query_params(query)?, log).await
 }
 
 /// `/ping/{key}/{action}`
@@ -66,9 +65,9 @@ pub async fn ping_action(
     State(state): State<AppState>,
     Path((key, action)): Path<(String, String)>,
     query: QueryParams<PingQuery>,
-    BodyBytes(body): BodyBytes,
+    PingLog(log): PingLog,
 ) -> Result<Response, ApiError> {
-    handle(state, &key, Some(&action), query_params(query)?, body).await
+    handle(state, &key, Some(&action), query_params(query)?, log).await
 }
 
 async fn handle(
@@ -76,7 +75,7 @@ async fn handle(
     key: &str,
     action: Option<&str>,
     q: PingQuery,
-    body: Bytes,
+    log: Option<String>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound("no job has this ping key".into());
     let key = Uuid::parse_str(key).map_err(|_| not_found())?;
@@ -87,7 +86,6 @@ async fn handle(
     if let Some(rid) = &q.rid {
         executions::check_run_key(rid)?;
     }
-    let log = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
     let (status, exit_code) = match signal {
         Signal::Start => {
             let new = new_execution(&job, q.rid);
