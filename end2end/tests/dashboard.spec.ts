@@ -53,14 +53,19 @@ test("reports appear live, flip in place, and their output is shown as text", as
   await page.keyboard.press("Escape");
   await expect(modal).toHaveCount(0);
 
-  // A run that reported no output says so (not a JSON `null`); a running one has no end.
+  // A running run has no end and says it has no output (not a JSON `null`). Left open,
+  // its details follow it live when it ends.
   const quiet = curl(`${baseURL}/api/v1/executions/start`, token, { job: "e2e-live" }).id as string;
   await page.locator(`tr[data-execution="${quiet}"]`).click();
   await expect(modal).toContainText("No output reported.");
   await expect(modal.locator("pre.json")).toHaveCount(0);
   await expect(modal).not.toContainText("Ended");
+  await expect(modal.locator("h2 .badge")).toHaveText("running");
+  curl(`${baseURL}/api/v1/executions/${quiet}/complete`, token, { status: "completed", output: { rows: 7 } });
+  await expect(modal.locator("h2 .badge")).toHaveText("completed", { timeout: 2000 });
+  await expect(modal).toContainText("· Ended ");
+  await expect(modal.locator("pre.json")).toContainText('"rows": 7');
   await page.keyboard.press("Escape");
-  curl(`${baseURL}/api/v1/executions/${quiet}/complete`, token, { status: "completed" });
 
   const batch = await request.post("/api/v1/batches/kb-indexation", {
     headers: auth,

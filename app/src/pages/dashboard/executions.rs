@@ -115,20 +115,41 @@ pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Int
 }
 
 #[component]
-pub fn ExecutionModal(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
+pub fn ExecutionModal(live: Live, selected: RwSignal<Option<Uuid>>) -> impl IntoView {
     let detail = RwSignal::new(None::<Result<(ExecutionSummary, ExecutionDetails), String>>);
+    // Only the latest request's answer is shown: an older one may arrive after it.
+    let latest_request = StoredValue::new(0u64);
+    let load = move |id: Uuid| {
+        let request = latest_request.get_value() + 1;
+        latest_request.set_value(request);
+        leptos::task::spawn_local(async move {
+            let r = crate::pages::monitoring::execution_detail(id)
+                .await
+                .map_err(|e| e.to_string());
+            if latest_request.get_value() == request && selected.get_untracked() == Some(id) {
+                detail.set(Some(r));
+            }
+        });
+    };
     Effect::new(move |_| {
         let id = selected.get();
         detail.set(None);
         if let Some(id) = id {
-            leptos::task::spawn_local(async move {
-                let r = crate::pages::monitoring::execution_detail(id)
-                    .await
-                    .map_err(|e| e.to_string());
-                if selected.get_untracked() == Some(id) {
-                    detail.set(Some(r));
-                }
-            });
+            load(id);
+        }
+    });
+    // The run shown changed (it ended, or timed out): read it again for its output, log
+    // and end, keeping what is shown until the new details arrive. Also while its first
+    // read is under way, which may have left before the change.
+    Effect::new(move |_| {
+        let Some(e) = live.changed.get() else {
+            return;
+        };
+        let current = detail.with_untracked(|d| {
+            matches!(d, Some(Ok((x, _))) if x.status == e.status && x.completed_at == e.completed_at)
+        });
+        if selected.get_untracked() == Some(e.id) && !current {
+            load(e.id);
         }
     });
     let _ = window_event_listener(leptos::ev::keydown, move |e| {

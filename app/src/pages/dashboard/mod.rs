@@ -35,6 +35,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         browser_zone: RwSignal::new(false),
         view: RwSignal::new(url.with_untracked(crate::pages::monitoring::query_of)),
         next_cursor: RwSignal::new(initial.executions.next_cursor),
+        changed: RwSignal::new(None),
     };
     Effect::new(move |first: Option<()>| {
         let q = url.with(crate::pages::monitoring::query_of);
@@ -84,7 +85,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
             <h2>"Batch queues"</h2>
             <BatchCards live/>
         </section>
-        <ExecutionModal selected/>
+        <ExecutionModal live selected/>
     }
 }
 

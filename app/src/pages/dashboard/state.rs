@@ -29,6 +29,9 @@ pub struct Live {
     pub view: RwSignal<ExecutionQuery>,
     /// Keyset position of the next (older) page, if any.
     pub next_cursor: RwSignal<Option<String>>,
+    /// The execution the latest live event changed, shown in the table or not (an open
+    /// run's details follow it).
+    pub changed: RwSignal<Option<ExecutionSummary>>,
 }
 
 impl Live {
@@ -142,6 +145,7 @@ impl Live {
                 }
             }
         });
+        self.changed.set(Some(e));
     }
 }
 
@@ -220,6 +224,7 @@ mod tests {
             browser_zone: RwSignal::new(true),
             view: RwSignal::new(ExecutionQuery::default()),
             next_cursor: RwSignal::new(None),
+            changed: RwSignal::new(None),
         }
     }
 
@@ -255,6 +260,9 @@ mod tests {
         )));
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (1, 0, 1));
+        // An open run's details learn that it changed.
+        let changed = l.changed.get_untracked().unwrap();
+        assert_eq!((changed.id, changed.status), (id, ExecutionStatus::Failed));
         assert_eq!(
             l.executions.get_untracked().len(),
             1,
