@@ -1,4 +1,4 @@
-//! Healthchecks-style pings in the database: a ping start without `rid` (one open run
+//! Healthchecks-style pings in the database: a ping start (without `rid`, one open run
 //! per job), a ping end, and a log added to a run.
 
 use sqlx::{PgConnection, PgPool};
@@ -17,22 +17,38 @@ pub const PING_SAME_RUN_SECS: f64 = 30.0;
 /// `triggered_by` of the runs that pings start (`cw_ping_start` reads it too).
 pub const PING_TRIGGERED_BY: &str = "ping";
 
-/// Applies a ping start without `rid` (`cw_ping_start`): the job's open rid-less ping
-/// run, which will now never hear its end, ends as failed (no duration) and the new run
-/// starts, in one transaction; a retry within [`PING_SAME_RUN_SECS`] answers the open
-/// run unchanged.
-pub async fn ping_start(pool: &PgPool, new: NewExecution) -> Result<Outcome, ApiError> {
-    debug_assert!(new.run_key.is_none() && new.id.is_none());
+/// Applies a ping start in one transaction. With `rid`, it is a start like any other
+/// (a retry finds its run). Without, `cw_ping_start`: the job's open rid-less ping run,
+/// which will now never hear its end, ends as failed (no duration) and the new run
+/// starts; a retry within [`PING_SAME_RUN_SECS`] answers the open run unchanged. The
+/// ping's body becomes the new run's log.
+pub async fn ping_start(
+    pool: &PgPool,
+    new: NewExecution,
+    log: Option<String>,
+) -> Result<Outcome, ApiError> {
+    debug_assert!(new.id.is_none());
     let report = Report::Start(new);
     report.validate()?;
-    let out = sqlx::query_scalar!(
-        "select cw_ping_start($1, make_interval(secs => $2)) as \"r!\"",
-        report.to_op(),
-        PING_SAME_RUN_SECS
-    )
-    .fetch_one(pool)
-    .await?;
-    outcome_of(out)
+    let mut tx = pool.begin().await?;
+    let outcome = match &report {
+        Report::Start(n) if n.run_key.is_some() => executions::apply_one(&mut *tx, report).await?,
+        _ => outcome_of(
+            sqlx::query_scalar!(
+                "select cw_ping_start($1, make_interval(secs => $2)) as \"r!\"",
+                report.to_op(),
+                PING_SAME_RUN_SECS
+            )
+            .fetch_one(&mut *tx)
+            .await?,
+        )?,
+    };
+    // A retried start changed nothing, and must not log twice.
+    if let Some(log) = log.filter(|_| outcome.changed) {
+        set_log(&mut tx, outcome.execution.summary.id, pg_text(log)).await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 /// The run a ping refers to, locked until the caller's transaction ends.
@@ -123,17 +139,22 @@ pub async fn append_log(
         return Ok(None);
     };
     if !log.is_empty() {
-        let tail = cap_tail(joined(run.log_tail, pg_text(log)), LOG_TAIL_CAP_BYTES);
-        sqlx::query!(
-            "update executions set log_tail = $2 where id = $1",
-            run.id,
-            tail
-        )
-        .execute(&mut *tx)
-        .await?;
+        set_log(&mut tx, run.id, joined(run.log_tail, pg_text(log))).await?;
     }
     tx.commit().await?;
     Ok(Some(run.id))
+}
+
+/// Sets a run's log to the last [`LOG_TAIL_CAP_BYTES`] of `log`.
+async fn set_log(conn: &mut PgConnection, id: Uuid, log: String) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update executions set log_tail = $2 where id = $1",
+        id,
+        cap_tail(log, LOG_TAIL_CAP_BYTES)
+    )
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// What a run has logged so far, then `more` on a line of its own.

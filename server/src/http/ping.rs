@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use app::db::executions::{self, Completion, NewExecution, Report};
+use app::db::executions::{self, Completion, NewExecution};
 use app::db::jobs::{self, JobRow};
 use app::db::pings;
 use app::error::ApiError;
@@ -88,12 +88,7 @@ async fn handle(
     }
     let (status, exit_code) = match signal {
         Signal::Start => {
-            let new = new_execution(&job, q.rid);
-            if new.run_key.is_some() {
-                state.writer.submit(Report::Start(new)).await?;
-            } else {
-                pings::ping_start(&state.pool, new).await?;
-            }
+            pings::ping_start(&state.pool, new_execution(&job, q.rid), log).await?;
             return Ok("OK".into_response());
         }
         Signal::Log => {
