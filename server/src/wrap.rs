@@ -29,32 +29,48 @@ const TAIL_BYTES: usize = 16 * 1024;
 /// Where and how to report.
 pub struct Reporter {
     base: String,
-    token: Option<String>,
+    token: String,
     client: reqwest::Client,
     budget: Duration,
 }
 
 impl Reporter {
-    pub fn from_env() -> Self {
+    /// The reporter that `CRONWATCH_URL` and `CRONWATCH_TOKEN` describe for `job`, or why
+    /// no report could ever be accepted: these are refused for good, so waiting out the
+    /// retry budget on them would only delay the cron.
+    pub fn from_env(job: &str) -> Result<Self, String> {
         let budget = std::env::var("CRONWATCH_REPORT_TIMEOUT")
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(30);
-        Self {
-            base: std::env::var("CRONWATCH_URL")
-                .unwrap_or_else(|_| "http://127.0.0.1:3000".into())
-                .trim_end_matches('/')
-                .to_string(),
-            token: std::env::var("CRONWATCH_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty()),
+        let base = std::env::var("CRONWATCH_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:3000".into())
+            .trim_end_matches('/')
+            .to_string();
+        if !reqwest::Url::parse(&base).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(format!(
+                "CRONWATCH_URL {base:?} is not an http:// or https:// URL"
+            ));
+        }
+        let token = std::env::var("CRONWATCH_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .ok_or("CRONWATCH_TOKEN is not set")?;
+        if !app::validate::is_valid_name(job) {
+            return Err(format!(
+                "the job name {job:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
+            ));
+        }
+        Ok(Self {
+            base,
+            token,
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(Duration::from_secs(10))
                 .build()
-                .expect("HTTP client"),
+                .map_err(|e| format!("no HTTP client: {e}"))?,
             budget: Duration::from_secs(budget),
-        }
+        })
     }
 
     /// POSTs `body` until it is accepted, refused for good (4xx), or the budget is spent.
@@ -66,13 +82,11 @@ impl Reporter {
     ) -> Result<(), String> {
         let mut wait = Duration::from_millis(200);
         loop {
-            let mut req = self
+            let req = self
                 .client
                 .post(format!("{}{}", self.base, path))
+                .bearer_auth(&self.token)
                 .json(&body);
-            if let Some(t) = &self.token {
-                req = req.bearer_auth(t);
-            }
             let err = match req.send().await {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) if r.status().is_client_error() && r.status() != 429 => {
@@ -96,7 +110,13 @@ impl Reporter {
 
 /// Runs the command, reports it, and returns the exit code to exit with.
 pub async fn run(job: String, command: Vec<String>) -> i32 {
-    let reporter = Arc::new(Reporter::from_env());
+    let reporter = match Reporter::from_env(&job) {
+        Ok(r) => Arc::new(r),
+        Err(why) => {
+            eprintln!("cronwatch: not reporting {job}: {why}; the command runs all the same");
+            return execute(&command).await.code;
+        }
+    };
     let id = Uuid::new_v4();
     let host = nix::unistd::gethostname()
         .ok()
@@ -122,11 +142,7 @@ pub async fn run(job: String, command: Vec<String>) -> i32 {
     let started_ok = match start_report.await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            let hint = match reporter.token {
-                None => " (CRONWATCH_TOKEN is not set)",
-                Some(_) => "",
-            };
-            eprintln!("cronwatch: could not report the start of {job}: {e}{hint}");
+            eprintln!("cronwatch: could not report the start of {job}: {e}");
             false
         }
         Err(_) => false,

@@ -102,10 +102,61 @@ async fn without_a_token_the_command_still_runs_and_the_wrapper_says_what_is_mis
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("401"), "{stderr}");
-    assert!(stderr.contains("CRONWATCH_TOKEN is not set"), "{stderr}");
+    assert!(
+        stderr.contains("not reporting untokened: CRONWATCH_TOKEN is not set"),
+        "{stderr}"
+    );
     let (_, page) = app.get("/api/v1/executions?job=untokened", &app.read).await;
     assert_eq!(page["items"], serde_json::json!([]), "nothing recorded");
+}
+
+/// Settings no server could ever accept are said at once, not retried for the whole
+/// report budget (here 10 minutes, against a port where nothing listens).
+#[test]
+fn settings_no_server_accepts_are_said_at_once_and_the_command_still_runs() {
+    for (job, url, token, says) in [
+        (
+            "Bad Name",
+            "http://127.0.0.1:1",
+            "t",
+            "the job name \"Bad Name\" is invalid",
+        ),
+        (
+            "fine",
+            "127.0.0.1:3000",
+            "t",
+            "CRONWATCH_URL \"127.0.0.1:3000\" is not an http",
+        ),
+        (
+            "fine",
+            "not a url",
+            "t",
+            "is not an http:// or https:// URL",
+        ),
+        (
+            "fine",
+            "http://127.0.0.1:1",
+            "",
+            "CRONWATCH_TOKEN is not set",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args(["run", job, "--", "sh", "-c", "echo ran; exit 5"])
+            .env("CRONWATCH_URL", url)
+            .env("CRONWATCH_TOKEN", token)
+            .env("CRONWATCH_REPORT_TIMEOUT", "600")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(5), "{job} {url}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{job} {url}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "{job} {url} waited out the report budget"
+        );
+    }
 }
 
 #[test]
