@@ -257,29 +257,86 @@ async fn conflicting_complete_is_409_and_unknown_is_404(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn oversized_output_is_truncated_and_oversized_body_is_413(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let started = app.start("big").await;
-    let id = started["id"].as_str().unwrap();
-    let path = format!("/api/v1/executions/{id}/complete");
+    let ids: Vec<String> = futures::future::join_all((0..3).map(|_| app.start("big")))
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    let path = |i: usize| format!("/api/v1/executions/{}/complete", ids[i]);
 
-    // Over the 1 MiB body limit: 413, nothing changes.
+    // Over the completion limit (16 MiB): 413, nothing changes.
     let before = snapshot(&pool).await;
-    let huge =
-        json!({ "status": "completed", "output": { "x": "a".repeat(1_100_000) } }).to_string();
-    let resp = app.post_raw(&path, Some(&app.ingest), huge).await;
+    let limit = server::http::COMPLETE_BODY_LIMIT;
+    let huge = json!({ "status": "completed", "output": { "x": "a".repeat(limit) } }).to_string();
+    let resp = app.post_raw(&path(0), Some(&app.ingest), huge).await;
     assert_eq!(resp.status(), 413);
     let (_, b) = common::status_json(resp).await;
     assert_eq!(error_code(&b), "payload_too_large");
     assert_eq!(snapshot(&pool).await, before);
+    // Other calls keep the 1 MiB limit.
+    let start = json!({ "job": "big", "host": "h".repeat(1_100_000) }).to_string();
+    let resp = app.post_raw(START, Some(&app.ingest), start).await;
+    assert_eq!(resp.status(), 413);
+    assert_eq!(snapshot(&pool).await, before);
 
-    // Over the 64 KiB output cap: recorded, output replaced by a marker, flag set.
-    let big = json!({ "status": "completed", "output": { "x": "a".repeat(100_000) } }).to_string();
-    let resp = app.post_raw(&path, Some(&app.ingest), big).await;
+    // Over the 64 KiB output cap: recorded, output replaced by a marker, flag set; so
+    // is output of megabytes, which a job whose output grew must not lose its end to.
+    for (i, size) in [(0, 100_000), (1, 3_000_000)] {
+        let body =
+            json!({ "status": "failed", "exit_code": 2, "output": { "x": "é".repeat(size) } });
+        let text = body.to_string();
+        let resp = app
+            .post_raw(&path(i), Some(&app.ingest), text.clone())
+            .await;
+        assert_eq!(resp.status(), 200, "{size}");
+        assert_eq!(resp.headers()["x-cronwatch-output-cap"], "65536");
+        let (_, b) = common::status_json(resp).await;
+        assert_eq!(
+            (b["status"].as_str(), b["exit_code"].as_i64()),
+            (Some("failed"), Some(2))
+        );
+        assert_eq!(b["output_truncated"], true, "{size}");
+        assert_eq!(b["output"]["truncated"], true);
+        let original = b["output"]["original_bytes"].as_u64().unwrap() as usize;
+        assert_eq!(original, body["output"].to_string().len(), "{size}");
+        let preview = b["output"]["preview"].as_str().unwrap();
+        assert!(
+            preview.starts_with("{\"x\":\"éé") && preview.len() <= 4096,
+            "{size}"
+        );
+        // Stored as answered.
+        let (_, stored) = app
+            .get(&format!("/api/v1/executions/{}", ids[i]), &app.read)
+            .await;
+        assert_eq!(stored["output"], b["output"]);
+        assert_eq!(stored["output_truncated"], true);
+    }
+
+    // Through the shell library's route too.
+    let body = json!({ "executionId": ids[2], "status": "completed", "durationMs": 5,
+                       "output": { "rows": vec![7; 1_000_000] } });
+    let resp = app
+        .post_raw(
+            "/api/admin/cron-executions/complete",
+            Some(&app.ingest),
+            body.to_string(),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["x-cronwatch-output-cap"], "65536");
-    let (_, b) = common::status_json(resp).await;
-    assert_eq!(b["output_truncated"], true);
-    assert_eq!(b["output"]["truncated"], true);
-    assert!(b["output"]["original_bytes"].as_u64().unwrap() > 100_000);
+    let (_, stored) = app
+        .get(&format!("/api/v1/executions/{}", ids[2]), &app.read)
+        .await;
+    assert_eq!(
+        (
+            stored["status"].as_str(),
+            stored["output_truncated"].as_bool()
+        ),
+        (Some("completed"), Some(true))
+    );
+    assert_eq!(
+        stored["output"]["original_bytes"],
+        body["output"].to_string().len()
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

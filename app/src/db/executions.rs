@@ -31,6 +31,9 @@ pub struct NewExecution {
 pub struct Completion {
     pub status: ExecutionStatus,
     pub output: Option<serde_json::Value>,
+    /// `output` is already the truncation marker of an output over the cap (output far
+    /// over it is never parsed, see `output_caps::truncation_marker`).
+    pub output_truncated: bool,
     pub error_message: Option<String>,
     pub exit_code: Option<i32>,
     pub duration_ms: Option<i64>,
@@ -211,7 +214,7 @@ impl Report {
                 }));
                 let mut op = serde_json::json!({
                     "op": "complete", "id": id, "status": d.status.as_str(),
-                    "output_truncated": truncated,
+                    "output_truncated": truncated || d.output_truncated,
                     "error_message": text(&d.error_message).map(|e| cap_head(e, ERROR_CAP_BYTES)),
                     "exit_code": d.exit_code, "duration_ms": d.duration_ms,
                     "log_tail": text(&d.log_tail).map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),

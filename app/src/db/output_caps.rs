@@ -18,25 +18,32 @@ pub fn cap_output(output: Option<serde_json::Value>) -> (Option<serde_json::Valu
     if text.len() <= OUTPUT_CAP_BYTES {
         return (Some(value), false);
     }
-    let preview = cap_head(text.clone(), 4096);
-    let marker = serde_json::json!({
+    (Some(truncation_marker(&text)), true)
+}
+
+/// What stands for an output over the cap whose JSON text is `text`: its size and the
+/// start of it.
+pub fn truncation_marker(text: &str) -> serde_json::Value {
+    serde_json::json!({
         "truncated": true,
         "original_bytes": text.len(),
-        "preview": preview,
-    });
-    (Some(marker), true)
+        "preview": &text[..head_len(text, 4096)],
+    })
 }
 
 /// Keeps at most `max` bytes from the start of `s`, on a character boundary.
 pub fn cap_head(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(head_len(&s, max));
     s
+}
+
+/// The length of the longest start of `s` of at most `max` bytes.
+fn head_len(s: &str, max: usize) -> usize {
+    let mut cut = max.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
 }
 
 /// Keeps at most `max` bytes from the end of `s`, on a character boundary.

@@ -47,6 +47,7 @@ fn timed_out_report() -> Completion {
     Completion {
         status: ExecutionStatus::TimedOut,
         output: None,
+        output_truncated: false,
         error_message: Some("ran past its timeout".into()),
         exit_code: None,
         duration_ms: None,

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use app::db::executions::{Completion, NewExecution, Report};
@@ -15,7 +16,7 @@ use app::state::AppState;
 
 use super::caller::Caller;
 use super::extract::JsonBody;
-use super::ingest::cap_header;
+use super::ingest::{cap_header, read_output};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,7 +42,7 @@ pub struct CompleteBody {
     execution_id: Uuid,
     status: ExecutionStatus,
     duration_ms: Option<i64>,
-    output: Option<serde_json::Value>,
+    output: Option<Box<RawValue>>,
     error_message: Option<String>,
     exit_code: Option<i32>,
 }
@@ -93,13 +94,15 @@ pub async fn complete(
     JsonBody(body): JsonBody<CompleteBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Ingest)?;
+    let (output, output_truncated) = read_output(body.output)?;
     let outcome = state
         .writer
         .submit(Report::Complete(
             body.execution_id,
             Completion {
                 status: body.status,
-                output: body.output,
+                output,
+                output_truncated,
                 error_message: body.error_message,
                 exit_code: body.exit_code,
                 duration_ms: body.duration_ms,

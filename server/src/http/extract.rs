@@ -37,9 +37,14 @@ fn body_refusal(e: BytesRejection) -> ApiError {
 }
 
 fn too_large() -> ApiError {
-    let (api_kib, ping_mib) = (super::BODY_LIMIT / 1024, super::PING_BODY_LIMIT >> 20);
+    let api_kib = super::BODY_LIMIT / 1024;
+    let (complete_mib, ping_mib) = (
+        super::COMPLETE_BODY_LIMIT >> 20,
+        super::PING_BODY_LIMIT >> 20,
+    );
     ApiError::PayloadTooLarge(format!(
-        "the request body is too large: the API takes up to {api_kib} KiB, pings up to {ping_mib} MiB"
+        "the request body is too large: the API takes up to {api_kib} KiB, completions up to \
+         {complete_mib} MiB and pings up to {ping_mib} MiB"
     ))
 }
 

@@ -4,7 +4,8 @@
 //! stored execution with 200 (a fresh one answers 201); a complete repeating the stored
 //! final status answers 200 and changes nothing; a different final status is 409.
 //! Output above 64 KiB is replaced by `{"truncated":true,"original_bytes":N,"preview":…}`
-//! and the execution gets `output_truncated: true` (announced by `X-Cronwatch-Output-Cap`).
+//! and the execution gets `output_truncated: true` (announced by `X-Cronwatch-Output-Cap`);
+//! completions may be larger than other bodies, so that such output is never refused.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -12,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 use uuid::Uuid;
 
 use app::db::executions::{Completion, NewExecution, Outcome, Report};
-use app::db::output_caps::OUTPUT_CAP_BYTES;
+use app::db::output_caps::{truncation_marker, OUTPUT_CAP_BYTES};
 use app::db::tokens::Scope;
 use app::error::ApiError;
 use app::model::{ExecutionStatus, Trigger};
@@ -42,7 +45,7 @@ pub struct StartBody {
 #[serde(deny_unknown_fields)]
 pub struct CompleteBody {
     status: ExecutionStatus,
-    output: Option<serde_json::Value>,
+    output: Option<Box<RawValue>>,
     error_message: Option<String>,
     exit_code: Option<i32>,
     duration_ms: Option<i64>,
@@ -83,21 +86,39 @@ pub async fn complete(
     let id = parse_execution_id(&id)?;
     let outcome = state
         .writer
-        .submit(Report::Complete(id, completion(body)))
+        .submit(Report::Complete(id, completion(body)?))
         .await?;
     Ok(answer(outcome, StatusCode::OK))
 }
 
-fn completion(body: CompleteBody) -> Completion {
-    Completion {
+fn completion(body: CompleteBody) -> Result<Completion, ApiError> {
+    let (output, output_truncated) = read_output(body.output)?;
+    Ok(Completion {
         status: body.status,
-        output: body.output,
+        output,
+        output_truncated,
         error_message: body.error_message,
         exit_code: body.exit_code,
         duration_ms: body.duration_ms,
         log_tail: body.log_tail,
         completed_at: body.completed_at,
+    })
+}
+
+/// A completion's output, read from its raw JSON text. Output larger than an API body
+/// (it may come in a completion of up to [`super::COMPLETE_BODY_LIMIT`]) is surely over
+/// the cap: it becomes its truncation marker without ever being parsed into a tree.
+/// Smaller output is parsed and capped as it is stored (see `output_caps`).
+pub fn read_output(raw: Option<Box<RawValue>>) -> Result<(Option<Value>, bool), ApiError> {
+    let Some(raw) = raw else {
+        return Ok((None, false));
+    };
+    if raw.get().len() > super::BODY_LIMIT {
+        return Ok((Some(truncation_marker(raw.get())), true));
     }
+    let value = serde_json::from_str(raw.get())
+        .map_err(|e| ApiError::Invalid(format!("invalid output: {e}")))?;
+    Ok((Some(value), false))
 }
 
 /// An execution id from the path: not a UUID → 404 (no such execution can exist).

@@ -31,6 +31,10 @@ use app::state::AppState;
 /// Largest request body accepted (413 above). Output above 64 KiB is truncated, see `ingest`.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Largest completion accepted: output over the cap is kept as a marker (`ingest`),
+/// so a job whose output grew large is still recorded as ended, up to this.
+pub const COMPLETE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// The largest ping body (its log). Only its end is kept (a run keeps the last 16 KiB
 /// of its log) and it is read through without being held, so a job whose log grew
 /// large still reports its end; the limit only stops a runaway upload.
@@ -73,7 +77,10 @@ pub fn router(state: AppState) -> Router {
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/executions/start", post(ingest::start))
-        .route("/v1/executions/{id}/complete", post(ingest::complete))
+        .route(
+            "/v1/executions/{id}/complete",
+            post(ingest::complete).layer(DefaultBodyLimit::max(COMPLETE_BODY_LIMIT)),
+        )
         .route("/v1/executions", get(read::list_executions))
         .route("/v1/executions/{id}", get(read::get_execution))
         .route("/v1/batches/{name}", post(batches::report))
@@ -90,7 +97,10 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/stats", get(read::get_stats))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))
-        .route("/admin/cron-executions/complete", post(compat::complete))
+        .route(
+            "/admin/cron-executions/complete",
+            post(compat::complete).layer(DefaultBodyLimit::max(COMPLETE_BODY_LIMIT)),
+        )
         .fallback(api_not_found)
         .layer(middleware::from_fn(method_not_allowed_as_json))
         .layer(middleware::from_fn(no_secrets_in_query))

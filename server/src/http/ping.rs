@@ -108,6 +108,7 @@ async fn handle(
     let done = Completion {
         status,
         output: None,
+        output_truncated: false,
         error_message: None,
         exit_code,
         duration_ms: None,
