@@ -80,6 +80,11 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Jobs' settings that only the command line and admins see.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Wrap a command and report its start, end, exit code and output tail.
     Run {
         /// The job's name.
@@ -186,6 +191,21 @@ impl TokenAction {
             | TokenAction::Revoke { db, .. } => db,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsAction {
+    /// Print a job's ping path (`/ping/<key>`, to append to cronwatch's URL), alone on
+    /// the last line of stdout. The key is a credential: anyone with it can report the
+    /// job's runs.
+    PingKey {
+        name: String,
+        /// Replace the key first (after a leak): the old path answers 404 at once.
+        #[arg(long)]
+        regenerate: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

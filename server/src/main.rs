@@ -1,7 +1,7 @@
 use clap::Parser;
 
-use server::admin_cli::{tokens, users};
-use server::cli::{Cli, Command, TokenAction, UserAction};
+use server::admin_cli::{jobs, tokens, users};
+use server::cli::{Cli, Command, JobsAction, TokenAction, UserAction};
 use server::database::Database;
 use server::{serve, wrap};
 use sqlx::PgPool;
@@ -44,6 +44,19 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Token { action } => {
             let database = Database::open(action.db(), 2).await?;
             let r = token(&database.pool, action).await;
+            database.close().await;
+            r.map(|_| 0)
+        }
+        Command::Jobs {
+            action:
+                JobsAction::PingKey {
+                    name,
+                    regenerate,
+                    db,
+                },
+        } => {
+            let database = Database::open(&db, 2).await?;
+            let r = jobs::ping_key(&database.pool, &name, regenerate).await;
             database.close().await;
             r.map(|_| 0)
         }

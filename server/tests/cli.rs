@@ -1,6 +1,6 @@
 //! The command line against a real database: migrate, user add, token create, list
-//! and revoke (also against a running server), and the clear error when no PostgreSQL
-//! can be found.
+//! and revoke (also against a running server), jobs ping-key, and the clear error when
+//! no PostgreSQL can be found.
 
 use std::process::Command;
 
@@ -121,6 +121,56 @@ async fn user_add_hashes_the_password_and_refuses_duplicates(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(users, 1, "refused commands change nothing");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_ping_key_prints_a_path_that_pings_and_regenerates_it(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.start("nightly").await;
+    let url = url_of(&pool);
+    let last_line = |out: &str| out.lines().last().unwrap_or_default().to_string();
+
+    let (ok, out, err) = cli(&url, &["jobs", "ping-key", "nightly"]).await;
+    assert!(ok, "{err}");
+    let path = last_line(&out);
+    assert_eq!(
+        path,
+        format!("/ping/{}", common::ping_key(&pool, "nightly").await)
+    );
+    assert_eq!(
+        app.get_raw(&path, None).await.status(),
+        200,
+        "the path pings"
+    );
+
+    let audited = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from audit_events where action = 'job.ping_key.regenerate'
+               and target = 'nightly' and actor like 'cli:%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(audited().await, 0, "reading changes nothing");
+    let (ok, out, err) = cli(&url, &["jobs", "ping-key", "nightly", "--regenerate"]).await;
+    assert!(ok, "{err}");
+    let new_path = last_line(&out);
+    assert_ne!(new_path, path);
+    assert_eq!(
+        app.get_raw(&path, None).await.status(),
+        404,
+        "the old path is dead"
+    );
+    assert_eq!(app.get_raw(&new_path, None).await.status(), 200);
+    assert_eq!(audited().await, 1);
+
+    // An unknown job: one clear line, nothing changed.
+    let before = common::snapshot(&pool).await;
+    let (ok, _, err) = cli(&url, &["jobs", "ping-key", "nope", "--regenerate"]).await;
+    assert!(!ok);
+    assert!(err.contains("no job is called \"nope\""), "{err}");
+    assert_eq!(common::snapshot(&pool).await, before);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -1,7 +1,8 @@
-//! The administration commands: `cronwatch user …` and `cronwatch token …`. Each change
+//! The administration commands: `cronwatch user …`, `token …` and `jobs …`. Each change
 //! is recorded in the audit trail, in the change's transaction, as done by `cli:<login>`
 //! from `cli`.
 
+pub mod jobs;
 pub mod tokens;
 pub mod users;
 
