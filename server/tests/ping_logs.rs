@@ -18,6 +18,13 @@ async fn ping(app: &TestApp, path: &str, body: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// The job's one run, with its log tail.
+async fn only_run(app: &TestApp, job: &str) -> Value {
+    let mut all = runs(app, job).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
 /// The job's runs, newest first, with their log tails.
 async fn runs(app: &TestApp, job: &str) -> Vec<Value> {
     let (_, page) = app
@@ -56,11 +63,10 @@ async fn logs_add_to_the_open_run_and_the_end_keeps_them(pool: PgPool) {
     );
 
     // A log changes no state: the run is still running, and still the job's last run.
-    let open = runs(&app, "backup").await;
-    assert_eq!(open.len(), 1);
-    assert_eq!(open[0]["status"], "running");
+    let open = only_run(&app, "backup").await;
+    assert_eq!(open["status"], "running");
     assert_eq!(
-        open[0]["log_tail"],
+        open["log_tail"],
         "backup of db1\ndumped 3 tables\nwarning: disk 91%\n"
     );
     let (_, job) = app.get("/api/v1/jobs/backup", &app.read).await;
@@ -68,11 +74,10 @@ async fn logs_add_to_the_open_run_and_the_end_keeps_them(pool: PgPool) {
 
     // The end's body follows the logs instead of replacing them.
     assert_eq!(ping(&app, &format!("/ping/{key}"), "done").await.0, 200);
-    let ended = runs(&app, "backup").await;
-    assert_eq!(ended.len(), 1);
-    assert_eq!(ended[0]["status"], "completed");
+    let ended = only_run(&app, "backup").await;
+    assert_eq!(ended["status"], "completed");
     assert_eq!(
-        ended[0]["log_tail"],
+        ended["log_tail"],
         "backup of db1\ndumped 3 tables\nwarning: disk 91%\ndone"
     );
 

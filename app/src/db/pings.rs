@@ -28,12 +28,14 @@ pub async fn ping_start(
     log: Option<String>,
 ) -> Result<Outcome, ApiError> {
     debug_assert!(new.id.is_none());
+    let by_rid = new.run_key.is_some();
     let report = Report::Start(new);
     report.validate()?;
     let mut tx = pool.begin().await?;
-    let outcome = match &report {
-        Report::Start(n) if n.run_key.is_some() => executions::apply_one(&mut *tx, report).await?,
-        _ => outcome_of(
+    let outcome = if by_rid {
+        executions::apply_one(&mut *tx, report).await?
+    } else {
+        outcome_of(
             sqlx::query_scalar!(
                 "select cw_ping_start($1, make_interval(secs => $2)) as \"r!\"",
                 report.to_op(),
@@ -41,7 +43,7 @@ pub async fn ping_start(
             )
             .fetch_one(&mut *tx)
             .await?,
-        )?,
+        )?
     };
     // A retried start changed nothing, and must not log twice.
     if let Some(log) = log.filter(|_| outcome.changed) {
@@ -126,23 +128,23 @@ pub async fn ping_end(
 }
 
 /// Adds `log` (a `/log` ping's body) to the log of the run the ping refers to, keeping
-/// its last [`LOG_TAIL_CAP_BYTES`]; nothing else changes. `None` when there is no such
+/// its last [`LOG_TAIL_CAP_BYTES`]; nothing else changes. `false` when there is no such
 /// run: no start was reported with this `rid`, or, without `rid`, no ping run is open.
 pub async fn append_log(
     pool: &PgPool,
     job_id: i64,
     run_key: Option<&str>,
     log: String,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<bool, ApiError> {
     let mut tx = pool.begin().await?;
     let Some(run) = lock_pinged_run(&mut tx, job_id, run_key).await? else {
-        return Ok(None);
+        return Ok(false);
     };
     if !log.is_empty() {
         set_log(&mut tx, run.id, joined(run.log_tail, pg_text(log))).await?;
     }
     tx.commit().await?;
-    Ok(Some(run.id))
+    Ok(true)
 }
 
 /// Sets a run's log to the last [`LOG_TAIL_CAP_BYTES`] of `log`.

@@ -93,14 +93,14 @@ async fn handle(
         }
         Signal::Log => {
             let log = log.unwrap_or_default();
-            return match pings::append_log(&state.pool, job.id, q.rid.as_deref(), log).await? {
-                Some(_) => Ok("OK".into_response()),
-                None => Err(ApiError::NotFound(
+            if !pings::append_log(&state.pool, job.id, q.rid.as_deref(), log).await? {
+                return Err(ApiError::NotFound(
                     "no run of this job is open to add a log to: send /start first \
                      (with the same rid, if you use one)"
                         .into(),
-                )),
-            };
+                ));
+            }
+            return Ok("OK".into_response());
         }
         Signal::Success => (ExecutionStatus::Completed, Some(0)),
         Signal::Fail(code) => (ExecutionStatus::Failed, code),
