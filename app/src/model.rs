@@ -458,6 +458,36 @@ pub struct DashboardSnapshot {
     pub batches: Vec<BatchQueue>,
     pub executions: ExecutionPage,
     pub last_event_id: i64,
+    /// Each job's ping URL, for admins only (a ping key is a credential); `None` for
+    /// viewers.
+    pub ping_urls: Option<PingUrls>,
+}
+
+/// Where each job's Healthchecks-style pings go, as an admin copies them into a
+/// crontab line.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PingUrls {
+    /// cronwatch's address as this browser reached it (`https://host:port`); empty
+    /// when the request did not say, and then the URLs are paths.
+    pub base: String,
+    /// Job name and its ping key.
+    pub keys: Vec<(String, Uuid)>,
+}
+
+/// The id of the element showing job `name`'s ping URL: the dashboard links to it
+/// after a new key, and the browser opens the details around it.
+pub fn ping_url_anchor(name: &str) -> String {
+    format!("ping-url-{name}")
+}
+
+impl PingUrls {
+    /// Job `name`'s ping URL, if its key was known when the page loaded.
+    pub fn url_of(&self, name: &str) -> Option<String> {
+        self.keys
+            .iter()
+            .find(|(job, _)| job == name)
+            .map(|(_, key)| format!("{}/ping/{key}", self.base))
+    }
 }
 
 /// The JSON shape of every API error: `{"error":{"code":"…","message":"…"}}`.

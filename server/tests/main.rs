@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod compat_api;
+mod dashboard_ping_urls;
 mod database_outage;
 mod demo;
 mod embedded_postgres;

@@ -318,6 +318,14 @@ pub async fn ping_key(
     key.ok_or_else(|| not_found(name))
 }
 
+/// Every job's ping key, by job name: what the dashboard shows admins.
+pub async fn ping_keys(pool: &PgPool) -> Result<Vec<(String, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!("select name, ping_key from jobs")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.ping_key)).collect())
+}
+
 /// Deletes job `name` with all its executions and rollups, in the caller's transaction;
 /// records the change event, so the caller commits right after. Reports that later
 /// name the job create it afresh; those for its deleted executions get 404.

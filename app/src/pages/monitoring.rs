@@ -52,7 +52,7 @@ pub async fn whoami() -> Result<SessionUser, ServerFnError> {
 #[server(prefix = "/sfn", endpoint = "dashboard")]
 pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, ServerFnError> {
     use crate::db::{batches, events, execution_list, jobs, stats};
-    require_user().await?;
+    let user = require_user().await?;
     let state = expect_context::<crate::state::AppState>();
     let pool = &state.pool;
     let fail = |e: sqlx::Error| refuse(e);
@@ -68,7 +68,39 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
             .await
             .map_err(fail)?,
         last_event_id,
+        ping_urls: if user.role >= crate::model::Role::Admin {
+            Some(crate::model::PingUrls {
+                base: base_url(state.config.secure_cookies).await,
+                keys: jobs::ping_keys(pool).await.map_err(fail)?,
+            })
+        } else {
+            None
+        },
     })
+}
+
+/// cronwatch's address as the browser reached it (through a proxy, as the proxy says),
+/// so that a ping URL can be pasted into a crontab as shown; empty if unknown.
+#[cfg(feature = "ssr")]
+async fn base_url(secure_cookies: bool) -> String {
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = match first("x-forwarded-proto") {
+        Some(p @ ("http" | "https")) => p,
+        _ if secure_cookies => "https",
+        _ => "http",
+    };
+    first("x-forwarded-host")
+        .or_else(|| first("host"))
+        .map(|host| format!("{scheme}://{host}"))
+        .unwrap_or_default()
 }
 
 #[cfg(feature = "ssr")]

@@ -1,10 +1,10 @@
 //! Job definitions: `GET /api/v1/jobs` and `/jobs/{name}` (read), `PUT` and `DELETE
 //! /api/v1/jobs/{name}` and the ping key at `/jobs/{name}/ping-key` (admin; changes are
-//! audited in the same transaction).
+//! audited in the same transaction), which the dashboard's form also regenerates.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
 use app::db::jobs::{self, JobDefinition};
@@ -122,17 +122,40 @@ pub async fn regenerate_ping_key(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let who = caller.require(Scope::Admin)?;
+    let key = regenerate(&state, &who, &name).await?;
+    Ok(Json(PingKey::new(name, key)).into_response())
+}
+
+/// `POST /monitoring/jobs/{name}/ping-key`: the dashboard's Regenerate button, a plain
+/// form (the browser needs no code for it). Back to the page, at the job's new ping
+/// URL, which the browser opens and highlights.
+pub async fn regenerate_ping_key_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(Scope::Admin)?;
+    regenerate(&state, &who, &name).await?;
+    Ok(Redirect::to(&format!(
+        "/monitoring#{}",
+        app::model::ping_url_anchor(&name)
+    ))
+    .into_response())
+}
+
+/// Replaces job `name`'s ping key, audited as `who`, in one transaction.
+async fn regenerate(state: &AppState, who: &str, name: &str) -> Result<uuid::Uuid, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let key = jobs::ping_key(&mut tx, &name, true).await?;
+    let key = jobs::ping_key(&mut tx, name, true).await?;
     audit::record(
         &mut *tx,
-        &who,
+        who,
         "job.ping_key.regenerate",
-        Some(&name),
+        Some(name),
         None,
         serde_json::json!({}),
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(PingKey::new(name, key)).into_response())
+    Ok(key)
 }

@@ -48,6 +48,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/monitoring/jobs/{name}/ping-key",
+            post(jobs::regenerate_ping_key_form),
+        )
         .merge(site_routes(&state))
         .layer(middleware::from_fn(auth::guard_pages))
         .layer(middleware::from_fn_with_state(

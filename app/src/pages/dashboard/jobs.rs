@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use super::format::{duration, percent, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{name_order, Job};
+use crate::model::{name_order, ping_url_anchor, Job, PingUrls};
 
 /// The id of a job's row, which the attention summary links to.
 fn row_id(name: &str) -> String {
@@ -81,6 +81,26 @@ pub fn Attention(live: Live) -> impl IntoView {
     }
 }
 
+/// A job's ping URL for admins, folded away (it is a credential), with a two-step
+/// Regenerate. Both are plain HTML: the form posts, the server answers with the page.
+#[component]
+fn PingUrl(name: String, url: String) -> impl IntoView {
+    view! {
+        <details class="ping-url">
+            <summary>"Ping URL"</summary>
+            <code id=ping_url_anchor(&name)>{url}</code>
+            <div class="muted small">"Append /start, /fail, /log or an exit code; ?rid= pairs a start with its end."</div>
+            <details class="ping-regenerate">
+                <summary>"Regenerate…"</summary>
+                <form method="post" action=format!("/monitoring/jobs/{name}/ping-key")>
+                    <span class="small">"The URL above stops working at once. "</span>
+                    <button type="submit">"Regenerate now"</button>
+                </form>
+            </details>
+        </details>
+    }
+}
+
 /// Sort rank of an alert: what is wrong now before what went wrong.
 fn urgency(alert: Alert) -> u8 {
     match alert {
@@ -90,8 +110,9 @@ fn urgency(alert: Alert) -> u8 {
     }
 }
 
+/// The jobs table; `ping` holds the jobs' ping URLs when the viewer is an admin.
 #[component]
-pub fn JobsTable(live: Live) -> impl IntoView {
+pub fn JobsTable(live: Live, ping: StoredValue<Option<PingUrls>>) -> impl IntoView {
     view! {
         <table class="grid jobs">
             <thead><tr>
@@ -101,7 +122,7 @@ pub fn JobsTable(live: Live) -> impl IntoView {
             <tbody>
                 <For each=move || live.jobs.with(|js| js.iter().map(|j| j.name.clone()).collect::<Vec<_>>())
                      key=|name| name.clone() let:name>
-                    <JobRow live name/>
+                    <JobRow live ping name/>
                 </For>
             </tbody>
         </table>
@@ -110,7 +131,7 @@ pub fn JobsTable(live: Live) -> impl IntoView {
 
 /// A row keyed by job name; its cells follow that job's entry in the live list.
 #[component]
-fn JobRow(live: Live, name: String) -> impl IntoView {
+fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl IntoView {
     let job = {
         let name = name.clone();
         Memo::new(move |_| {
@@ -139,6 +160,9 @@ fn JobRow(live: Live, name: String) -> impl IntoView {
             <td>
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>
+                {ping.with_value(|p| p.as_ref().and_then(|p| p.url_of(&name))).map(|url| view! {
+                    <PingUrl name=name.clone() url/>
+                })}
             </td>
             <td class="alerts" data-field="alerts">{move || alerts().into_iter().map(|a| view! {
                 <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>

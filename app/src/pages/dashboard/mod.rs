@@ -50,6 +50,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         }
     });
     let selected = RwSignal::new(None::<Uuid>);
+    let ping = StoredValue::new(initial.ping_urls);
     #[cfg(feature = "hydrate")]
     {
         let after = initial.last_event_id;
@@ -73,7 +74,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         </section>
         <section class="panel">
             <h2>"Jobs"</h2>
-            <JobsTable live/>
+            <JobsTable live ping/>
         </section>
         <section class="panel">
             <h2>"Executions"</h2>
