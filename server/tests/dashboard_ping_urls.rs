@@ -27,7 +27,10 @@ async fn signed_in(
     let resp = client
         .post(app.url("/auth/login"))
         .header("origin", &app.base)
-        .form(&[("username", name), ("password", &format!("password-of-{name}"))])
+        .form(&[
+            ("username", name),
+            ("password", &format!("password-of-{name}")),
+        ])
         .send()
         .await
         .unwrap();

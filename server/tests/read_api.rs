@@ -87,13 +87,88 @@ async fn pagination_walks_every_row_once(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn time_windows_take_days_as_the_dashboard_does_or_times(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for at in [
+        "2026-11-24T23:59:59Z",
+        "2026-11-25T00:00:00Z",
+        "2026-11-25T12:00:00Z",
+        "2026-11-25T23:59:59.999Z",
+        "2026-11-26T00:00:00Z",
+    ] {
+        let (code, e) = app
+            .post(
+                "/api/v1/executions/start",
+                &app.ingest,
+                &json!({ "job": "daily", "started_at": at }),
+            )
+            .await;
+        assert_eq!(code, 201, "{e}");
+    }
+    let starts = |page: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["started_at"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // A day as `from` starts at its midnight; as `to` it includes the whole day.
+    let (code, day) = app
+        .get(
+            "/api/v1/executions?from=2026-11-25&to=2026-11-25",
+            &app.read,
+        )
+        .await;
+    assert_eq!(code, 200, "{day}");
+    assert_eq!(
+        starts(&day),
+        [
+            "2026-11-25T00:00:00Z",
+            "2026-11-25T12:00:00Z",
+            "2026-11-25T23:59:59.999Z"
+        ]
+    );
+    // Times are taken as they are (`to` excluded), in any offset.
+    let (code, window) = app
+        .get(
+            "/api/v1/executions?from=2026-11-25T13:00:00%2B01:00&to=2026-11-26T00:00:00Z",
+            &app.read,
+        )
+        .await;
+    assert_eq!(code, 200, "{window}");
+    assert_eq!(
+        starts(&window),
+        ["2026-11-25T12:00:00Z", "2026-11-25T23:59:59.999Z"]
+    );
+    let (_, bad) = app
+        .get("/api/v1/executions?from=26/11/2026", &app.read)
+        .await;
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("such as 2026-11-26"),
+        "{bad}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn bad_filters_are_refused(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     for (path, status) in [
         ("/api/v1/executions?status=exploded", 422),
         ("/api/v1/executions?trigger=cosmic", 422),
         ("/api/v1/executions?cursor=garbage", 400),
-        ("/api/v1/executions?from=yesterday", 400),
+        ("/api/v1/executions?from=yesterday", 422),
+        ("/api/v1/executions?to=2026-13-01", 422),
+        ("/api/v1/executions?from=2026-11-26&to=2026-11-25", 422),
+        (
+            "/api/v1/executions?from=2026-11-26T10:00:00Z&to=2026-11-26T10:00:00Z",
+            422,
+        ),
         ("/api/v1/executions?colour=red", 400),
         ("/api/v1/stats?hours=0", 422),
         ("/api/v1/stats?hours=many", 400),

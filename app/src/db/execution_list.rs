@@ -78,26 +78,50 @@ pub fn trigger_filter(trigger: Option<&str>) -> Result<Option<Trigger>, ApiError
         .transpose()
 }
 
+/// Which end of a time window a bound is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// `from`: runs that started at or after it.
+    Start,
+    /// `to`: runs that started before it.
+    Finish,
+}
+
+/// A `from` or `to` bound: an RFC 3339 time, or a day `YYYY-MM-DD` (UTC) as the
+/// dashboard's URLs carry it, which as `to` includes the whole day.
+pub fn time_bound(value: Option<&str>, end: End) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(v) = value else { return Ok(None) };
+    let what = match end {
+        End::Start => "from",
+        End::Finish => "to",
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.to_utc()));
+    }
+    let day = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| match end {
+            End::Start => Some(d),
+            End::Finish => d.succ_opt(),
+        })
+        .and_then(|d| d.and_hms_opt(0, 0, 0));
+    day.map(|t| Some(t.and_utc())).ok_or_else(|| {
+        ApiError::Invalid(format!(
+            "{what} {v:?} is neither a time such as 2026-11-26T09:00:00Z nor a day such as 2026-11-26"
+        ))
+    })
+}
+
 impl ExecutionFilter {
-    /// The filter of a monitoring-page URL; bad values are refused with the reason.
+    /// The filter of a monitoring-page URL; bad values are refused with the reason. A
+    /// window that ends before it starts shows nothing (the page stays usable).
     pub fn from_query(q: &crate::model::ExecutionQuery) -> Result<Self, ApiError> {
-        let day = |s: &Option<String>, what: &str| {
-            s.as_deref()
-                .map(|d| {
-                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .map_err(|_| ApiError::Invalid(format!("{what} must be a date YYYY-MM-DD")))
-                })
-                .transpose()
-        };
-        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
         Ok(ExecutionFilter {
             job: job_filter(q.job.clone())?,
             status: status_filter(q.status.as_deref())?,
             trigger: trigger_filter(q.trigger.as_deref())?,
-            from: day(&q.from, "from")?.and_then(midnight),
-            to: day(&q.to, "to")?
-                .and_then(|d| d.succ_opt())
-                .and_then(midnight),
+            from: time_bound(q.from.as_deref(), End::Start)?,
+            to: time_bound(q.to.as_deref(), End::Finish)?,
             cursor: q.cursor.as_deref().map(Cursor::decode).transpose()?,
         })
     }
@@ -175,5 +199,43 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("nope").is_err());
         assert!(Cursor::decode("12_notauuid").is_err());
+    }
+
+    #[test]
+    fn time_bounds_take_a_time_or_a_whole_day() {
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(time_bound(None, End::Start).unwrap(), None);
+        assert_eq!(
+            time_bound(Some("2026-11-26T09:30:00+02:00"), End::Start).unwrap(),
+            at("2026-11-26T07:30:00Z")
+        );
+        assert_eq!(
+            time_bound(Some("2026-11-26T09:30:00Z"), End::Finish).unwrap(),
+            at("2026-11-26T09:30:00Z"),
+            "a time is taken as it is"
+        );
+        assert_eq!(
+            time_bound(Some("2026-11-26"), End::Start).unwrap(),
+            at("2026-11-26T00:00:00Z")
+        );
+        assert_eq!(
+            time_bound(Some("2026-11-26"), End::Finish).unwrap(),
+            at("2026-11-27T00:00:00Z"),
+            "a day as `to` includes all of it"
+        );
+        for bad in [
+            "yesterday",
+            "2026-13-01",
+            "2026-11-26T25:00:00Z",
+            "",
+            "+262143-12-31",
+        ] {
+            let e = time_bound(Some(bad), End::Start).unwrap_err();
+            assert!(matches!(e, ApiError::Invalid(_)), "{bad}: {e:?}");
+        }
+        assert!(
+            time_bound(Some("+262142-12-31"), End::Finish).is_err(),
+            "no day after the last"
+        );
     }
 }

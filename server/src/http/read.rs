@@ -3,10 +3,9 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use app::db::execution_list::{self, Cursor, ExecutionFilter};
+use app::db::execution_list::{self, time_bound, Cursor, End, ExecutionFilter};
 use app::db::{batches, executions, stats, tokens::Scope};
 use app::error::ApiError;
 use app::state::AppState;
@@ -21,19 +20,30 @@ pub struct ListQuery {
     job: Option<String>,
     status: Option<String>,
     trigger: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<String>,
+    to: Option<String>,
     cursor: Option<String>,
 }
 
 impl ListQuery {
+    /// The filter, with a window that ends before it starts refused: a script asking
+    /// for it has its bounds the wrong way round.
     fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
+        let from = time_bound(self.from.as_deref(), End::Start)?;
+        let to = time_bound(self.to.as_deref(), End::Finish)?;
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                return Err(ApiError::Invalid(format!(
+                    "from ({f}) must be before to ({t})"
+                )));
+            }
+        }
         Ok(ExecutionFilter {
             job: execution_list::job_filter(self.job)?,
             status: execution_list::status_filter(self.status.as_deref())?,
             trigger: execution_list::trigger_filter(self.trigger.as_deref())?,
-            from: self.from,
-            to: self.to,
+            from,
+            to,
             cursor: self.cursor.as_deref().map(Cursor::decode).transpose()?,
         })
     }
