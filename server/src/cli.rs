@@ -85,6 +85,8 @@ pub enum Command {
         #[command(subcommand)]
         action: JobsAction,
     },
+    /// Show the audit trail, newest first: who changed what, signed in or failed to.
+    Audit(AuditArgs),
     /// Wrap a command and report its start, end, exit code and output tail.
     Run {
         /// The job's name.
@@ -206,6 +208,25 @@ pub enum JobsAction {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+/// What `cronwatch audit` shows.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Only this actor: `user:NAME`, `token:NAME` or `cli:LOGIN`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action and those under it (`token` shows `token.create`, `token.revoke`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only changes to this job, token or user.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// How many entries at most.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub limit: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use server::admin_cli::{jobs, tokens, users};
+use server::admin_cli::{audit_trail, jobs, tokens, users};
 use server::cli::{Cli, Command, JobsAction, TokenAction, UserAction};
 use server::database::Database;
 use server::{serve, wrap};
@@ -44,6 +44,19 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Token { action } => {
             let database = Database::open(action.db(), 2).await?;
             let r = token(&database.pool, action).await;
+            database.close().await;
+            r.map(|_| 0)
+        }
+        Command::Audit(args) => {
+            let database = Database::open(&args.db, 2).await?;
+            let filter = app::db::audit::AuditFilter {
+                actor: args.actor,
+                action: args.action,
+                target: args.target,
+                before: None,
+                limit: args.limit,
+            };
+            let r = audit_trail::list(&database.pool, filter).await;
             database.close().await;
             r.map(|_| 0)
         }

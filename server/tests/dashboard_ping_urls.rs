@@ -16,9 +16,7 @@ async fn signed_in(
     name: &str,
     role: Role,
 ) -> reqwest::Client {
-    app::db::users::create(pool, name, format!("password-of-{name}"), role)
-        .await
-        .unwrap();
+    common::add_user(pool, name, role).await;
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())

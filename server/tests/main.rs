@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit_trail;
 mod cli;
 mod compat_api;
 mod dashboard_ping_urls;

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{spawn_app, spawn_app_with};
+use common::{add_user, spawn_app, spawn_app_with};
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use sqlx::PgPool;
@@ -13,12 +13,6 @@ fn browser() -> reqwest::Client {
         .redirect(Policy::none())
         .build()
         .unwrap()
-}
-
-async fn add_user(pool: &PgPool, name: &str, role: app::model::Role) {
-    app::db::users::create(pool, name, "password-of-".to_string() + name, role)
-        .await
-        .unwrap();
 }
 
 async fn sign_in(

@@ -1,7 +1,8 @@
-//! The administration commands: `cronwatch user …`, `token …` and `jobs …`. Each change
-//! is recorded in the audit trail, in the change's transaction, as done by `cli:<login>`
-//! from `cli`.
+//! The administration commands: `cronwatch user …`, `token …`, `jobs …` and `audit`.
+//! Each change is recorded in the audit trail, in the change's transaction, as done by
+//! `cli:<login>` from `cli`.
 
+pub mod audit_trail;
 pub mod jobs;
 pub mod tokens;
 pub mod users;

@@ -1,5 +1,6 @@
 //! The HTTP surface: the API routes, the SSE stream, pings, health, and the site.
 
+pub mod audit;
 pub mod auth;
 pub mod batches;
 pub mod caller;
@@ -99,6 +100,7 @@ fn api_routes() -> Router<AppState> {
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),
         )
         .route("/v1/stats", get(read::get_stats))
+        .route("/v1/audit", get(audit::list))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))
         .route(

@@ -206,3 +206,10 @@ pub fn url_of(pool: &PgPool) -> String {
         pool.connect_options().get_database().unwrap()
     )
 }
+
+/// Creates user `name` with `role` and the password `password-of-<name>`.
+pub async fn add_user(pool: &PgPool, name: &str, role: app::model::Role) {
+    app::db::users::create(pool, name, format!("password-of-{name}"), role)
+        .await
+        .unwrap();
+}
