@@ -1,5 +1,6 @@
-//! Security headers: every answer forbids MIME sniffing and framing; pages carry a
-//! Content-Security-Policy whose per-response nonce is on every inline script they hold.
+//! Security headers: every answer forbids MIME sniffing and framing, and all but the
+//! site's files forbid caching; pages carry a Content-Security-Policy whose
+//! per-response nonce is on every inline script they hold.
 
 use crate::common::spawn_app;
 use sqlx::PgPool;
@@ -93,4 +94,9 @@ async fn every_answer_forbids_sniffing_and_framing(pool: PgPool) {
     }
     assert_eq!(answers[2].status(), 401);
     assert_eq!(answers[3].status(), 200);
+    // Pages and answers are kept by no cache; the site's files may be.
+    for resp in &answers[..4] {
+        assert_eq!(header(resp, "cache-control"), "no-store", "{}", resp.url());
+    }
+    assert!(!answers[4].headers().contains_key("cache-control"));
 }

@@ -15,7 +15,7 @@ pub mod session_activity;
 pub mod session_store;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use axum::http::header::{CACHE_CONTROL, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -76,7 +76,24 @@ pub fn router(state: AppState) -> Router {
             REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(middleware::from_fn(no_store_unless_asset))
         .with_state(state)
+}
+
+/// Pages and API answers are one person's (an admin's page holds ping keys) and change
+/// by the second: neither a shared proxy nor the browser's disk keeps them, so the Back
+/// button after signing out shows nothing. The site's files may be cached.
+async fn no_store_unless_asset(req: Request, next: Next) -> Response {
+    let asset = ["/pkg/", "/assets/"]
+        .iter()
+        .any(|p| req.uri().path().starts_with(p));
+    let mut resp = next.run(req).await;
+    if !asset {
+        resp.headers_mut()
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 fn api_routes() -> Router<AppState> {
