@@ -16,7 +16,7 @@ pub const EARLY_START_TOLERANCE_SECS: i64 = 5;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alert {
     /// Its latest run is still running past its timeout (or, with no timeout, far past
-    /// its estimated duration).
+    /// its estimated duration, or with neither, far past what its runs usually take).
     Stuck,
     /// Its expected start plus grace has passed and no run has started.
     Late,
@@ -44,22 +44,46 @@ impl Alert {
     }
 }
 
-/// How long a run of `job` may last before it counts as stuck: its timeout, else three
-/// times its estimated duration (at least a minute more than the estimate), else never.
-pub fn stuck_after(job: &Job) -> Option<TimeDelta> {
-    let ms = job
-        .timeout_ms
-        .or_else(|| job.estimated_duration_ms.map(|e| (e * 3).max(e + 60_000)))?;
+/// Finished runs with a duration needed before their average says what is usual.
+pub const TYPICAL_AFTER_RUNS: i64 = 3;
+
+/// How long a run of `job` may last before it counts as stuck: its timeout; else three
+/// times its estimated duration; else three times `typical_ms`, what its runs took
+/// lately (at least a minute more than either); else never.
+pub fn stuck_after(job: &Job, typical_ms: Option<i64>) -> Option<TimeDelta> {
+    let ms = job.timeout_ms.or_else(|| {
+        job.estimated_duration_ms
+            .or(typical_ms)
+            .map(|e| e.saturating_mul(3).max(e.saturating_add(60_000)))
+    })?;
     Some(TimeDelta::milliseconds(ms))
 }
 
-/// The alerts of `job` at `now`, most urgent first.
-pub fn alerts(job: &Job, now: DateTime<Utc>) -> Vec<Alert> {
+/// The average duration of `job`'s completed runs in `points` (the 7-day timeline), once
+/// there are [`TYPICAL_AFTER_RUNS`] of them: a job that declares neither timeout nor
+/// estimate is still flagged when a run hangs far beyond its habit.
+pub fn typical_duration_ms(points: &[TimelinePoint], job: &str) -> Option<i64> {
+    let (mut runs, mut total) = (0i64, 0f64);
+    for p in points
+        .iter()
+        .filter(|p| p.job == job && p.status == ExecutionStatus::Completed)
+    {
+        if let Some(avg) = p.avg_duration_ms {
+            runs += p.timed;
+            total += avg * p.timed as f64;
+        }
+    }
+    (runs >= TYPICAL_AFTER_RUNS).then(|| (total / runs as f64) as i64)
+}
+
+/// The alerts of `job` at `now`, most urgent first; `typical_ms` is what its runs
+/// usually take ([`typical_duration_ms`]).
+pub fn alerts(job: &Job, typical_ms: Option<i64>, now: DateTime<Utc>) -> Vec<Alert> {
     let mut out = Vec::new();
     let running_since = job
         .last_started_at
         .filter(|_| job.last_status == Some(ExecutionStatus::Running));
-    if let (Some(since), Some(limit)) = (running_since, stuck_after(job)) {
+    if let (Some(since), Some(limit)) = (running_since, stuck_after(job, typical_ms)) {
         if now - since > limit {
             out.push(Alert::Stuck);
         }
@@ -112,31 +136,78 @@ mod tests {
     }
 
     #[test]
-    fn stuck_uses_the_timeout_then_the_estimate() {
+    fn stuck_uses_the_timeout_then_the_estimate_then_the_habit() {
         let now = Utc::now();
         let mut j = job();
         j.last_status = Some(ExecutionStatus::Running);
         j.last_started_at = Some(now - TimeDelta::minutes(10));
         assert_eq!(
-            alerts(&j, now),
+            alerts(&j, None, now),
             vec![],
-            "no timeout, no estimate: never stuck"
+            "no timeout, no estimate, no history: never stuck"
+        );
+        assert_eq!(
+            alerts(&j, Some(2_000), now),
+            vec![Alert::Stuck],
+            "usually 2 s: 62 s allowed, 10 min taken"
+        );
+        assert_eq!(
+            alerts(&j, Some(240_000), now),
+            vec![],
+            "usually 4 min: 12 min allowed"
         );
         j.estimated_duration_ms = Some(5_000);
         assert_eq!(
-            alerts(&j, now),
+            alerts(&j, Some(600_000), now),
             vec![Alert::Stuck],
-            "65 s allowed, 10 min taken"
+            "65 s allowed: the estimate wins over the habit"
         );
         j.timeout_ms = Some(3_600_000);
         assert_eq!(
-            alerts(&j, now),
+            alerts(&j, None, now),
             vec![],
             "the timeout wins over the estimate"
         );
         j.last_status = Some(ExecutionStatus::Completed);
         j.timeout_ms = Some(1);
-        assert_eq!(alerts(&j, now), vec![], "a finished run is not stuck");
+        assert_eq!(alerts(&j, None, now), vec![], "a finished run is not stuck");
+    }
+
+    #[test]
+    fn the_habit_is_the_average_of_completed_runs_once_there_are_three() {
+        let day = Utc::now().date_naive();
+        let p = |job: &str, status, timed, avg: Option<f64>| TimelinePoint {
+            job: job.into(),
+            day,
+            status,
+            count: timed + 1,
+            timed,
+            avg_duration_ms: avg,
+        };
+        let mut points = vec![
+            p("a", ExecutionStatus::Completed, 1, Some(1_000.0)),
+            p("a", ExecutionStatus::Failed, 5, Some(90_000.0)),
+            p("b", ExecutionStatus::Completed, 9, Some(7.0)),
+        ];
+        assert_eq!(
+            typical_duration_ms(&points, "a"),
+            None,
+            "one run says little"
+        );
+        points.push(TimelinePoint {
+            day: day.pred_opt().unwrap(),
+            ..p("a", ExecutionStatus::Completed, 3, Some(3_000.0))
+        });
+        assert_eq!(
+            typical_duration_ms(&points, "a"),
+            Some(2_500),
+            "weighted by runs; failures left out"
+        );
+        assert_eq!(typical_duration_ms(&points, "c"), None);
+        assert_eq!(
+            stuck_after(&job(), Some(i64::MAX)),
+            Some(TimeDelta::milliseconds(i64::MAX))
+        );
     }
 
     #[test]
@@ -158,9 +229,9 @@ mod tests {
     fn failing_from_three_in_a_row() {
         let mut j = job();
         j.consecutive_failures = 2;
-        assert_eq!(alerts(&j, Utc::now()), vec![]);
+        assert_eq!(alerts(&j, None, Utc::now()), vec![]);
         j.consecutive_failures = 3;
-        assert_eq!(alerts(&j, Utc::now()), vec![Alert::Failing(3)]);
+        assert_eq!(alerts(&j, None, Utc::now()), vec![Alert::Failing(3)]);
         assert_eq!(Alert::Failing(3).label(), "3 failures in a row");
     }
 

@@ -185,3 +185,27 @@ test("a job deleted through the API leaves the open page with its runs and count
   await expect(page.locator("table.executions")).not.toContainText("typo-job");
   await expect(total).toHaveText(String(before - 2));
 });
+
+test("a job that declares neither timeout nor estimate is flagged stuck when a run hangs far past its habit", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${token("ingest")}` };
+  const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+  const history = async (job: string, durationMs: number, hangingForMs: number) => {
+    for (let i = 0; i < 3; i++) {
+      const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job, started_at: ago(3_600_000 - i * 60_000) } });
+      expect(s.status()).toBe(201);
+      const id = (await s.json()).id;
+      const c = await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "completed", duration_ms: durationMs } });
+      expect(c.status()).toBe(200);
+    }
+    const hanging = await request.post("/api/v1/executions/start", { headers: auth, data: { job, started_at: ago(hangingForMs) } });
+    expect(hanging.status()).toBe(201);
+  };
+  // Usually 1 s, running for 10 min: far past its habit (3×, at least a minute more).
+  await history("habit-quick", 1_000, 600_000);
+  // Usually 10 min, running for 10 min: as usual.
+  await history("habit-slow", 600_000, 600_000);
+  await signIn(page);
+  await expect(page.locator('tr[data-job="habit-quick"] [data-field=alerts]')).toHaveText("stuck");
+  await expect(page.locator('tr[data-job="habit-slow"] [data-field=alerts]')).toHaveText("");
+  await expect(page.locator('.attention a.attention-job[data-job="habit-quick"]')).toContainText("stuck");
+});

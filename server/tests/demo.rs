@@ -104,8 +104,9 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
     eventually("the stuck run and the failure streak", || async {
         let jobs: Vec<Job> = get("/api/v1/jobs").await.unwrap().json().await.unwrap();
         let now = chrono::Utc::now();
-        let alerts =
-            |name: &str| app::health::alerts(jobs.iter().find(|j| j.name == name).unwrap(), now);
+        let alerts = |name: &str| {
+            app::health::alerts(jobs.iter().find(|j| j.name == name).unwrap(), None, now)
+        };
         alerts("reanalyze-kb-failures").contains(&app::health::Alert::Stuck)
             && alerts("monitor-openai")
                 .iter()

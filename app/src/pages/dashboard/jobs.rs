@@ -30,7 +30,7 @@ pub fn Attention(live: Live) -> impl IntoView {
                     (
                         j.name.clone(),
                         j.display_name.clone(),
-                        health::alerts(j, now),
+                        health::alerts(j, typical(live, &j.name), now),
                     )
                 })
                 .filter(|(_, _, alerts)| !alerts.is_empty())
@@ -101,6 +101,12 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
     }
 }
 
+/// What job `name`'s runs usually take, from the live 7-day timeline.
+fn typical(live: Live, name: &str) -> Option<i64> {
+    live.stats
+        .with(|s| health::typical_duration_ms(&s.timeline, name))
+}
+
 /// Sort rank of an alert: what is wrong now before what went wrong.
 fn urgency(alert: Alert) -> u8 {
     match alert {
@@ -140,7 +146,10 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                 .unwrap_or_else(|| Job::external(&name))
         })
     };
-    let alerts = move || job.with(|j| health::alerts(j, live.now.get()));
+    let alerts = {
+        let name = name.clone();
+        Memo::new(move |_| job.with(|j| health::alerts(j, typical(live, &name), live.now.get())))
+    };
     let rate = {
         let name = name.clone();
         move || {
@@ -156,7 +165,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
     };
     let failures = move || job.with(|j| j.consecutive_failures);
     view! {
-        <tr id=row_id(&name) data-job=name class:alerting=move || !alerts().is_empty()>
+        <tr id=row_id(&name) data-job=name class:alerting=move || alerts.with(|a| !a.is_empty())>
             <td>
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>
@@ -164,7 +173,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                     <PingUrl name=name.clone() url/>
                 })}
             </td>
-            <td class="alerts" data-field="alerts">{move || alerts().into_iter().map(|a| view! {
+            <td class="alerts" data-field="alerts">{move || alerts.get().into_iter().map(|a| view! {
                 <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
             }).collect_view()}</td>
             <td>{move || job.with(|j| j.last_status).map(|s| view! { <StatusBadge status=s/> })}</td>
