@@ -72,7 +72,10 @@ test("reports appear live, flip in place, and their output is shown as text", as
     data: { pending: 12, processing: 2, completed_today: 30, failed_today: 1 },
   });
   expect(batch.status()).toBe(200);
-  await expect(page.locator('[data-batch="kb-indexation"]')).toBeVisible({ timeout: 2000 });
+  const card = page.locator('[data-batch="kb-indexation"]');
+  await expect(card).toBeVisible({ timeout: 2000 });
+  // When its worker last reported: a queue that stops moving says so.
+  await expect(card.locator("[data-field=reported]")).toHaveText(/^(just now|\d+ s ago)$/);
 
   // The 7-day chart is drawn by echarts (canvas) and holds today's runs.
   await expect(page.locator("#timeline-chart canvas")).toHaveCount(1);

@@ -1,8 +1,10 @@
-//! One card per batch queue: pending, processing, done today, success rate, progress.
+//! One card per batch queue: pending, processing, done today, success rate, progress,
+//! and when its worker last reported (a queue whose worker died stops moving, and only
+//! this says so).
 
 use leptos::prelude::*;
 
-use super::format::percent;
+use super::format::{percent, Moment};
 use super::state::Live;
 
 #[component]
@@ -24,6 +26,7 @@ pub fn BatchCards(live: Live) -> impl IntoView {
                                 <dt>"Completed today"</dt><dd>{b.completed_today}</dd>
                                 <dt>"Failed today"</dt><dd>{b.failed_today}</dd>
                                 <dt>"Success rate"</dt><dd>{percent(b.success_rate)}</dd>
+                                <dt>"Reported"</dt><dd data-field="reported"><Moment at=b.updated_at now=live.now browser_zone=live.browser_zone/></dd>
                             </dl>
                         </div>
                     }
