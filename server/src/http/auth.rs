@@ -196,10 +196,14 @@ pub async fn guard_pages(session: Session, req: Request, next: Next) -> Response
         if server_fn {
             return ApiError::Unauthorized("sign in first".into()).into_response();
         }
-        let here = req
-            .uri()
-            .path_and_query()
-            .map_or(path.to_string(), |pq| pq.to_string());
+        // After signing in, the browser GETs `next`: a form's POST target cannot be it.
+        let here = match *req.method() {
+            Method::GET | Method::HEAD => req
+                .uri()
+                .path_and_query()
+                .map_or(path.to_string(), |pq| pq.to_string()),
+            _ => PROTECTED_PAGES[0].to_string(),
+        };
         return Redirect::to(&format!("/login?next={}", encode_query_value(&here))).into_response();
     }
     next.run(req).await
