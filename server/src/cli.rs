@@ -197,6 +197,11 @@ impl TokenAction {
 
 #[derive(Subcommand, Debug)]
 pub enum JobsAction {
+    /// List jobs: kind, schedule, last run and its status, next expected run.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Print a job's ping path (`/ping/<key>`, to append to cronwatch's URL), alone on
     /// the last line of stdout. The key is a credential: anyone with it can report the
     /// job's runs.
@@ -227,6 +232,15 @@ pub struct AuditArgs {
     pub limit: i64,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+impl JobsAction {
+    /// Where the database is.
+    pub fn db(&self) -> &DbArgs {
+        match self {
+            JobsAction::List { db } | JobsAction::PingKey { db, .. } => db,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -60,16 +60,14 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             database.close().await;
             r.map(|_| 0)
         }
-        Command::Jobs {
-            action:
+        Command::Jobs { action } => {
+            let database = Database::open(action.db(), 2).await?;
+            let r = match action {
+                JobsAction::List { .. } => jobs::list(&database.pool).await,
                 JobsAction::PingKey {
-                    name,
-                    regenerate,
-                    db,
-                },
-        } => {
-            let database = Database::open(&db, 2).await?;
-            let r = jobs::ping_key(&database.pool, &name, regenerate).await;
+                    name, regenerate, ..
+                } => jobs::ping_key(&database.pool, &name, regenerate).await,
+            };
             database.close().await;
             r.map(|_| 0)
         }

@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::common;
@@ -171,6 +172,64 @@ async fn jobs_ping_key_prints_a_path_that_pings_and_regenerates_it(pool: PgPool)
     assert!(!ok);
     assert!(err.contains("no job is called \"nope\""), "{err}");
     assert_eq!(common::snapshot(&pool).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_list_shows_schedule_last_run_and_next_run(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let url = url_of(&pool);
+    let (ok, out, err) = cli(&url, &["jobs", "list"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "no job yet, a header: {out}");
+    for (name, def) in [
+        (
+            "backup",
+            json!({ "schedule": "0 3 * * *", "timezone": "Europe/Paris" }),
+        ),
+        ("paused", json!({ "schedule": "@hourly", "enabled": false })),
+    ] {
+        let r = app
+            .client
+            .put(app.url(&format!("/api/v1/jobs/{name}")))
+            .bearer_auth(&app.admin)
+            .json(&def)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let run = app.start("reported").await;
+    app.complete(run["id"].as_str().unwrap(), "failed").await;
+
+    let (ok, out, err) = cli(&url, &["jobs", "list"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let cells = |i: usize| {
+        lines[i]
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        cells(0),
+        ["NAME", "KIND", "SCHEDULE", "LAST RUN", "STATUS", "NEXT RUN"]
+    );
+    let backup = cells(1);
+    assert_eq!(
+        backup[..5],
+        ["backup", "external", "0 3 * * * (Europe/Paris)", "-", "-"]
+    );
+    assert!(backup[5].ends_with(":00:00Z"), "{out}");
+    assert_eq!(
+        cells(2),
+        ["paused", "external", "@hourly, paused", "-", "-", "-"],
+        "a paused job has no next run"
+    );
+    let reported = cells(3);
+    assert_eq!(reported[..3], ["reported", "external", "-"]);
+    assert_eq!(reported[4..], ["failed", "-"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]
