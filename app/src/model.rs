@@ -375,7 +375,7 @@ pub struct SessionUser {
 }
 
 /// A page of executions with the cursor of the next page, if any.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionPage {
     pub items: Vec<ExecutionSummary>,
     pub next_cursor: Option<String>,
@@ -461,6 +461,9 @@ pub struct DashboardSnapshot {
     /// Each job's ping URL, for admins only (a ping key is a credential); `None` for
     /// viewers.
     pub ping_urls: Option<PingUrls>,
+    /// Why the URL's executions filter was refused (an old bookmark, a typo): the page
+    /// still loads, with no executions listed and this said above the table.
+    pub filter_error: Option<String>,
 }
 
 /// Where each job's Healthchecks-style pings go, as an admin copies them into a

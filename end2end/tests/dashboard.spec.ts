@@ -121,6 +121,26 @@ test("filters live in the URL and survive a reload", async ({ page, request }) =
   await expect(table.locator(".badge")).toHaveText(Array(await table.locator(".badge").count()).fill("failed"));
 });
 
+test("a link whose filter is no longer valid still opens the page, says why, and a new filter clears it", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "filter-old" } });
+  await request.post(`/api/v1/executions/${(await s.json()).id}/complete`, { headers: auth, data: { status: "failed" } });
+  await page.goto("/login?next=" + encodeURIComponent("/monitoring?status=exploded"));
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  const why = page.locator("[data-field=filter-error]");
+  await expect(why).toHaveText('This view\'s filter cannot be used: unknown status "exploded". Change or clear it.');
+  await expect(page.locator('table.jobs tr[data-job="filter-old"]')).toBeVisible();
+  await expect(page.locator("table.executions tbody tr")).toHaveCount(0);
+
+  await page.locator("select[name=status]").selectOption("failed");
+  await expect(page).toHaveURL(/status=failed$/);
+  await expect(why).toHaveCount(0);
+  await expect(page.locator("table.executions")).toContainText("filter-old");
+});
+
 test("the chart filters by job and status and names the average duration on hover", async ({ page, request }) => {
   const auth = { Authorization: `Bearer ${ingestToken()}` };
   for (const [job, status, ms] of [["chart-a", "completed", 1500], ["chart-b", "failed", 4000]] as const) {

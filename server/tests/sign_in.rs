@@ -330,9 +330,15 @@ async fn server_functions_answer_bad_arguments_with_4xx(pool: PgPool) {
     let (code, _) = call("/sfn/execution", b"".to_vec()).await;
     assert_eq!(code, 400);
     // Decoded, then refused by our own rules, with their status and reason.
-    let (code, text) = call("/sfn/dashboard", b"query[status]=bogus".to_vec()).await;
+    let (code, text) = call("/sfn/executions", b"query[status]=bogus".to_vec()).await;
     assert_eq!(code, 422, "{text}");
     assert!(text.contains("unknown status"), "{text}");
+    // The page's own load still answers, saying why its filter was refused.
+    let (code, text) = call("/sfn/dashboard", b"query[status]=bogus".to_vec()).await;
+    assert_eq!(code, 200, "{text}");
+    let snapshot: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(snapshot["filter_error"], "unknown status \"bogus\"");
+    assert_eq!(snapshot["executions"]["items"], serde_json::json!([]));
     let (code, _) = call("/sfn/executions", b"query[job]=a%00b".to_vec()).await;
     assert_eq!(code, 422);
     let missing = format!("id={}", uuid::Uuid::new_v4());

@@ -58,15 +58,18 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
     let fail = |e: sqlx::Error| refuse(e);
     // Read the resume point first: anything after it is replayed, never lost.
     let last_event_id = events::latest_seq(pool).await.map_err(fail)?;
+    // A URL whose filter is refused still opens the page, saying why.
+    let (executions, filter_error) = match execution_list::ExecutionFilter::from_query(&query) {
+        Ok(f) => (execution_list::page(pool, &f).await.map_err(fail)?, None),
+        Err(e) => (ExecutionPage::default(), Some(e.body().error.message)),
+    };
     Ok(DashboardSnapshot {
         stats: stats::compute(pool, crate::model::DASHBOARD_HOURS)
             .await
             .map_err(fail)?,
         jobs: jobs::list(pool).await.map_err(fail)?,
         batches: batches::list(pool).await.map_err(fail)?,
-        executions: execution_list::page(pool, &filter_of(&query)?)
-            .await
-            .map_err(fail)?,
+        executions,
         last_event_id,
         ping_urls: if user.role >= crate::model::Role::Admin {
             Some(crate::model::PingUrls {
@@ -76,6 +79,7 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
         } else {
             None
         },
+        filter_error,
     })
 }
 

@@ -13,7 +13,7 @@ use chrono::Utc;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use crate::model::DashboardSnapshot;
+use crate::model::{DashboardSnapshot, ExecutionPage};
 use batches::BatchCards;
 use chart::Timeline;
 use executions::{ExecutionModal, ExecutionsTable, Filters, Pager};
@@ -36,16 +36,22 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         view: RwSignal::new(url.with_untracked(crate::pages::monitoring::query_of)),
         next_cursor: RwSignal::new(initial.executions.next_cursor),
         changed: RwSignal::new(None),
+        filter_error: RwSignal::new(initial.filter_error),
     };
     Effect::new(move |first: Option<()>| {
         let q = url.with(crate::pages::monitoring::query_of);
         if first.is_some() && q != live.view.get_untracked() {
             live.view.set(q.clone());
             leptos::task::spawn_local(async move {
-                if let Ok(page) = crate::pages::monitoring::list_executions(q).await {
-                    live.executions.set(page.items);
-                    live.next_cursor.set(page.next_cursor);
-                }
+                let (page, refused) = match crate::pages::monitoring::list_executions(q).await {
+                    Ok(page) => (page, None),
+                    // The rows shown belong to no view any more.
+                    Err(ServerFnError::ServerError(why)) => (ExecutionPage::default(), Some(why)),
+                    Err(e) => (ExecutionPage::default(), Some(e.to_string())),
+                };
+                live.executions.set(page.items);
+                live.next_cursor.set(page.next_cursor);
+                live.filter_error.set(refused);
             });
         }
     });
@@ -79,6 +85,9 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         <section class="panel">
             <h2>"Executions"</h2>
             <Filters live/>
+            {move || live.filter_error.get().map(|why| view! {
+                <p class="error" data-field="filter-error">{format!("This view's filter cannot be used: {why}. Change or clear it.")}</p>
+            })}
             <ExecutionsTable live selected/>
             <Pager live/>
         </section>

@@ -32,6 +32,8 @@ pub struct Live {
     /// The execution the latest live event changed, shown in the table or not (an open
     /// run's details follow it).
     pub changed: RwSignal<Option<ExecutionSummary>>,
+    /// Why the view's filter was refused, if it was.
+    pub filter_error: RwSignal<Option<String>>,
 }
 
 impl Live {
@@ -225,6 +227,7 @@ mod tests {
             view: RwSignal::new(ExecutionQuery::default()),
             next_cursor: RwSignal::new(None),
             changed: RwSignal::new(None),
+            filter_error: RwSignal::new(None),
         }
     }
 
