@@ -13,7 +13,10 @@ mkdir -p "$SITE/pkg" "$SITE/assets"
 wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name cronwatch \
   target/wasm32-unknown-unknown/wasm-release/frontend.wasm
 # Debian's binaryen is too old (its output fails in the browser): use npm's.
-frontend/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+# Flattening and re-looping the control flow before two -Oz rounds: 4.3 KB gzip less
+# than one -Oz (measured 392,401 against 396,741 B), for ~8 s more build.
+frontend/node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz \
+  --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types \
   -o "$SITE/pkg/cronwatch_bg.wasm" "$SITE/pkg/cronwatch_bg.wasm"
 cp style/main.css "$SITE/pkg/cronwatch.css"
