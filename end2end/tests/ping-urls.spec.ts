@@ -35,6 +35,19 @@ test("an admin copies a job's ping URL from its row, and a new key replaces it a
   await page.locator('tr[data-job="pinged"]').screenshot({ path: "test-results/ping-url-regenerated.png" });
   expect((await request.get(oldUrl)).status()).toBe(404);
   expect((await request.get(newUrl)).status()).toBe(200);
+
+  // A job that appears while the page is open: live events carry no keys (every viewer
+  // gets them), so its row says where the URL is.
+  const started = await request.post("/api/v1/executions/start", {
+    headers: { Authorization: `Bearer ${token("ingest")}` },
+    data: { job: "pinged-later" },
+  });
+  expect(started.status()).toBe(201);
+  const later = page.locator('tr[data-job="pinged-later"]');
+  await expect(later.locator(".ping-url")).toHaveText("Ping URL: reload the page to see it.", { timeout: 2000 });
+  await page.reload();
+  await later.locator(".ping-url > summary").click();
+  await expect(later.locator(".ping-url code")).toHaveText(`${baseURL}${pingPath("pinged-later")}`);
 });
 
 test("a viewer is shown no ping URL", async ({ page, request }) => {

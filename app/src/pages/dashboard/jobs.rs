@@ -169,8 +169,10 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
             <td>
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>
-                {ping.with_value(|p| p.as_ref().and_then(|p| p.url_of(&name))).map(|url| view! {
-                    <PingUrl name=name.clone() url/>
+                {ping.with_value(|p| p.as_ref().map(|p| p.url_of(&name))).map(|url| match url {
+                    Some(url) => view! { <PingUrl name=name.clone() url/> }.into_any(),
+                    // A job that appeared after the page loaded: live events carry no keys.
+                    None => view! { <div class="ping-url muted">"Ping URL: reload the page to see it."</div> }.into_any(),
                 })}
             </td>
             <td class="alerts" data-field="alerts">{move || alerts.get().into_iter().map(|a| view! {
