@@ -271,13 +271,19 @@ pub struct TimelinePoint {
     pub avg_duration_ms: Option<f64>,
 }
 
-/// An execution that has run past its job's timeout and not yet been swept.
+/// A running execution past what its job allows (the dashboard's *stuck*, see
+/// `health::stuck_after`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StuckExecution {
     pub id: Uuid,
     pub job: String,
     pub started_at: DateTime<Utc>,
-    pub timeout_ms: i64,
+    /// How long the job allows a run, in ms.
+    pub limit_ms: i64,
+    /// Where that limit comes from: `timeout` (the run is about to be timed out),
+    /// `estimate` (3× the estimated duration) or `habit` (3× what its completed runs
+    /// took on average over 7 days); the last two are at least a minute more.
+    pub reason: String,
 }
 
 /// Answer of `GET /api/v1/stats`.

@@ -156,6 +156,94 @@ async fn time_windows_take_days_as_the_dashboard_does_or_times(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn stuck_lists_every_run_past_its_timeout_estimate_or_habit(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let start = |job: &'static str, ago: Duration| {
+        let app = &app;
+        async move {
+            let (code, e) = app
+                .post(
+                    "/api/v1/executions/start",
+                    &app.ingest,
+                    &json!({ "job": job, "started_at": Utc::now() - ago }),
+                )
+                .await;
+            assert_eq!(code, 201, "{e}");
+            e["id"].as_str().unwrap().to_string()
+        }
+    };
+    // A habit: three runs of about 2 s (completed), one failure of an hour (left out).
+    for ms in [1_000, 2_000, 3_000] {
+        let id = start("habitual", Duration::hours(2)).await;
+        let (code, _) = app
+            .post(
+                &format!("/api/v1/executions/{id}/complete"),
+                &app.ingest,
+                &json!({ "status": "completed", "duration_ms": ms }),
+            )
+            .await;
+        assert_eq!(code, 200);
+    }
+    let failed = start("habitual", Duration::hours(3)).await;
+    app.post(
+        &format!("/api/v1/executions/{failed}/complete"),
+        &app.ingest,
+        &json!({ "status": "failed", "duration_ms": 3_600_000 }),
+    )
+    .await;
+    // 2 s usual: 62 s allowed. An older run that never reported its end counts too.
+    let zombie = start("habitual", Duration::minutes(50)).await;
+    let hung = start("habitual", Duration::minutes(2)).await;
+    start("habitual", Duration::seconds(30)).await;
+    // Two runs of habit are not enough to judge.
+    for _ in 0..2 {
+        let id = start("young", Duration::hours(1)).await;
+        app.complete(&id, "completed").await;
+    }
+    start("young", Duration::hours(1)).await;
+    // An estimate of 5 s allows 65 s.
+    let r = app
+        .client
+        .put(app.url("/api/v1/jobs/estimated"))
+        .bearer_auth(&app.admin)
+        .json(&json!({ "estimated_duration_ms": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let late = start("estimated", Duration::minutes(3)).await;
+    start("estimated", Duration::seconds(40)).await;
+
+    let (code, s) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    assert_eq!(code, 200, "{s}");
+    let stuck: Vec<(String, String, i64)> = s["stuck"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["reason"].as_str().unwrap().to_string(),
+                e["limit_ms"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        stuck,
+        [
+            (zombie, "habit".to_string(), 62_000),
+            (late, "estimate".to_string(), 65_000),
+            (hung, "habit".to_string(), 62_000),
+        ],
+        "oldest first"
+    );
+    // Only a timeout makes the sweeper end a run: these stay running.
+    server::background::sweep_once(&app.state).await.unwrap();
+    let (_, again) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    assert_eq!(again["stuck"], s["stuck"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn bad_filters_are_refused(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     for (path, status) in [
@@ -241,6 +329,8 @@ async fn stats_come_from_rollups(pool: PgPool) {
     assert_eq!(a["avg_duration_ms"], 150.0);
     assert_eq!(s["stuck"].as_array().unwrap().len(), 1);
     assert_eq!(s["stuck"][0]["job"], "slow");
+    assert_eq!(s["stuck"][0]["limit_ms"], 1000);
+    assert_eq!(s["stuck"][0]["reason"], "timeout");
     let today: i64 = s["timeline"]
         .as_array()
         .unwrap()

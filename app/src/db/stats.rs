@@ -66,7 +66,7 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
         failures: jobs.iter().map(|j| j.failed + j.timed_out).sum(),
         running_now: running_now(pool).await?,
         next_run: next_run(pool).await?,
-        stuck: stuck(pool, None).await?,
+        stuck: stuck(pool).await?,
         timeline: timeline(pool).await?,
         jobs,
     })
@@ -91,18 +91,53 @@ async fn next_run(pool: &PgPool) -> Result<Option<NextRun>, sqlx::Error> {
     }))
 }
 
-/// Running executions past their job's timeout (the sweeper will mark them timed out),
-/// oldest first; `limit` of them, or all.
-pub async fn stuck(pool: &PgPool, limit: Option<i64>) -> Result<Vec<StuckExecution>, sqlx::Error> {
+/// Running executions past their job's timeout (the sweeper marks them timed out),
+/// oldest first, at most `limit`.
+pub async fn past_timeout(pool: &PgPool, limit: i64) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select e.id from executions e join jobs j on j.id = e.job_id
+          where e.status = 'running' and j.timeout_ms is not null
+            and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
+          order by e.started_at
+          limit $1",
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Running executions past what their job allows, oldest first: its timeout; else 3×
+/// its estimate; else 3× its completed runs' average over the 7-day timeline (once
+/// there are 3); the last two at least a minute more. The rule of
+/// `health::stuck_after`, applied to every running execution, not only a job's latest:
+/// a run whose end was never reported shows here.
+pub async fn stuck(pool: &PgPool) -> Result<Vec<StuckExecution>, sqlx::Error> {
     sqlx::query_as!(
         StuckExecution,
-        r#"select e.id, j.name as job, e.started_at, j.timeout_ms as "timeout_ms!"
-           from executions e join jobs j on j.id = e.job_id
-           where e.status = 'running' and j.timeout_ms is not null
-             and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
-           order by e.started_at
-           limit $1"#,
-        limit
+        r#"with habit as (
+               select r.job_id, trunc(sum(r.duration_sum_ms)::float8 / sum(r.duration_count))::bigint as ms
+                 from execution_rollups r
+                where r.status = 'completed'
+                  and r.bucket >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '6 days'
+                group by r.job_id
+               having sum(r.duration_count) >= $1::bigint
+           ), limits as (
+               select j.id, j.name,
+                      coalesce(j.timeout_ms, greatest(b.base * 3, b.base + 60000)) as limit_ms,
+                      case when j.timeout_ms is not null then 'timeout'
+                           when j.estimated_duration_ms is not null then 'estimate'
+                           else 'habit' end as reason
+                 from jobs j
+                 left join habit h on h.job_id = j.id
+                 cross join lateral (select coalesce(j.estimated_duration_ms, h.ms) as base) b
+                where j.timeout_ms is not null or b.base is not null
+           )
+           select e.id, l.name as job, e.started_at, l.limit_ms as "limit_ms!", l.reason as "reason!"
+             from executions e join limits l on l.id = e.job_id
+            where e.status = 'running'
+              and e.started_at + make_interval(secs => l.limit_ms / 1000.0) < now()
+            order by e.started_at"#,
+        crate::health::TYPICAL_AFTER_RUNS
     )
     .fetch_all(pool)
     .await

@@ -20,11 +20,11 @@ use crate::schedule::Schedule;
 pub async fn time_out_stuck(pool: &PgPool, chunk: i64) -> Result<Vec<Uuid>, ApiError> {
     let mut timed_out = Vec::new();
     loop {
-        let stuck = stats::stuck(pool, Some(chunk)).await?;
+        let stuck = stats::past_timeout(pool, chunk).await?;
         let full = stuck.len() as i64 == chunk;
         let reports: Vec<Report> = stuck
             .into_iter()
-            .map(|s| Report::Complete(s.id, timed_out_report()))
+            .map(|id| Report::Complete(id, timed_out_report()))
             .collect();
         if reports.is_empty() {
             return Ok(timed_out);
