@@ -4,8 +4,8 @@ use app::db::audit::{self, AuditFilter};
 
 use super::{table, when};
 
-/// Prints the newest `filter.limit` entries matching `filter`, oldest at the bottom of
-/// the screen's first page as `git log` does: newest first.
+/// Prints the newest `filter.limit` entries matching `filter`, newest first (as
+/// `git log` does), and says when older ones were left out.
 pub async fn list(pool: &sqlx::PgPool, filter: AuditFilter) -> anyhow::Result<()> {
     let page = audit::page(pool, &filter).await?;
     let rows: Vec<[String; 6]> = page
