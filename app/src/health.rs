@@ -47,16 +47,52 @@ impl Alert {
 /// Finished runs with a duration needed before their average says what is usual.
 pub const TYPICAL_AFTER_RUNS: i64 = 3;
 
-/// How long a run of `job` may last before it counts as stuck: its timeout; else three
-/// times its estimated duration; else three times `typical_ms`, what its runs took
-/// lately (at least a minute more than either); else never.
+/// Where the limit past which a run is stuck comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StuckLimit {
+    /// The job's timeout (the sweeper then ends the run as `timed_out`).
+    Timeout,
+    /// Three times its estimated duration.
+    Estimate,
+    /// Three times what its completed runs took lately ([`typical_duration_ms`]).
+    Habit,
+}
+
+impl StuckLimit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Estimate => "estimate",
+            Self::Habit => "habit",
+        }
+    }
+}
+
+/// How long a run may last before it counts as stuck, and why: the job's timeout; else
+/// three times its estimated duration; else three times `typical_ms`, what its runs
+/// took lately (at least a minute more than either); else never.
+pub fn stuck_limit(
+    timeout_ms: Option<i64>,
+    estimate_ms: Option<i64>,
+    typical_ms: Option<i64>,
+) -> Option<(TimeDelta, StuckLimit)> {
+    let (ms, why) = match (timeout_ms, estimate_ms, typical_ms) {
+        (Some(t), _, _) => (t, StuckLimit::Timeout),
+        (None, Some(e), _) => (three_times(e), StuckLimit::Estimate),
+        (None, None, Some(h)) => (three_times(h), StuckLimit::Habit),
+        (None, None, None) => return None,
+    };
+    Some((TimeDelta::milliseconds(ms), why))
+}
+
+/// Three times `ms`, and at least a minute more.
+fn three_times(ms: i64) -> i64 {
+    ms.saturating_mul(3).max(ms.saturating_add(60_000))
+}
+
+/// [`stuck_limit`] for `job`.
 pub fn stuck_after(job: &Job, typical_ms: Option<i64>) -> Option<TimeDelta> {
-    let ms = job.timeout_ms.or_else(|| {
-        job.estimated_duration_ms
-            .or(typical_ms)
-            .map(|e| e.saturating_mul(3).max(e.saturating_add(60_000)))
-    })?;
-    Some(TimeDelta::milliseconds(ms))
+    stuck_limit(job.timeout_ms, job.estimated_duration_ms, typical_ms).map(|(limit, _)| limit)
 }
 
 /// The average duration of `job`'s completed runs in `points` (the 7-day timeline), once

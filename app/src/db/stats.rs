@@ -1,7 +1,11 @@
 //! Dashboard figures, read from the rollups (O(jobs × hours)), never from raw executions,
 //! except the running ones, which a partial index keeps cheap.
 
+use std::collections::HashMap;
+
 use sqlx::PgPool;
+
+use crate::health;
 
 use crate::model::{
     name_order, ExecutionStatus, JobStats, NextRun, Stats, StuckExecution, TimelinePoint,
@@ -59,6 +63,7 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
         j.avg_duration_ms = (dcount[i] > 0).then(|| dsum[i] as f64 / dcount[i] as f64);
     }
     jobs.sort_by(|a, b| name_order(&a.job, &b.job));
+    let timeline = timeline(pool).await?;
 
     Ok(Stats {
         hours,
@@ -66,8 +71,8 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
         failures: jobs.iter().map(|j| j.failed + j.timed_out).sum(),
         running_now: running_now(pool).await?,
         next_run: next_run(pool).await?,
-        stuck: stuck(pool).await?,
-        timeline: timeline(pool).await?,
+        stuck: stuck(pool, &timeline).await?,
+        timeline,
         jobs,
     })
 }
@@ -106,41 +111,39 @@ pub async fn past_timeout(pool: &PgPool, limit: i64) -> Result<Vec<uuid::Uuid>, 
     .await
 }
 
-/// Running executions past what their job allows, oldest first: its timeout; else 3×
-/// its estimate; else 3× its completed runs' average over the 7-day timeline (once
-/// there are 3); the last two at least a minute more. The rule of
-/// `health::stuck_after`, applied to every running execution, not only a job's latest:
-/// a run whose end was never reported shows here.
-pub async fn stuck(pool: &PgPool) -> Result<Vec<StuckExecution>, sqlx::Error> {
-    sqlx::query_as!(
-        StuckExecution,
-        r#"with habit as (
-               select r.job_id, trunc(sum(r.duration_sum_ms)::float8 / sum(r.duration_count))::bigint as ms
-                 from execution_rollups r
-                where r.status = 'completed'
-                  and r.bucket >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '6 days'
-                group by r.job_id
-               having sum(r.duration_count) >= $1::bigint
-           ), limits as (
-               select j.id, j.name,
-                      coalesce(j.timeout_ms, greatest(b.base * 3, b.base + 60000)) as limit_ms,
-                      case when j.timeout_ms is not null then 'timeout'
-                           when j.estimated_duration_ms is not null then 'estimate'
-                           else 'habit' end as reason
-                 from jobs j
-                 left join habit h on h.job_id = j.id
-                 cross join lateral (select coalesce(j.estimated_duration_ms, h.ms) as base) b
-                where j.timeout_ms is not null or b.base is not null
-           )
-           select e.id, l.name as job, e.started_at, l.limit_ms as "limit_ms!", l.reason as "reason!"
-             from executions e join limits l on l.id = e.job_id
-            where e.status = 'running'
-              and e.started_at + make_interval(secs => l.limit_ms / 1000.0) < now()
-            order by e.started_at"#,
-        crate::health::TYPICAL_AFTER_RUNS
+/// Running executions past what their job allows ([`health::stuck_limit`], with the
+/// habit read from `timeline`), oldest first. Every running execution is judged, not
+/// only a job's latest: a run whose end was never reported shows here.
+async fn stuck(
+    pool: &PgPool,
+    timeline: &[TimelinePoint],
+) -> Result<Vec<StuckExecution>, sqlx::Error> {
+    let running = sqlx::query!(
+        "select e.id, j.name as job, e.started_at, j.timeout_ms, j.estimated_duration_ms
+           from executions e join jobs j on j.id = e.job_id
+          where e.status = 'running'
+          order by e.started_at"
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    let now = chrono::Utc::now();
+    let mut habits: HashMap<String, Option<i64>> = HashMap::new();
+    Ok(running
+        .into_iter()
+        .filter_map(|r| {
+            let habit = *habits
+                .entry(r.job.clone())
+                .or_insert_with(|| health::typical_duration_ms(timeline, &r.job));
+            let (limit, why) = health::stuck_limit(r.timeout_ms, r.estimated_duration_ms, habit)?;
+            (now - r.started_at > limit).then(|| StuckExecution {
+                id: r.id,
+                job: r.job,
+                started_at: r.started_at,
+                limit_ms: limit.num_milliseconds(),
+                reason: why.as_str().into(),
+            })
+        })
+        .collect())
 }
 
 /// Executions per job, UTC day and status over the last 7 days (today included).

@@ -49,7 +49,7 @@ impl AuditQuery {
 
 /// A filter value as given; empty means no filter. NUL cannot be stored in text, so
 /// no entry can hold one.
-pub fn text_filter(what: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+fn text_filter(what: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v {
         Some(v) if v.is_empty() => Ok(None),
         Some(v) if v.contains('\0') || v.chars().count() > 200 => Err(ApiError::Invalid(format!(
