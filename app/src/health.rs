@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::model::{ExecutionStatus, Job, TimelinePoint};
+use crate::model::{ExecutionStatus, ExecutionSummary, Job, TimelinePoint};
 
 /// Consecutive failures from which a job is flagged.
 pub const FAILING_AFTER: i32 = 3;
@@ -15,8 +15,9 @@ pub const EARLY_START_TOLERANCE_SECS: i64 = 5;
 /// A reason to look at a job now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Alert {
-    /// Its latest run is still running past its timeout (or, with no timeout, far past
-    /// its estimated duration, or with neither, far past what its runs usually take).
+    /// A run of it is still running past its timeout (or, with no timeout, far past its
+    /// estimated duration, or with neither, far past what its runs usually take). It may
+    /// be older than the latest: one whose end was never reported while later runs went on.
     Stuck,
     /// Its expected start plus grace has passed and no run has started.
     Late,
@@ -112,13 +113,30 @@ pub fn typical_duration_ms(points: &[TimelinePoint], job: &str) -> Option<i64> {
     (runs >= TYPICAL_AFTER_RUNS).then(|| (total / runs as f64) as i64)
 }
 
-/// The alerts of `job` at `now`, most urgent first; `typical_ms` is what its runs
-/// usually take ([`typical_duration_ms`]).
-pub fn alerts(job: &Job, typical_ms: Option<i64>, now: DateTime<Utc>) -> Vec<Alert> {
-    let mut out = Vec::new();
-    let running_since = job
+/// When the oldest of `job`'s running executions started: its latest run if that is
+/// running, or an older one in `running` (the running executions the page knows of).
+pub fn running_since(job: &Job, running: &[ExecutionSummary]) -> Option<DateTime<Utc>> {
+    let latest = job
         .last_started_at
         .filter(|_| job.last_status == Some(ExecutionStatus::Running));
+    running
+        .iter()
+        .filter(|r| r.job == job.name && r.status == ExecutionStatus::Running)
+        .map(|r| r.started_at)
+        .chain(latest)
+        .min()
+}
+
+/// The alerts of `job` at `now`, most urgent first; `typical_ms` is what its runs
+/// usually take ([`typical_duration_ms`]), `running_since` when its oldest running
+/// execution started ([`running_since`]).
+pub fn alerts(
+    job: &Job,
+    typical_ms: Option<i64>,
+    running_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let mut out = Vec::new();
     if let (Some(since), Some(limit)) = (running_since, stuck_after(job, typical_ms)) {
         if now - since > limit {
             out.push(Alert::Stuck);
@@ -176,37 +194,77 @@ mod tests {
         let now = Utc::now();
         let mut j = job();
         j.last_status = Some(ExecutionStatus::Running);
-        j.last_started_at = Some(now - TimeDelta::minutes(10));
+        let since = now - TimeDelta::minutes(10);
+        j.last_started_at = Some(since);
+        let running = running_since(&j, &[]);
+        assert_eq!(running, Some(since), "the latest run is running");
+        let stuck = vec![Alert::Stuck];
         assert_eq!(
-            alerts(&j, None, now),
+            alerts(&j, None, running, now),
             vec![],
             "no timeout, no estimate, no history: never stuck"
         );
         assert_eq!(
-            alerts(&j, Some(2_000), now),
-            vec![Alert::Stuck],
+            alerts(&j, Some(2_000), running, now),
+            stuck,
             "usually 2 s: 62 s allowed, 10 min taken"
         );
         assert_eq!(
-            alerts(&j, Some(240_000), now),
+            alerts(&j, Some(240_000), running, now),
             vec![],
             "usually 4 min: 12 min allowed"
         );
         j.estimated_duration_ms = Some(5_000);
         assert_eq!(
-            alerts(&j, Some(600_000), now),
-            vec![Alert::Stuck],
+            alerts(&j, Some(600_000), running, now),
+            stuck,
             "65 s allowed: the estimate wins over the habit"
         );
         j.timeout_ms = Some(3_600_000);
         assert_eq!(
-            alerts(&j, None, now),
+            alerts(&j, None, running, now),
             vec![],
             "the timeout wins over the estimate"
         );
         j.last_status = Some(ExecutionStatus::Completed);
         j.timeout_ms = Some(1);
-        assert_eq!(alerts(&j, None, now), vec![], "a finished run is not stuck");
+        assert_eq!(
+            running_since(&j, &[]),
+            None,
+            "a finished run is not running"
+        );
+        assert_eq!(alerts(&j, None, None, now), vec![]);
+    }
+
+    #[test]
+    fn an_older_run_that_never_ended_is_stuck_after_a_newer_one_finished() {
+        let now = Utc::now();
+        let mut j = job();
+        j.estimated_duration_ms = Some(1_000);
+        j.last_status = Some(ExecutionStatus::Completed);
+        j.last_started_at = Some(now - TimeDelta::minutes(1));
+        let zombie = now - TimeDelta::hours(3);
+        let open = |job: &str, started_at| ExecutionSummary {
+            started_at,
+            ..ExecutionSummary::example(job, ExecutionStatus::Running)
+        };
+        let runs = [
+            open("other", now - TimeDelta::days(1)),
+            open("j", now - TimeDelta::seconds(5)),
+            open("j", zombie),
+        ];
+        let running = running_since(&j, &runs);
+        assert_eq!(running, Some(zombie), "the oldest of its own runs");
+        assert_eq!(alerts(&j, None, running, now), vec![Alert::Stuck]);
+        assert_eq!(
+            running_since(&j, &runs[..2]),
+            Some(now - TimeDelta::seconds(5))
+        );
+        assert_eq!(
+            alerts(&j, None, running_since(&j, &runs[..2]), now),
+            vec![],
+            "a run 5 s old is within its 61 s"
+        );
     }
 
     #[test]
@@ -265,9 +323,9 @@ mod tests {
     fn failing_from_three_in_a_row() {
         let mut j = job();
         j.consecutive_failures = 2;
-        assert_eq!(alerts(&j, None, Utc::now()), vec![]);
+        assert_eq!(alerts(&j, None, None, Utc::now()), vec![]);
         j.consecutive_failures = 3;
-        assert_eq!(alerts(&j, None, Utc::now()), vec![Alert::Failing(3)]);
+        assert_eq!(alerts(&j, None, None, Utc::now()), vec![Alert::Failing(3)]);
         assert_eq!(Alert::Failing(3).label(), "3 failures in a row");
     }
 

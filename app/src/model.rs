@@ -470,7 +470,14 @@ pub struct DashboardSnapshot {
     /// Why the URL's executions filter was refused (an old bookmark, a typo): the page
     /// still loads, with no executions listed and this said above the table.
     pub filter_error: Option<String>,
+    /// The running executions, oldest first (at most [`RUNNING_SHOWN`]): a run whose
+    /// end was never reported is flagged even after a newer run of its job ended.
+    pub running: Vec<ExecutionSummary>,
 }
+
+/// How many running executions the dashboard is sent at load. The oldest come first,
+/// and they are the ones that can be stuck.
+pub const RUNNING_SHOWN: i64 = 500;
 
 /// Where each job's Healthchecks-style pings go, as an admin copies them into a
 /// crontab line.

@@ -108,11 +108,18 @@ test("filters live in the URL and survive a reload", async ({ page, request }) =
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
 
+  // The filters sit below the jobs and the chart: changing one keeps them in view.
+  await page.setViewportSize({ width: 1280, height: 400 });
+  await page.locator("select[name=status]").scrollIntoViewIfNeeded();
+  const scrolled = await page.evaluate(() => window.scrollY);
+  expect(scrolled).toBeGreaterThan(0);
   await page.locator("select[name=status]").selectOption("failed");
   await expect(page).toHaveURL(/\/monitoring\?tab=crons&status=failed$/);
   const table = page.locator("table.executions");
   await expect(table).toContainText("filter-bad");
   await expect(table).not.toContainText("filter-ok");
+  expect(await page.evaluate(() => window.scrollY)).toBe(scrolled);
+  await expect(page.locator("select[name=status]")).toBeInViewport();
 
   await page.reload();
   await expect(page.locator("select[name=status]")).toHaveValue("failed");

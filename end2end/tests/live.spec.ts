@@ -209,3 +209,52 @@ test("a job that declares neither timeout nor estimate is flagged stuck when a r
   await expect(page.locator('tr[data-job="habit-slow"] [data-field=alerts]')).toHaveText("");
   await expect(page.locator('.attention a.attention-job[data-job="habit-quick"]')).toContainText("stuck");
 });
+
+test("a run that never reported its end stays flagged stuck after a newer run of its job finished, and the flag lists it", async ({ page, request }) => {
+  const admin = { Authorization: `Bearer ${token("admin")}` };
+  const auth = { Authorization: `Bearer ${token("ingest")}` };
+  const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+  const start = async (job: string, startedAt: string) => {
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job, started_at: startedAt } });
+    expect(s.status()).toBe(201);
+    return (await s.json()).id as string;
+  };
+  const complete = async (id: string) => {
+    const c = await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "completed", duration_ms: 900 } });
+    expect(c.status()).toBe(200);
+  };
+  // Estimated at 1 s: a run is stuck after a minute and a second.
+  for (const job of ["zombie-at-load", "zombie-live"]) {
+    const put = await request.put(`/api/v1/jobs/${job}`, { headers: admin, data: { estimated_duration_ms: 1000 } });
+    expect(put.status()).toBe(201);
+  }
+  // Before the page loads: killed 2 h ago without a word; the next run went fine.
+  const zombie = await start("zombie-at-load", ago(7_200_000));
+  await complete(await start("zombie-at-load", ago(5_000)));
+  await signIn(page);
+  const row = page.locator('tr[data-job="zombie-at-load"]');
+  await expect(row.locator("td").nth(2)).toHaveText("completed");
+  await expect(row.locator("[data-field=alerts]")).toHaveText("stuck");
+  await expect(row.locator("a.alert-stuck")).toHaveAttribute("title", /has not reported its end/);
+  await expect(page.locator('.attention a.attention-job[data-job="zombie-at-load"]')).toContainText("stuck");
+
+  // While the page is open: a hung run, then a newer one that ends; the flag stays
+  // until the hung run ends too.
+  const live = page.locator('tr[data-job="zombie-live"] [data-field=alerts]');
+  const hung = await start("zombie-live", ago(600_000));
+  await expect(live).toHaveText("stuck");
+  await complete(await start("zombie-live", ago(1_000)));
+  await expect(page.locator('tr[data-job="zombie-live"] td').nth(2)).toHaveText("completed");
+  await expect(live).toHaveText("stuck");
+  await complete(hung);
+  await expect(live).toHaveText("");
+
+  // The flag lists the job's running executions: the one that never ended.
+  await row.locator("a.alert-stuck").click();
+  await expect(page).toHaveURL(/job=zombie-at-load/);
+  await expect(page).toHaveURL(/status=running/);
+  await expect(page.locator("#executions")).toBeInViewport();
+  const rows = page.locator("table.executions tbody tr");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-execution", zombie);
+});

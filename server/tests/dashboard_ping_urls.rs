@@ -4,38 +4,10 @@
 use crate::common;
 
 use app::model::Role;
-use common::{ping_key, snapshot, spawn_app};
+use common::{ping_key, signed_in, snapshot, spawn_app};
 use reqwest::header::LOCATION;
 use reqwest::redirect::Policy;
 use sqlx::PgPool;
-
-/// A browser signed in as a new user `name` with `role` (password `password-of-<name>`).
-async fn signed_in(
-    app: &common::TestApp,
-    pool: &PgPool,
-    name: &str,
-    role: Role,
-) -> reqwest::Client {
-    common::add_user(pool, name, role).await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let resp = client
-        .post(app.url("/auth/login"))
-        .header("origin", &app.base)
-        .form(&[
-            ("username", name),
-            ("password", &format!("password-of-{name}")),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()[LOCATION], "/monitoring");
-    client
-}
 
 async fn page(client: &reqwest::Client, app: &common::TestApp, headers: &[(&str, &str)]) -> String {
     let mut req = client.get(app.url("/monitoring"));
@@ -107,16 +79,7 @@ async fn admins_see_each_jobs_ping_url_and_viewers_see_none(pool: PgPool) {
         assert!(!html.contains(&key.to_string()), "viewer page holds a key");
     }
     assert!(!html.contains("Ping URL"));
-    let data = viewer
-        .post(app.url("/sfn/dashboard"))
-        .header("origin", &app.base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("query[tab]=crons")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(data.status(), 200);
-    let data: serde_json::Value = data.json().await.unwrap();
+    let data = common::dashboard_data(&app, &viewer).await;
     assert_eq!(data["ping_urls"], serde_json::Value::Null, "{data}");
     assert_eq!(data["jobs"].as_array().unwrap().len(), 2);
 }

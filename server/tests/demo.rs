@@ -105,7 +105,9 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
         let jobs: Vec<Job> = get("/api/v1/jobs").await.unwrap().json().await.unwrap();
         let now = chrono::Utc::now();
         let alerts = |name: &str| {
-            app::health::alerts(jobs.iter().find(|j| j.name == name).unwrap(), None, now)
+            let job = jobs.iter().find(|j| j.name == name).unwrap();
+            let since = app::health::running_since(job, &[]);
+            app::health::alerts(job, None, since, now)
         };
         alerts("reanalyze-kb-failures").contains(&app::health::Alert::Stuck)
             && alerts("monitor-openai")

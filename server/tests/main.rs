@@ -8,6 +8,7 @@ mod audit_trail;
 mod cli;
 mod compat_api;
 mod dashboard_ping_urls;
+mod dashboard_running;
 mod database_outage;
 mod demo;
 mod embedded_postgres;

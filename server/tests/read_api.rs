@@ -158,20 +158,7 @@ async fn time_windows_take_days_as_the_dashboard_does_or_times(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn stuck_lists_every_run_past_its_timeout_estimate_or_habit(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let start = |job: &'static str, ago: Duration| {
-        let app = &app;
-        async move {
-            let (code, e) = app
-                .post(
-                    "/api/v1/executions/start",
-                    &app.ingest,
-                    &json!({ "job": job, "started_at": Utc::now() - ago }),
-                )
-                .await;
-            assert_eq!(code, 201, "{e}");
-            e["id"].as_str().unwrap().to_string()
-        }
-    };
+    let start = |job: &'static str, ago: Duration| app.start_ago(job, ago);
     // A habit: three runs of about 2 s (completed), one failure of an hour (left out).
     for ms in [1_000, 2_000, 3_000] {
         let id = start("habitual", Duration::hours(2)).await;
@@ -202,15 +189,10 @@ async fn stuck_lists_every_run_past_its_timeout_estimate_or_habit(pool: PgPool) 
     }
     start("young", Duration::hours(1)).await;
     // An estimate of 5 s allows 65 s.
-    let r = app
-        .client
-        .put(app.url("/api/v1/jobs/estimated"))
-        .bearer_auth(&app.admin)
-        .json(&json!({ "estimated_duration_ms": 5000 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let put = app
+        .put_job("estimated", &json!({ "estimated_duration_ms": 5000 }))
+        .await;
+    assert_eq!(put, 201);
     let late = start("estimated", Duration::minutes(3)).await;
     start("estimated", Duration::seconds(40)).await;
 

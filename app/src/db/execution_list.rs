@@ -127,9 +127,47 @@ impl ExecutionFilter {
     }
 }
 
+/// An execution's summary columns, as the list queries select them.
+struct SummaryRow {
+    id: Uuid,
+    job: String,
+    status: String,
+    trigger: String,
+    triggered_by: Option<String>,
+    started_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    exit_code: Option<i32>,
+    error_message: Option<String>,
+    attempt: i32,
+    host: Option<String>,
+    scheduled_for: Option<DateTime<Utc>>,
+}
+
+impl From<SummaryRow> for ExecutionSummary {
+    fn from(r: SummaryRow) -> Self {
+        ExecutionSummary {
+            id: r.id,
+            job: r.job,
+            status: ExecutionStatus::parse(&r.status).unwrap_or(ExecutionStatus::Failed),
+            trigger: Trigger::parse(&r.trigger).unwrap_or(Trigger::Api),
+            triggered_by: r.triggered_by,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            duration_ms: r.duration_ms,
+            exit_code: r.exit_code,
+            error_message: r.error_message,
+            attempt: r.attempt,
+            host: r.host,
+            scheduled_for: r.scheduled_for,
+        }
+    }
+}
+
 /// One page of executions matching `f`.
 pub async fn page(pool: &PgPool, f: &ExecutionFilter) -> Result<ExecutionPage, sqlx::Error> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        SummaryRow,
         r#"select e.id, j.name as job, e.status, e.trigger, e.triggered_by, e.started_at,
                   e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
                   e.scheduled_for
@@ -153,24 +191,7 @@ pub async fn page(pool: &PgPool, f: &ExecutionFilter) -> Result<ExecutionPage, s
     )
     .fetch_all(pool)
     .await?;
-    let mut items: Vec<ExecutionSummary> = rows
-        .into_iter()
-        .map(|r| ExecutionSummary {
-            id: r.id,
-            job: r.job,
-            status: ExecutionStatus::parse(&r.status).unwrap_or(ExecutionStatus::Failed),
-            trigger: Trigger::parse(&r.trigger).unwrap_or(Trigger::Api),
-            triggered_by: r.triggered_by,
-            started_at: r.started_at,
-            completed_at: r.completed_at,
-            duration_ms: r.duration_ms,
-            exit_code: r.exit_code,
-            error_message: r.error_message,
-            attempt: r.attempt,
-            host: r.host,
-            scheduled_for: r.scheduled_for,
-        })
-        .collect();
+    let mut items: Vec<ExecutionSummary> = rows.into_iter().map(Into::into).collect();
     let next_cursor = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|l| {
@@ -184,6 +205,25 @@ pub async fn page(pool: &PgPool, f: &ExecutionFilter) -> Result<ExecutionPage, s
         None
     };
     Ok(ExecutionPage { items, next_cursor })
+}
+
+/// The running executions, oldest first, at most `limit`: the dashboard flags any of
+/// them that hangs, not only a job's latest run.
+pub async fn running(pool: &PgPool, limit: i64) -> Result<Vec<ExecutionSummary>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        SummaryRow,
+        r#"select e.id, j.name as job, e.status, e.trigger, e.triggered_by, e.started_at,
+                  e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
+                  e.scheduled_for
+           from executions e join jobs j on j.id = e.job_id
+           where e.status = 'running'
+           order by e.started_at
+           limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 #[cfg(test)]

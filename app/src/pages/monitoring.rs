@@ -80,6 +80,9 @@ pub async fn load_dashboard(query: ExecutionQuery) -> Result<DashboardSnapshot, 
             None
         },
         filter_error,
+        running: execution_list::running(pool, crate::model::RUNNING_SHOWN)
+            .await
+            .map_err(fail)?,
     })
 }
 

@@ -112,6 +112,32 @@ impl TestApp {
         body
     }
 
+    /// Creates or replaces job `name` with the admin token; the answer's status.
+    pub async fn put_job(&self, name: &str, body: &Value) -> u16 {
+        self.client
+            .put(self.url(&format!("/api/v1/jobs/{name}")))
+            .bearer_auth(&self.admin)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Starts a run of `job` that began `ago` before now; its id.
+    pub async fn start_ago(&self, job: &str, ago: chrono::Duration) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/executions/start",
+                &self.ingest,
+                &serde_json::json!({ "job": job, "started_at": chrono::Utc::now() - ago }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
     /// Posts the sign-in form as a browser on our own origin would; the answer is not
     /// followed (303 with the session cookie on success).
     pub async fn sign_in(&self, user: &str, password: &str) -> reqwest::Response {
@@ -212,4 +238,47 @@ pub async fn add_user(pool: &PgPool, name: &str, role: app::model::Role) {
     app::db::users::create(pool, name, format!("password-of-{name}"), role)
         .await
         .unwrap();
+}
+
+/// A browser (cookie store, redirects not followed) signed in as a new user `name` with
+/// `role` (password `password-of-<name>`).
+pub async fn signed_in(
+    app: &TestApp,
+    pool: &PgPool,
+    name: &str,
+    role: app::model::Role,
+) -> reqwest::Client {
+    add_user(pool, name, role).await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client
+        .post(app.url("/auth/login"))
+        .header("origin", &app.base)
+        .form(&[
+            ("username", name),
+            ("password", &format!("password-of-{name}")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[reqwest::header::LOCATION], "/monitoring");
+    client
+}
+
+/// What the monitoring page loads (its server function), as signed-in `browser` sees it.
+pub async fn dashboard_data(app: &TestApp, browser: &reqwest::Client) -> Value {
+    let resp = browser
+        .post(app.url("/sfn/dashboard"))
+        .header("origin", &app.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("query[tab]=crons")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
 }

@@ -8,12 +8,16 @@ use super::format::{duration, local_time, Moment, StatusBadge};
 use super::state::Live;
 use crate::model::{ExecutionDetails, ExecutionQuery, ExecutionStatus, ExecutionSummary};
 
-/// Moves the page to the view `q` (new URL, new history entry).
+/// Moves the page to the view `q` (new URL, new history entry). The window stays where
+/// it is: the router would scroll to the top, away from the table being filtered.
 fn go(q: &ExecutionQuery) {
     let navigate = leptos_router::hooks::use_navigate();
     navigate(
         &format!("/monitoring?{}", q.to_query_string()),
-        Default::default(),
+        leptos_router::NavigateOptions {
+            scroll: false,
+            ..Default::default()
+        },
     );
 }
 

@@ -8,7 +8,25 @@ use leptos_meta::Title;
 use super::format::{duration, percent, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{name_order, ping_url_anchor, Job, PingUrls};
+use crate::model::{name_order, ping_url_anchor, ExecutionQuery, ExecutionStatus, Job, PingUrls};
+
+/// The tooltip of a *stuck* badge, which links to the job's running executions.
+const STUCK_HINT: &str =
+    "A run has not reported its end within what this job allows. Click to list its running executions.";
+
+/// The executions view that lists job `name`'s running executions, scrolled to.
+fn running_runs_of(name: &str) -> String {
+    let q = ExecutionQuery {
+        job: Some(name.to_string()),
+        status: Some(ExecutionStatus::Running.as_str().to_string()),
+        ..Default::default()
+    };
+    format!(
+        "/monitoring?{}#{}",
+        q.to_query_string(),
+        super::EXECUTIONS_ANCHOR
+    )
+}
 
 /// The id of a job's row, which the attention summary links to.
 fn row_id(name: &str) -> String {
@@ -30,7 +48,7 @@ pub fn Attention(live: Live) -> impl IntoView {
                     (
                         j.name.clone(),
                         j.display_name.clone(),
-                        health::alerts(j, typical(live, &j.name), now),
+                        health::alerts(j, typical(live, &j.name), running_since(live, j), now),
                     )
                 })
                 .filter(|(_, _, alerts)| !alerts.is_empty())
@@ -101,6 +119,11 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
     }
 }
 
+/// When the oldest of `job`'s running executions started, from the live running set.
+fn running_since(live: Live, job: &Job) -> Option<chrono::DateTime<chrono::Utc>> {
+    live.running.with(|open| health::running_since(job, open))
+}
+
 /// What job `name`'s runs usually take, from the live 7-day timeline.
 fn typical(live: Live, name: &str) -> Option<i64> {
     live.stats
@@ -148,7 +171,16 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
     };
     let alerts = {
         let name = name.clone();
-        Memo::new(move |_| job.with(|j| health::alerts(j, typical(live, &name), live.now.get())))
+        Memo::new(move |_| {
+            job.with(|j| {
+                health::alerts(
+                    j,
+                    typical(live, &name),
+                    running_since(live, j),
+                    live.now.get(),
+                )
+            })
+        })
     };
     let rate = {
         let name = name.clone();
@@ -164,6 +196,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
         None => view! { <span>{none}</span> }.into_any(),
     };
     let failures = move || job.with(|j| j.consecutive_failures);
+    let running_runs = running_runs_of(&name);
     view! {
         <tr id=row_id(&name) data-job=name class:alerting=move || alerts.with(|a| !a.is_empty())>
             <td>
@@ -175,8 +208,14 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                     None => view! { <div class="ping-url muted">"Ping URL: reload the page to see it."</div> }.into_any(),
                 })}
             </td>
-            <td class="alerts" data-field="alerts">{move || alerts.get().into_iter().map(|a| view! {
-                <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
+            <td class="alerts" data-field="alerts">{move || alerts.get().into_iter().map(|a| {
+                // A stuck run may be older than the latest: its badge lists the job's
+                // running executions.
+                let stuck = a == Alert::Stuck;
+                view! {
+                    <a class=format!("alert-badge alert-{}", a.kind()) href=stuck.then(|| running_runs.clone())
+                       title=stuck.then_some(STUCK_HINT)>{a.label()}</a>
+                }
             }).collect_view()}</td>
             <td>{move || job.with(|j| j.last_status).map(|s| view! { <StatusBadge status=s/> })}</td>
             <td>{move || when(job.with(|j| j.last_started_at), "never")}</td>

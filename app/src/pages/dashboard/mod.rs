@@ -21,6 +21,9 @@ use format::countdown;
 use jobs::{Attention, JobsTable};
 use state::Live;
 
+/// The id of the executions section, which links that change its view scroll to.
+pub const EXECUTIONS_ANCHOR: &str = "executions";
+
 #[component]
 pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
     // The table follows the URL: a changed query loads that page (user action, no polling).
@@ -37,6 +40,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         next_cursor: RwSignal::new(initial.executions.next_cursor),
         changed: RwSignal::new(None),
         filter_error: RwSignal::new(initial.filter_error),
+        running: RwSignal::new(initial.running),
     };
     Effect::new(move |first: Option<()>| {
         let q = url.with(crate::pages::monitoring::query_of);
@@ -82,7 +86,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
             <h2>"Jobs"</h2>
             <JobsTable live ping/>
         </section>
-        <section class="panel">
+        <section class="panel" id=EXECUTIONS_ANCHOR>
             <h2>"Executions"</h2>
             <Filters live/>
             {move || live.filter_error.get().map(|why| view! {

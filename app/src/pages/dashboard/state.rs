@@ -34,6 +34,9 @@ pub struct Live {
     pub changed: RwSignal<Option<ExecutionSummary>>,
     /// Why the view's filter was refused, if it was.
     pub filter_error: RwSignal<Option<String>>,
+    /// The running executions, whichever view the table shows: any of them can be
+    /// stuck, not only a job's latest.
+    pub running: RwSignal<Vec<ExecutionSummary>>,
 }
 
 impl Live {
@@ -59,6 +62,7 @@ impl Live {
         self.jobs.update(|jobs| jobs.retain(|j| !gone(&j.name)));
         self.executions
             .update(|rows| rows.retain(|e| !gone(&e.job)));
+        self.running.update(|runs| runs.retain(|r| !gone(&r.job)));
         self.stats.update(|s| {
             s.running_now -= r.running;
             if s.hours == r.hours {
@@ -72,6 +76,7 @@ impl Live {
     }
 
     fn apply_execution(&self, e: ExecutionSummary) {
+        self.track_running(&e);
         let mut previous = None;
         let shown = self.view.with_untracked(|q| q.admits(&e));
         self.executions
@@ -148,6 +153,18 @@ impl Live {
             }
         });
         self.changed.set(Some(e));
+    }
+
+    /// Keeps [`Live::running`] in step: a start joins it, an end leaves it.
+    fn track_running(&self, e: &ExecutionSummary) {
+        let known = self
+            .running
+            .with_untracked(|runs| runs.iter().any(|r| r.id == e.id));
+        match (e.status == ExecutionStatus::Running, known) {
+            (true, false) => self.running.update(|runs| runs.push(e.clone())),
+            (false, true) => self.running.update(|runs| runs.retain(|r| r.id != e.id)),
+            _ => {}
+        }
     }
 }
 
@@ -228,6 +245,7 @@ mod tests {
             next_cursor: RwSignal::new(None),
             changed: RwSignal::new(None),
             filter_error: RwSignal::new(None),
+            running: RwSignal::new(vec![]),
         }
     }
 
@@ -257,6 +275,11 @@ mod tests {
             ),
             (1, 1)
         );
+        let running = l.running.get_untracked();
+        assert!(
+            running.len() == 1 && running[0].id == id,
+            "a start joins it"
+        );
         l.apply(ChangeEvent::Execution(execution(
             id,
             ExecutionStatus::Failed,
@@ -264,6 +287,10 @@ mod tests {
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (1, 0, 1));
         // An open run's details learn that it changed.
+        assert!(
+            l.running.get_untracked().is_empty(),
+            "an end leaves the running set"
+        );
         let changed = l.changed.get_untracked().unwrap();
         assert_eq!((changed.id, changed.status), (id, ExecutionStatus::Failed));
         assert_eq!(
@@ -322,6 +349,10 @@ mod tests {
         assert_eq!(names, ["kept"]);
         let rows = l.executions.get_untracked();
         assert!(rows.len() == 1 && rows[0].job == "kept");
+        assert!(
+            l.running.get_untracked().is_empty(),
+            "its running run went too"
+        );
         // A replayed copy changes nothing.
         l.apply(ChangeEvent::JobDeleted(removal));
         assert_eq!(l.stats.get_untracked().total, 1);
