@@ -285,3 +285,40 @@ test("a run's details open and close from the keyboard, and focus returns to its
   await page.keyboard.press("Tab");
   await expect(page.locator("table.executions tbody tr").nth(1)).toBeFocused();
 });
+
+test("the pager walks older executions 50 at a time and brings the table's top into view", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${ingestToken()}` };
+  const ids: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const startedAt = new Date(Date.now() - (60 - i) * 60_000).toISOString();
+    const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "paged", started_at: startedAt } });
+    expect(s.status()).toBe(201);
+    ids.push((await s.json()).id);
+  }
+  const newestFirst = ids.reverse();
+  await page.goto("/login");
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  await page.locator("select[name=job]").selectOption("paged");
+  const rows = page.locator("table.executions tbody tr");
+  await expect(rows).toHaveCount(50);
+  await expect(rows.first()).toHaveAttribute("data-execution", newestFirst[0]);
+
+  await page.setViewportSize({ width: 1280, height: 400 });
+  const older = page.getByRole("button", { name: "Older →" });
+  await older.scrollIntoViewIfNeeded();
+  await older.click();
+  await expect(page).toHaveURL(/cursor=/);
+  await expect(rows).toHaveCount(10);
+  await expect(rows.first()).toHaveAttribute("data-execution", newestFirst[50]);
+  await expect(rows.last()).toHaveAttribute("data-execution", newestFirst[59]);
+  await expect(page.locator("#executions h2")).toBeInViewport();
+  await expect(older).toHaveCount(0);
+
+  await page.getByRole("button", { name: "← Newest" }).click();
+  await expect(page).not.toHaveURL(/cursor=/);
+  await expect(rows).toHaveCount(50);
+  await expect(rows.first()).toHaveAttribute("data-execution", newestFirst[0]);
+});

@@ -8,12 +8,19 @@ use super::format::{duration, local_time, Moment, StatusBadge};
 use super::state::Live;
 use crate::model::{ExecutionDetails, ExecutionQuery, ExecutionStatus, ExecutionSummary};
 
-/// Moves the page to the view `q` (new URL, new history entry). The window stays where
-/// it is: the router would scroll to the top, away from the table being filtered.
-fn go(q: &ExecutionQuery) {
+/// Moves the page to the view `q` (new URL, new history entry). With `to_table` the
+/// window scrolls to the top of the executions (a new page of them is read from its
+/// top); else it stays where it is (the router would scroll to the top of the page,
+/// away from the filters being changed).
+fn go(q: &ExecutionQuery, to_table: bool) {
     let navigate = leptos_router::hooks::use_navigate();
+    let anchor = if to_table {
+        format!("#{}", super::EXECUTIONS_ANCHOR)
+    } else {
+        String::new()
+    };
     navigate(
-        &format!("/monitoring?{}", q.to_query_string()),
+        &format!("/monitoring?{}{anchor}", q.to_query_string()),
         leptos_router::NavigateOptions {
             scroll: false,
             ..Default::default()
@@ -28,7 +35,7 @@ pub fn Filters(live: Live) -> impl IntoView {
         let mut q = live.view.get_untracked();
         field(&mut q, (!value.is_empty()).then_some(value));
         q.cursor = None;
-        go(&q);
+        go(&q, false);
     };
     let selected =
         move |current: Option<String>, option: &str| current.as_deref().unwrap_or("") == option;
@@ -71,12 +78,12 @@ pub fn Pager(live: Live) -> impl IntoView {
     let newest = move |_| {
         let mut q = live.view.get_untracked();
         q.cursor = None;
-        go(&q);
+        go(&q, true);
     };
     let older = move |_| {
         let mut q = live.view.get_untracked();
         q.cursor = live.next_cursor.get_untracked();
-        go(&q);
+        go(&q, true);
     };
     view! {
         <div class="pager">
