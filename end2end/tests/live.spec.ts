@@ -243,6 +243,11 @@ test("a run that never reported its end stays flagged stuck after a newer run of
   const live = page.locator('tr[data-job="zombie-live"] [data-field=alerts]');
   const hung = await start("zombie-live", ago(600_000));
   await expect(live).toHaveText("stuck");
+  // A running run's duration is how long it has run so far, ticking.
+  const elapsed = page.locator('tr[data-job="zombie-live"] td').nth(4);
+  await expect(elapsed).toHaveText(/^10 min \d+ s so far$/);
+  const first = await elapsed.innerText();
+  await expect(elapsed).not.toHaveText(first, { timeout: 3000 });
   await complete(await start("zombie-live", ago(1_000)));
   await expect(page.locator('tr[data-job="zombie-live"] td').nth(2)).toHaveText("completed");
   await expect(live).toHaveText("stuck");
@@ -257,4 +262,5 @@ test("a run that never reported its end stays flagged stuck after a newer run of
   const rows = page.locator("table.executions tbody tr");
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toHaveAttribute("data-execution", zombie);
+  await expect(rows.first().locator("td").nth(4)).toHaveText(/^2 h \d min so far$/);
 });

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::format::{duration, local_time, Moment, StatusBadge};
+use super::format::{local_time, run_duration, Moment, StatusBadge};
 use super::state::Live;
 use crate::model::{ExecutionDetails, ExecutionQuery, ExecutionStatus, ExecutionSummary};
 
@@ -116,7 +116,10 @@ pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Int
                         <td><StatusBadge status=e.status/></td>
                         <td>{e.trigger.as_str()}</td>
                         <td><Moment at=e.started_at now=live.now browser_zone=live.browser_zone absolute=true/></td>
-                        <td>{duration(e.duration_ms)}</td>
+                        <td class="duration">{
+                            let (status, since, ms) = (e.status, e.started_at, e.duration_ms);
+                            move || run_duration(Some(status), Some(since), ms, live.now)
+                        }</td>
                         <td>{e.exit_code.map(|c| c.to_string()).unwrap_or_default()}</td>
                     </tr>
                 </For>
@@ -213,7 +216,10 @@ pub fn ExecutionModal(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Into
                                {x.completed_at.map(|t| view! { " · Ended " {local_time(t, true)} })}
                                " · Exit code: "
                                {x.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())}
-                               " · Duration: " {duration(x.duration_ms)}</p>
+                               " · Duration: " {
+                                   let (status, since, ms) = (x.status, x.started_at, x.duration_ms);
+                                   move || run_duration(Some(status), Some(since), ms, live.now)
+                               }</p>
                             {x.error_message.clone().map(|m| view! { <h3>"Error"</h3><pre class="error-text">{m}</pre> })}
                             <h3>"Output"</h3>
                             {d.output_truncated.then(|| view! { <p class="muted small">"The output was over the size cap: what is kept is shown."</p> })}

@@ -78,7 +78,28 @@ pub fn duration(ms: Option<i64>) -> String {
             let tenths = (ms + 50) / 100;
             format!("{}.{} s", tenths / 10, tenths % 10)
         }
-        Some(ms) => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+        Some(ms) if ms < 3_600_000 => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+        Some(ms) if ms < 86_400_000 => {
+            format!("{} h {} min", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+        }
+        Some(ms) => format!("{} d {} h", ms / 86_400_000, (ms % 86_400_000) / 3_600_000),
+    }
+}
+
+/// A run's duration: as reported once it has ended; while it runs, how long it has run
+/// so far (reading `now` only then, so an ended run's cell never re-renders).
+pub fn run_duration(
+    status: Option<ExecutionStatus>,
+    started_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    now: RwSignal<DateTime<Utc>>,
+) -> String {
+    match (status, started_at) {
+        (Some(ExecutionStatus::Running), Some(since)) => {
+            let ms = (now.get() - since).num_milliseconds().max(0);
+            format!("{} so far", duration(Some(ms)))
+        }
+        _ => duration(duration_ms),
     }
 }
 
@@ -135,6 +156,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_running_run_shows_how_long_it_has_run_so_far() {
+        Owner::new().with(|| {
+            let now = Utc::now();
+            let clock = RwSignal::new(now);
+            let since = Some(now - chrono::TimeDelta::seconds(75));
+            let running = Some(ExecutionStatus::Running);
+            assert_eq!(
+                run_duration(running, since, None, clock),
+                "1 min 15 s so far"
+            );
+            clock.set(now + chrono::TimeDelta::hours(2));
+            assert_eq!(
+                run_duration(running, since, None, clock),
+                "2 h 1 min so far"
+            );
+            let ended = Some(ExecutionStatus::Completed);
+            assert_eq!(run_duration(ended, since, Some(1398), clock), "1.4 s");
+            assert_eq!(run_duration(None, None, None, clock), "—", "never ran");
+        });
+    }
+
+    #[test]
     fn relative_times_durations_and_countdowns() {
         let now = Utc::now();
         assert_eq!(relative(now, now), "just now");
@@ -145,6 +188,8 @@ mod tests {
         assert_eq!(relative(now + chrono::TimeDelta::hours(2), now), "in 2 h");
         assert_eq!(duration(Some(1398)), "1.4 s");
         assert_eq!(duration(Some(61_500)), "1 min 1 s");
+        assert_eq!(duration(Some(3_725_000)), "1 h 2 min");
+        assert_eq!(duration(Some(2 * 86_400_000 + 3_725_000)), "2 d 1 h");
         assert_eq!(percent(Some(0.756)), "76 %");
         assert_eq!(percent(None), "—");
         assert_eq!(

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::format::{duration, percent, Moment, StatusBadge};
+use super::format::{percent, run_duration, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
 use crate::model::{name_order, ping_url_anchor, ExecutionQuery, ExecutionStatus, Job, PingUrls};
@@ -219,7 +219,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
             }).collect_view()}</td>
             <td>{move || job.with(|j| j.last_status).map(|s| view! { <StatusBadge status=s/> })}</td>
             <td>{move || when(job.with(|j| j.last_started_at), "never")}</td>
-            <td>{move || duration(job.with(|j| j.last_duration_ms))}</td>
+            <td class="duration">{move || job.with(|j| run_duration(j.last_status, j.last_started_at, j.last_duration_ms, live.now))}</td>
             <td data-field="success-rate">{rate}</td>
             <td class:alert={move || failures() >= health::FAILING_AFTER}>{failures}</td>
             <td>{move || when(job.with(|j| j.next_run_at), "—")}</td>
