@@ -41,6 +41,8 @@ test("reports appear live, flip in place, and their output is shown as text", as
   });
   expect(done.status).toBe("failed");
   await expect(row.locator(".badge")).toHaveText("failed", { timeout: 2000 });
+  // Why it failed shows in the row, as text.
+  await expect(row.locator("[data-field=error]")).toHaveText(evil);
   await expect(page.locator("[data-kpi=running]")).toHaveText(String(running), { timeout: 2000 });
 
   await row.click();

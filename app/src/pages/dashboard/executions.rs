@@ -112,7 +112,13 @@ pub fn ExecutionsTable(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Int
                             ev.prevent_default();
                             selected.set(Some(e.id));
                         }>
-                        <td>{e.job.clone()}</td>
+                        <td>{e.job.clone()}
+                            // Why it failed, at a glance; the details hold all of it.
+                            // (One line, cut by the style sheet.)
+                            {e.error_message.clone().map(|m| view! {
+                                <div class="small error-line" data-field="error">{m}</div>
+                            })}
+                        </td>
                         <td><StatusBadge status=e.status/></td>
                         <td>{e.trigger.as_str()}</td>
                         <td><Moment at=e.started_at now=live.now browser_zone=live.browser_zone absolute=true/></td>
