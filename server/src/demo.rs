@@ -12,9 +12,11 @@ use rand::Rng;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use app::db::execution_list;
+use app::db::executions::{self, Completion, Report};
 use app::db::jobs::{self, JobDefinition};
 use app::db::tokens::{self, Scope};
-use app::model::JobKind;
+use app::model::{ExecutionStatus, JobKind, RUNNING_SHOWN};
 use app::schedule::Schedule;
 
 /// One demo job, as DESIGN.md lists it.
@@ -122,8 +124,44 @@ pub async fn install(pool: &sqlx::PgPool) -> anyhow::Result<String> {
         jobs::put(&mut tx, j.name, def).await?;
         tx.commit().await?;
     }
+    end_runs_left_running(pool).await?;
     tokens::delete_named(pool, TOKEN_NAME).await?;
     Ok(tokens::create(pool, TOKEN_NAME, Scope::Ingest, None).await?)
+}
+
+/// The host the demo's runs report from.
+const DEMO_HOST: &str = "demo-worker-1";
+
+/// Ends as `cancelled` the runs that an earlier demo server left running when it
+/// stopped (its worker died with it), as an agent's lost runs end: otherwise each
+/// restart would leave a few runs hanging, flagged stuck. The stuck job's run is left
+/// as it is meant to be. (Two demo servers on one database would end each other's.)
+async fn end_runs_left_running(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let left: Vec<Report> = execution_list::running(pool, RUNNING_SHOWN)
+        .await?
+        .into_iter()
+        .filter(|e| e.host.as_deref() == Some(DEMO_HOST) && e.job != STUCK_JOB)
+        .map(|e| {
+            Report::Complete(
+                e.id,
+                Completion {
+                    status: ExecutionStatus::Cancelled,
+                    output: None,
+                    output_truncated: false,
+                    error_message: Some("the demo server stopped before this run ended".into()),
+                    exit_code: None,
+                    duration_ms: None,
+                    log_tail: None,
+                    completed_at: None,
+                },
+            )
+        })
+        .collect();
+    if !left.is_empty() {
+        // A run that ended meanwhile answers a conflict, which changes nothing.
+        executions::apply(pool, &left.iter().collect::<Vec<_>>()).await?;
+    }
+    Ok(())
 }
 
 /// The URL this server answers on from the same machine.
@@ -329,7 +367,7 @@ async fn history_run(
     let started = at + TimeDelta::milliseconds(i64::from(bytes[2]) * 4);
     api.start(json!({
         "job": job.name, "id": id, "trigger": "scheduled",
-        "started_at": started, "scheduled_for": at, "host": "demo-worker-1",
+        "started_at": started, "scheduled_for": at, "host": DEMO_HOST,
     }))
     .await?;
     if job.name == STUCK_JOB && from_last == 0 {
@@ -381,7 +419,7 @@ async fn live_run(
     let started = Utc::now();
     let start = json!({
         "job": job.name, "id": id, "trigger": trigger,
-        "started_at": started, "scheduled_for": scheduled, "host": "demo-worker-1",
+        "started_at": started, "scheduled_for": scheduled, "host": DEMO_HOST,
     });
     if let Err(e) = api.start(start).await {
         tracing::debug!(error = %e, "demo start failed");

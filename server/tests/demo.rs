@@ -186,3 +186,47 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
         "history re-sent without duplicates: {history} then {after}"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_restarted_demo_ends_the_runs_its_last_server_left_running(pool: PgPool) {
+    server::demo::install(&pool).await.unwrap();
+    let app = common::spawn_app(pool.clone()).await;
+    let start = |job: &'static str, host: &'static str| {
+        let app = &app;
+        async move {
+            let body = serde_json::json!({ "job": job, "host": host });
+            let (code, e) = app
+                .post("/api/v1/executions/start", &app.ingest, &body)
+                .await;
+            assert_eq!(code, 201, "{e}");
+            e["id"].as_str().unwrap().to_string()
+        }
+    };
+    // What a stopped demo leaves: a live run cut short, and its deliberately stuck run;
+    // beside them, a real worker's run.
+    let orphan = start("check-alerts", "demo-worker-1").await;
+    let stuck = start("reanalyze-kb-failures", "demo-worker-1").await;
+    let real = start("check-alerts", "db-host").await;
+
+    server::demo::install(&pool).await.unwrap();
+    let status = |id: String| {
+        let app = &app;
+        async move {
+            let (_, e) = app
+                .get(&format!("/api/v1/executions/{id}"), &app.read)
+                .await;
+            (
+                e["status"].as_str().unwrap().to_string(),
+                e["error_message"].clone(),
+            )
+        }
+    };
+    let (ended, why) = status(orphan).await;
+    assert_eq!(ended, "cancelled");
+    assert!(
+        why.as_str().unwrap().contains("demo server stopped"),
+        "{why}"
+    );
+    assert_eq!(status(stuck).await.0, "running", "meant to hang");
+    assert_eq!(status(real).await.0, "running", "not the demo's");
+}
