@@ -197,7 +197,8 @@ impl TokenAction {
 
 #[derive(Subcommand, Debug)]
 pub enum JobsAction {
-    /// List jobs: kind, schedule, last run and its status, next expected run.
+    /// List jobs: kind, schedule, last run and its status, next expected run, and the
+    /// dashboard's alerts (stuck, late, failing).
     List {
         #[command(flatten)]
         db: DbArgs,

@@ -188,23 +188,29 @@ async fn jobs_list_shows_schedule_last_run_and_next_run(pool: PgPool) {
         ),
         ("paused", json!({ "schedule": "@hourly", "enabled": false })),
     ] {
-        let r = app
-            .client
-            .put(app.url(&format!("/api/v1/jobs/{name}")))
-            .bearer_auth(&app.admin)
-            .json(&def)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        assert_eq!(app.put_job(name, &def).await, 201);
     }
     let run = app.start("reported").await;
     app.complete(run["id"].as_str().unwrap(), "failed").await;
+    // What the dashboard flags, the list says: a run far past its estimate (left
+    // behind by a newer one that ended), and three failures in a row.
+    assert_eq!(
+        app.put_job("hung", &json!({ "estimated_duration_ms": 1000 }))
+            .await,
+        201
+    );
+    app.start_ago("hung", chrono::Duration::hours(2)).await;
+    let newer = app.start_ago("hung", chrono::Duration::seconds(5)).await;
+    app.complete(&newer, "failed").await;
+    for _ in 0..2 {
+        let run = app.start("hung").await;
+        app.complete(run["id"].as_str().unwrap(), "failed").await;
+    }
 
     let (ok, out, err) = cli(&url, &["jobs", "list"]).await;
     assert!(ok, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines.len(), 5, "{out}");
     let cells = |i: usize| {
         lines[i]
             .split("  ")
@@ -214,7 +220,7 @@ async fn jobs_list_shows_schedule_last_run_and_next_run(pool: PgPool) {
     };
     assert_eq!(
         cells(0),
-        ["NAME", "KIND", "SCHEDULE", "LAST RUN", "STATUS", "NEXT RUN"]
+        ["NAME", "KIND", "SCHEDULE", "LAST RUN", "STATUS", "NEXT RUN", "ALERTS"]
     );
     let backup = cells(1);
     assert_eq!(
@@ -222,14 +228,18 @@ async fn jobs_list_shows_schedule_last_run_and_next_run(pool: PgPool) {
         ["backup", "external", "0 3 * * * (Europe/Paris)", "-", "-"]
     );
     assert!(backup[5].ends_with(":00:00Z"), "{out}");
+    assert_eq!(backup[6], "-");
+    let hung = cells(2);
+    assert_eq!(hung[..3], ["hung", "external", "-"]);
+    assert_eq!(hung[4..], ["failed", "-", "stuck, 3 failures in a row"]);
     assert_eq!(
-        cells(2),
-        ["paused", "external", "@hourly, paused", "-", "-", "-"],
+        cells(3),
+        ["paused", "external", "@hourly, paused", "-", "-", "-", "-"],
         "a paused job has no next run"
     );
-    let reported = cells(3);
+    let reported = cells(4);
     assert_eq!(reported[..3], ["reported", "external", "-"]);
-    assert_eq!(reported[4..], ["failed", "-"]);
+    assert_eq!(reported[4..], ["failed", "-", "-"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -1,19 +1,30 @@
 //! `cronwatch jobs list|ping-key`.
 
-use app::db::jobs;
-use app::model::Job;
+use chrono::{DateTime, Utc};
+
+use app::db::{execution_list, jobs, stats};
+use app::health;
+use app::model::{ExecutionSummary, Job, TimelinePoint, DASHBOARD_HOURS, RUNNING_SHOWN};
 
 use super::{audit_cli, table, when};
 
-/// Prints every job, by name.
+/// Prints every job, by name, with the alerts the dashboard would show for it now.
 pub async fn list(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    print!("{}", job_table(&jobs::list(pool).await?));
+    let list = jobs::list(pool).await?;
+    let timeline = stats::compute(pool, DASHBOARD_HOURS).await?.timeline;
+    let running = execution_list::running(pool, RUNNING_SHOWN).await?;
+    print!("{}", job_table(&list, &timeline, &running, Utc::now()));
     Ok(())
 }
 
 /// The `jobs list` table: one line per job.
-fn job_table(list: &[Job]) -> String {
-    let rows: Vec<[String; 6]> = list
+fn job_table(
+    list: &[Job],
+    timeline: &[TimelinePoint],
+    running: &[ExecutionSummary],
+    now: DateTime<Utc>,
+) -> String {
+    let rows: Vec<[String; 7]> = list
         .iter()
         .map(|j| {
             let schedule = match &j.schedule {
@@ -21,6 +32,15 @@ fn job_table(list: &[Job]) -> String {
                 Some(s) => format!("{s} ({})", j.timezone),
                 None => "-".into(),
             };
+            let alerts: Vec<String> = health::alerts(
+                j,
+                health::typical_duration_ms(timeline, &j.name),
+                health::running_since(j, running),
+                now,
+            )
+            .into_iter()
+            .map(|a| a.label())
+            .collect();
             [
                 j.name.clone(),
                 j.kind.as_str().to_string(),
@@ -32,11 +52,18 @@ fn job_table(list: &[Job]) -> String {
                 when(j.last_started_at),
                 j.last_status.map_or("-", |s| s.as_str()).to_string(),
                 when(j.next_run_at.filter(|_| j.enabled)),
+                if alerts.is_empty() {
+                    "-".into()
+                } else {
+                    alerts.join(", ")
+                },
             ]
         })
         .collect();
     table(
-        ["NAME", "KIND", "SCHEDULE", "LAST RUN", "STATUS", "NEXT RUN"],
+        [
+            "NAME", "KIND", "SCHEDULE", "LAST RUN", "STATUS", "NEXT RUN", "ALERTS",
+        ],
         &rows,
     )
 }
