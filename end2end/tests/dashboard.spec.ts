@@ -128,6 +128,12 @@ test("filters live in the URL and survive a reload", async ({ page, request }) =
   await expect(table).toContainText("filter-bad");
   await expect(table).not.toContainText("filter-ok");
   await expect(table.locator(".badge")).toHaveText(Array(await table.locator(".badge").count()).fill("failed"));
+  await expect(page.locator("[data-empty=executions]")).toBeHidden();
+  // A view nothing matches says so, rather than showing a bare table.
+  await page.locator("select[name=trigger]").selectOption("retry");
+  await expect(table.locator("tbody tr")).toHaveCount(0);
+  await expect(page.locator("[data-empty=executions]")).toBeVisible();
+  await expect(page.locator("[data-empty=executions]")).toHaveText("No run in this view.");
 });
 
 test("a link whose filter is no longer valid still opens the page, says why, and a new filter clears it", async ({ page, request }) => {

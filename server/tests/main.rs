@@ -7,6 +7,7 @@ mod common;
 mod audit_trail;
 mod cli;
 mod compat_api;
+mod dashboard_empty_states;
 mod dashboard_ping_urls;
 mod dashboard_running;
 mod database_outage;

@@ -85,6 +85,12 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         <section class="panel">
             <h2>"Jobs"</h2>
             <JobsTable live ping/>
+            // A new installation says how a job gets here. (Hidden rather than removed:
+            // a reactive attribute costs the bundle less than a conditional view.)
+            <p class="empty" data-empty="jobs" hidden=move || live.jobs.with(|j| !j.is_empty())>"No job has reported yet. Wrap a cron line in "
+                <code>"cronwatch run NAME -- command"</code>" or POST its start to "<code>"/api/v1/executions/start"</code>
+                ", with a token from "<code>"cronwatch token create NAME --scope ingest"</code>
+                ": the job appears here with its first run (the README shows every way to report)."</p>
         </section>
         <section class="panel" id=EXECUTIONS_ANCHOR>
             <h2>"Executions"</h2>
@@ -93,11 +99,15 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
                 <p class="error" data-field="filter-error">{format!("This view's filter cannot be used: {why}. Change or clear it.")}</p>
             })}
             <ExecutionsTable live selected/>
+            <p class="empty" data-empty="executions"
+               hidden=move || live.executions.with(|e| !e.is_empty()) || live.filter_error.with(Option::is_some)>"No run in this view."</p>
             <Pager live/>
         </section>
         <section class="panel">
             <h2>"Batch queues"</h2>
             <BatchCards live/>
+            <p class="empty" data-empty="batches" hidden=move || live.batches.with(|b| !b.is_empty())>
+                "No queue has reported yet: a job POSTs its counters to "<code>"/api/v1/batches/NAME"</code>"."</p>
         </section>
         <ExecutionModal live selected/>
     }
