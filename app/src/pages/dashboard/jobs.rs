@@ -48,7 +48,7 @@ pub fn Attention(live: Live) -> impl IntoView {
                     (
                         j.name.clone(),
                         j.display_name.clone(),
-                        health::alerts(j, typical(live, &j.name), running_since(live, j), now),
+                        alerts_of(live, j, now),
                     )
                 })
                 .filter(|(_, _, alerts)| !alerts.is_empty())
@@ -119,9 +119,13 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
     }
 }
 
-/// When the oldest of `job`'s running executions started, from the live running set.
-fn running_since(live: Live, job: &Job) -> Option<chrono::DateTime<chrono::Utc>> {
-    live.running.with(|open| health::running_since(job, open))
+/// `job`'s alerts at `now`, judged on the page's live state: its runs' habit from the
+/// 7-day timeline, and the oldest of its running executions.
+fn alerts_of(live: Live, job: &Job, now: chrono::DateTime<chrono::Utc>) -> Vec<Alert> {
+    let since = live
+        .running
+        .with(|running| health::running_since(job, running));
+    health::alerts(job, typical(live, &job.name), since, now)
 }
 
 /// What job `name`'s runs usually take, from the live 7-day timeline.
@@ -169,19 +173,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                 .unwrap_or_else(|| Job::external(&name))
         })
     };
-    let alerts = {
-        let name = name.clone();
-        Memo::new(move |_| {
-            job.with(|j| {
-                health::alerts(
-                    j,
-                    typical(live, &name),
-                    running_since(live, j),
-                    live.now.get(),
-                )
-            })
-        })
-    };
+    let alerts = Memo::new(move |_| job.with(|j| alerts_of(live, j, live.now.get())));
     let rate = {
         let name = name.clone();
         move || {

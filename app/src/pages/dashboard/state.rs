@@ -286,11 +286,11 @@ mod tests {
         )));
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (1, 0, 1));
-        // An open run's details learn that it changed.
         assert!(
             l.running.get_untracked().is_empty(),
             "an end leaves the running set"
         );
+        // An open run's details learn that it changed.
         let changed = l.changed.get_untracked().unwrap();
         assert_eq!((changed.id, changed.status), (id, ExecutionStatus::Failed));
         assert_eq!(
