@@ -263,4 +263,14 @@ test("a run that never reported its end stays flagged stuck after a newer run of
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toHaveAttribute("data-execution", zombie);
   await expect(rows.first().locator("td").nth(4)).toHaveText(/^2 h \d min so far$/);
+
+  // "Running now" lists every running execution, of every job.
+  await page.locator("a.kpi", { has: page.locator("[data-kpi=running]") }).click();
+  await expect(page).toHaveURL(/status=running/);
+  await expect(page).not.toHaveURL(/job=/);
+  await expect(page.locator("#executions")).toBeInViewport();
+  // (Newest first: earlier tests left runs running, so the zombie may be pages away.)
+  await expect(page.locator("table.executions tbody tr").first()).toBeVisible();
+  await expect(page.locator("table.executions .badge")).toHaveText(
+    Array(await page.locator("table.executions .badge").count()).fill("running"));
 });
