@@ -28,6 +28,21 @@ fn go(q: &ExecutionQuery, to_table: bool) {
     );
 }
 
+/// The link to the running executions (of job `job`, or of all), scrolled to: where the
+/// "Running now" card and a *stuck* badge lead.
+pub fn running_view(job: Option<&str>) -> String {
+    let q = ExecutionQuery {
+        job: job.map(str::to_string),
+        status: Some(ExecutionStatus::Running.as_str().to_string()),
+        ..Default::default()
+    };
+    format!(
+        "/monitoring?{}#{}",
+        q.to_query_string(),
+        super::EXECUTIONS_ANCHOR
+    )
+}
+
 #[component]
 pub fn Filters(live: Live) -> impl IntoView {
     // Each control rewrites one field of the view and starts again from the newest page.

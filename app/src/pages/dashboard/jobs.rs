@@ -5,28 +5,15 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::executions::running_view;
 use super::format::{percent, run_duration, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{name_order, ping_url_anchor, ExecutionQuery, ExecutionStatus, Job, PingUrls};
+use crate::model::{name_order, ping_url_anchor, Job, PingUrls};
 
 /// The tooltip of a *stuck* badge, which links to the job's running executions.
 const STUCK_HINT: &str =
     "A run has not reported its end within what this job allows. Click to list its running executions.";
-
-/// The executions view that lists job `name`'s running executions, scrolled to.
-fn running_runs_of(name: &str) -> String {
-    let q = ExecutionQuery {
-        job: Some(name.to_string()),
-        status: Some(ExecutionStatus::Running.as_str().to_string()),
-        ..Default::default()
-    };
-    format!(
-        "/monitoring?{}#{}",
-        q.to_query_string(),
-        super::EXECUTIONS_ANCHOR
-    )
-}
 
 /// The id of a job's row, which the attention summary links to.
 fn row_id(name: &str) -> String {
@@ -188,7 +175,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
         None => view! { <span>{none}</span> }.into_any(),
     };
     let failures = move || job.with(|j| j.consecutive_failures);
-    let running_runs = running_runs_of(&name);
+    let running_runs = running_view(Some(&name));
     view! {
         <tr id=row_id(&name) data-job=name class:alerting=move || alerts.with(|a| !a.is_empty())>
             <td>

@@ -24,9 +24,6 @@ use state::Live;
 /// The id of the executions section, which links that change its view scroll to.
 pub const EXECUTIONS_ANCHOR: &str = "executions";
 
-/// The executions view of every running execution (the "Running now" card's link).
-const RUNNING_VIEW: &str = "/monitoring?tab=crons&status=running#executions";
-
 #[component]
 pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
     // The table follows the URL: a changed query loads that page (user action, no polling).
@@ -141,7 +138,7 @@ fn Kpis(live: Live) -> impl IntoView {
         <section class="kpis">
             <div class="kpi"><span class="kpi-label">"Executions 24 h"</span><span class="kpi-value" data-kpi="total">{move || live.stats.get().total}</span></div>
             // What runs now is one click away: the card lists the running executions.
-            <a class="kpi" href=RUNNING_VIEW><span class="kpi-label">"Running now"</span><span class="kpi-value" data-kpi="running">{move || live.stats.get().running_now}</span></a>
+            <a class="kpi" href=executions::running_view(None)><span class="kpi-label">"Running now"</span><span class="kpi-value" data-kpi="running">{move || live.stats.get().running_now}</span></a>
             <div class="kpi"><span class="kpi-label">"Failures 24 h"</span><span class="kpi-value" data-kpi="failures">{move || live.stats.get().failures}</span></div>
             <div class="kpi"><span class="kpi-label">"Next run"</span><span class="kpi-value countdown" data-kpi="next">{next}</span></div>
         </section>
