@@ -144,16 +144,10 @@ async fn end_runs_left_running(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         .map(|e| {
             Report::Complete(
                 e.id,
-                Completion {
-                    status: ExecutionStatus::Cancelled,
-                    output: None,
-                    output_truncated: false,
-                    error_message: Some("the demo server stopped before this run ended".into()),
-                    exit_code: None,
-                    duration_ms: None,
-                    log_tail: None,
-                    completed_at: None,
-                },
+                Completion::by_cronwatch(
+                    ExecutionStatus::Cancelled,
+                    "the demo server stopped before this run ended",
+                ),
             )
         })
         .collect();

@@ -18,17 +18,11 @@ fn shows(html: &str, what: &str) -> bool {
     !tag.contains(" hidden")
 }
 
-async fn page(app: &common::TestApp, browser: &reqwest::Client) -> String {
-    let resp = browser.get(app.url("/monitoring")).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.text().await.unwrap()
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn empty_tables_say_how_to_fill_them(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let viewer = signed_in(&app, &pool, "vera", Role::Viewer).await;
-    let html = page(&app, &viewer).await;
+    let html = common::monitoring_html(&app, &viewer, &[]).await;
     for what in ["jobs", "executions", "batches"] {
         assert!(shows(&html, what), "{what}");
     }
@@ -41,7 +35,7 @@ async fn empty_tables_say_how_to_fill_them(pool: PgPool) {
         .post("/api/v1/batches/kb", &app.ingest, &json!({ "pending": 1 }))
         .await;
     assert_eq!(code, 200);
-    let html = page(&app, &viewer).await;
+    let html = common::monitoring_html(&app, &viewer, &[]).await;
     for what in ["jobs", "executions", "batches"] {
         assert!(!shows(&html, what), "still shows {what}");
     }

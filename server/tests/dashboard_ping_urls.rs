@@ -9,16 +9,6 @@ use reqwest::header::LOCATION;
 use reqwest::redirect::Policy;
 use sqlx::PgPool;
 
-async fn page(client: &reqwest::Client, app: &common::TestApp, headers: &[(&str, &str)]) -> String {
-    let mut req = client.get(app.url("/monitoring"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.text().await.unwrap()
-}
-
 async fn ping_status(app: &common::TestApp, key: uuid::Uuid) -> u16 {
     app.client
         .get(app.url(&format!("/ping/{key}")))
@@ -53,7 +43,7 @@ async fn admins_see_each_jobs_ping_url_and_viewers_see_none(pool: PgPool) {
     let admin = signed_in(&app, &pool, "adam", Role::Admin).await;
     let viewer = signed_in(&app, &pool, "vera", Role::Viewer).await;
 
-    let html = page(&admin, &app, &[]).await;
+    let html = common::monitoring_html(&app, &admin, &[]).await;
     for key in [nightly, backup] {
         let url = format!("{}/ping/{key}", app.base);
         assert!(html.contains(&url), "admin page lacks {url}");
@@ -62,9 +52,9 @@ async fn admins_see_each_jobs_ping_url_and_viewers_see_none(pool: PgPool) {
     assert!(html.contains("action=\"/monitoring/jobs/nightly/ping-key\""));
 
     // Behind a TLS proxy the URL is the one the browser used.
-    let proxied = page(
-        &admin,
+    let proxied = common::monitoring_html(
         &app,
+        &admin,
         &[
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "cron.example.com"),
@@ -74,7 +64,7 @@ async fn admins_see_each_jobs_ping_url_and_viewers_see_none(pool: PgPool) {
     assert!(proxied.contains(&format!("https://cron.example.com/ping/{nightly}")));
 
     // Neither the viewer's page nor the data it hydrates from holds a key.
-    let html = page(&viewer, &app, &[]).await;
+    let html = common::monitoring_html(&app, &viewer, &[]).await;
     for key in [nightly, backup] {
         assert!(!html.contains(&key.to_string()), "viewer page holds a key");
     }
@@ -105,7 +95,7 @@ async fn the_regenerate_form_replaces_the_key_and_returns_to_it(pool: PgPool) {
     );
     assert_eq!(ping_status(&app, new).await, 200);
     // The page it returns to shows the new URL, not the old.
-    let html = page(&admin, &app, &[]).await;
+    let html = common::monitoring_html(&app, &admin, &[]).await;
     assert!(html.contains(&format!("/ping/{new}")));
     assert!(!html.contains(&old.to_string()));
     let actor: String = sqlx::query_scalar(

@@ -37,14 +37,7 @@ async fn the_page_loads_every_running_execution_and_flags_an_old_one(pool: PgPoo
     );
 
     // The server's first render already flags it, on the job whose latest run is fine.
-    let html = viewer
-        .get(app.url("/monitoring"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = common::monitoring_html(&app, &viewer, &[]).await;
     let row = &html[html.find(r#"id="job-nightly""#).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("alert-stuck"), "{row}");

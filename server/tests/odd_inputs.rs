@@ -37,19 +37,6 @@ fn odd_values() -> Vec<Value> {
     ]
 }
 
-/// Sends `body` to `path` with the admin token (allowed everywhere) and answers the status.
-async fn send(app: &TestApp, method: reqwest::Method, path: &str, body: &Value) -> u16 {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(&app.admin)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// Every field of `base`, and one absent field each, set to every odd value.
 async fn probe(
     app: &TestApp,
@@ -64,7 +51,7 @@ async fn probe(
             let mut body = base.clone();
             body[*field] = value.clone();
             let p = path();
-            let code = send(app, method.clone(), &p, &body).await;
+            let code = app.admin_send(method.clone(), &p, &body).await;
             let shown: String = value.to_string().chars().take(40).collect();
             if code >= 500 {
                 failures.push(format!("{method} {p} {field}={shown}: {code}"));

@@ -41,6 +41,23 @@ pub struct Completion {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl Completion {
+    /// An end that cronwatch itself records for a run (its timeout passed, its demo
+    /// worker stopped): a status and why, nothing reported by the run.
+    pub fn by_cronwatch(status: ExecutionStatus, why: &str) -> Self {
+        Completion {
+            status,
+            output: None,
+            output_truncated: false,
+            error_message: Some(why.into()),
+            exit_code: None,
+            duration_ms: None,
+            log_tail: None,
+            completed_at: None,
+        }
+    }
+}
+
 /// What a write did: `changed` is false when it was a retry that changed nothing.
 #[derive(Clone, Debug)]
 pub struct Outcome {

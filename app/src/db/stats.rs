@@ -147,7 +147,7 @@ async fn stuck(
 }
 
 /// Executions per job, UTC day and status over the last 7 days (today included).
-async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
+pub async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select j.name as job, (r.bucket at time zone 'UTC')::date as "day!", r.status,
                   sum(r.count)::bigint as "count!",

@@ -24,7 +24,12 @@ pub async fn time_out_stuck(pool: &PgPool, chunk: i64) -> Result<Vec<Uuid>, ApiE
         let full = stuck.len() as i64 == chunk;
         let reports: Vec<Report> = stuck
             .into_iter()
-            .map(|id| Report::Complete(id, timed_out_report()))
+            .map(|id| {
+                Report::Complete(
+                    id,
+                    Completion::by_cronwatch(ExecutionStatus::TimedOut, "ran past its timeout"),
+                )
+            })
             .collect();
         if reports.is_empty() {
             return Ok(timed_out);
@@ -40,19 +45,6 @@ pub async fn time_out_stuck(pool: &PgPool, chunk: i64) -> Result<Vec<Uuid>, ApiE
         if !full || timed_out.len() == changed_before {
             return Ok(timed_out);
         }
-    }
-}
-
-fn timed_out_report() -> Completion {
-    Completion {
-        status: ExecutionStatus::TimedOut,
-        output: None,
-        output_truncated: false,
-        error_message: Some("ran past its timeout".into()),
-        exit_code: None,
-        duration_ms: None,
-        log_tail: None,
-        completed_at: None,
     }
 }
 

@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 
 use app::db::{execution_list, jobs, stats};
 use app::health;
-use app::model::{ExecutionSummary, Job, TimelinePoint, DASHBOARD_HOURS, RUNNING_SHOWN};
+use app::model::{ExecutionSummary, Job, TimelinePoint, RUNNING_SHOWN};
 
 use super::{audit_cli, table, when};
 
 /// Prints every job, by name, with the alerts the dashboard would show for it now.
 pub async fn list(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     let list = jobs::list(pool).await?;
-    let timeline = stats::compute(pool, DASHBOARD_HOURS).await?.timeline;
+    let timeline = stats::timeline(pool).await?;
     let running = execution_list::running(pool, RUNNING_SHOWN).await?;
     print!("{}", job_table(&list, &timeline, &running, Utc::now()));
     Ok(())

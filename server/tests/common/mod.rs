@@ -112,10 +112,11 @@ impl TestApp {
         body
     }
 
-    /// Creates or replaces job `name` with the admin token; the answer's status.
-    pub async fn put_job(&self, name: &str, body: &Value) -> u16 {
+    /// Sends `body` to `path` with the admin token (allowed everywhere); the answer's
+    /// status.
+    pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> u16 {
         self.client
-            .put(self.url(&format!("/api/v1/jobs/{name}")))
+            .request(method, self.url(path))
             .bearer_auth(&self.admin)
             .json(body)
             .send()
@@ -123,6 +124,12 @@ impl TestApp {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// Creates or replaces job `name` with the admin token; the answer's status.
+    pub async fn put_job(&self, name: &str, body: &Value) -> u16 {
+        let path = format!("/api/v1/jobs/{name}");
+        self.admin_send(reqwest::Method::PUT, &path, body).await
     }
 
     /// Starts a run of `job` that began `ago` before now; its id.
@@ -281,4 +288,20 @@ pub async fn dashboard_data(app: &TestApp, browser: &reqwest::Client) -> Value {
         .unwrap();
     assert_eq!(resp.status(), 200);
     resp.json().await.unwrap()
+}
+
+/// The monitoring page's HTML as signed-in `browser` gets it, with extra request
+/// `headers`.
+pub async fn monitoring_html(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    headers: &[(&str, &str)],
+) -> String {
+    let mut req = browser.get(app.url("/monitoring"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
 }
