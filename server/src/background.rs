@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{TimeDelta, Utc};
 use sqlx::postgres::PgListener;
 
 use app::db::{events, sweeps, tokens};
@@ -92,8 +92,8 @@ async fn publish_new(state: &AppState) -> Result<(), sqlx::Error> {
     }
 }
 
-/// Every `every`: stuck runs become `timed_out`, expected starts move forward, old
-/// executions and events go.
+/// Every `every`: stuck and abandoned runs become `timed_out`, expected starts move
+/// forward, old executions and events go.
 pub async fn run_sweeper(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -106,13 +106,15 @@ pub async fn run_sweeper(state: AppState, every: Duration) {
 
 /// One pass of every sweep.
 pub async fn sweep_once(state: &AppState) -> Result<(), ApiError> {
-    let timed_out = sweeps::time_out_stuck(&state.pool, STUCK_CHUNK).await?;
+    // One cutoff for both: every run the deletion takes has been ended first.
+    let now = Utc::now();
+    let retention = TimeDelta::days(state.config.retention_days);
+    let timed_out = sweeps::end_overdue_runs(&state.pool, retention, now, STUCK_CHUNK).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");
     }
     sweeps::advance_schedules(&state.pool).await?;
-    let retention = TimeDelta::days(state.config.retention_days);
-    let deleted = sweeps::delete_expired(&state.pool, retention, 1000).await?;
+    let deleted = sweeps::delete_expired(&state.pool, retention, now, 1000).await?;
     if deleted > 0 {
         tracing::info!(deleted, "executions past retention deleted");
     }

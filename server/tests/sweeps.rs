@@ -1,5 +1,6 @@
-//! Sweeps: a stuck execution becomes timed_out (with an event); retention deletes
-//! exactly what is older than the retention and keeps the rollups.
+//! Sweeps: a stuck execution becomes timed_out (with an event); retention ends the runs
+//! that never reported their end, then deletes exactly what is older than the retention
+//! and keeps the rollups.
 
 use crate::common;
 
@@ -141,9 +142,57 @@ async fn retention_deletes_only_older_executions(pool: PgPool) {
     assert!(left.iter().all(|t| *t > Utc::now() - Duration::days(7)));
     assert_eq!(
         counts().await,
-        (1, 3),
-        "aggregates outlive raw rows, but a deleted unfinished run no longer counts as running"
+        (2, 3),
+        "aggregates outlive raw rows; the unfinished run was ended (timed out) before it went"
     );
+}
+
+/// A run whose end never came, past the retention, is ended as `timed_out` (with its
+/// event, so an open page stops showing it running) before its row is deleted; its
+/// job's summary says how it ended.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_abandoned_run_is_ended_before_it_is_deleted(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let id = app.start_ago("forgotten", Duration::days(8)).await;
+    let (_, before) = app.get("/api/v1/jobs", &app.read).await;
+    assert_eq!(before[0]["last_status"], "running", "{before}");
+
+    server::background::sweep_once(&app.state).await.unwrap();
+
+    let ended: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select payload->'data' from events where kind = 'execution' order by seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let last = ended.last().unwrap();
+    assert_eq!(last["id"], id.as_str());
+    assert_eq!(last["status"], "timed_out", "{last}");
+    assert_eq!(
+        last["error_message"],
+        "no end was reported within the retention (7 days)"
+    );
+    let (code, _) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(code, 404, "then deleted with the rest");
+    let (_, jobs) = app.get("/api/v1/jobs", &app.read).await;
+    assert_eq!(jobs[0]["last_status"], "timed_out", "{jobs}");
+    let running: i64 = sqlx::query_scalar(
+        "select coalesce(sum(count), 0)::bigint from execution_rollups where status = 'running'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(running, 0);
+
+    // Nothing is left to end: the next pass records no other event.
+    server::background::sweep_once(&app.state).await.unwrap();
+    let events: i64 = sqlx::query_scalar("select count(*) from events where kind = 'execution'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events as usize, ended.len());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -219,7 +268,7 @@ async fn a_burst_of_stuck_runs_times_out_in_bounded_transactions(pool: PgPool) {
         assert_eq!(status, 201);
     }
     // Three a transaction: three passes, every run once.
-    let mut ids = app::db::sweeps::time_out_stuck(&pool, 3).await.unwrap();
+    let mut ids = overdue(&pool, 3).await;
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 7);
@@ -239,10 +288,14 @@ async fn a_burst_of_stuck_runs_times_out_in_bounded_transactions(pool: PgPool) {
         .clone();
     assert_eq!(job["timed_out"], 7, "{job}");
     assert_eq!(job["running"], 0, "{job}");
-    assert!(app::db::sweeps::time_out_stuck(&pool, 3)
+    assert!(overdue(&pool, 3).await.is_empty());
+}
+
+/// Ends the overdue runs under a 7-day retention, `chunk` a transaction.
+async fn overdue(pool: &PgPool, chunk: i64) -> Vec<uuid::Uuid> {
+    app::db::sweeps::end_overdue_runs(pool, Duration::days(7), Utc::now(), chunk)
         .await
         .unwrap()
-        .is_empty());
 }
 
 /// `cronwatch serve --retention-days 2`: the server's own sweeper deletes the run from

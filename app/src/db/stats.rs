@@ -96,21 +96,6 @@ async fn next_run(pool: &PgPool) -> Result<Option<NextRun>, sqlx::Error> {
     }))
 }
 
-/// Running executions past their job's timeout (the sweeper marks them timed out),
-/// oldest first, at most `limit`.
-pub async fn past_timeout(pool: &PgPool, limit: i64) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select e.id from executions e join jobs j on j.id = e.job_id
-          where e.status = 'running' and j.timeout_ms is not null
-            and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()
-          order by e.started_at
-          limit $1",
-        limit
-    )
-    .fetch_all(pool)
-    .await
-}
-
 /// Running executions past what their job allows ([`health::stuck_limit`], with the
 /// habit read from `timeline`), oldest first. Every running execution is judged, not
 /// only a job's latest: a run whose end was never reported shows here.

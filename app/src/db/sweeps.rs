@@ -1,63 +1,106 @@
 //! Background sweeps: runs past their timeout become `timed_out`; executions older
 //! than the retention are deleted in bounded batches (rollups are kept).
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::executions::{Completion, Report};
-use crate::db::{events, executions, jobs, stats};
+use crate::db::{events, executions, jobs};
 use crate::error::ApiError;
 use crate::model::{ChangeEvent, ExecutionStatus};
 use crate::schedule::Schedule;
 
-/// Marks every running execution past its job's timeout as `timed_out`; returns their
-/// ids. It is a completion like any other (`cw_apply_reports` moves the rollups, the
-/// job's failure count and records the event); a run that ended meanwhile answers a
-/// conflict and is left as it ended. At most `chunk` runs go in one transaction, so a
-/// burst (thousands of runs reaching their timeout together) never becomes one huge
-/// write.
-pub async fn time_out_stuck(pool: &PgPool, chunk: i64) -> Result<Vec<Uuid>, ApiError> {
-    let mut timed_out = Vec::new();
+/// Ends as `timed_out` every running execution past its job's timeout, and every one
+/// that started before the retention's cutoff (`now - retention`): its end, never
+/// reported, would otherwise vanish with the row, and an open page would show it
+/// running until reloaded. Returns the ids it ended.
+///
+/// It is a completion like any other (`cw_apply_reports` moves the rollups, the job's
+/// summary and failure count, and records the event); a run that ended meanwhile
+/// answers a conflict and is left as it ended. At most `chunk` runs go in one
+/// transaction, so a burst (thousands of runs reaching their timeout together) never
+/// becomes one huge write.
+pub async fn end_overdue_runs(
+    pool: &PgPool,
+    retention: TimeDelta,
+    now: DateTime<Utc>,
+    chunk: i64,
+) -> Result<Vec<Uuid>, ApiError> {
+    let abandoned = format!(
+        "no end was reported within the retention ({} days)",
+        retention.num_days()
+    );
+    let mut ended = Vec::new();
     loop {
-        let stuck = stats::past_timeout(pool, chunk).await?;
-        let full = stuck.len() as i64 == chunk;
-        let reports: Vec<Report> = stuck
+        let reports: Vec<Report> = overdue(pool, now - retention, chunk)
+            .await?
             .into_iter()
-            .map(|id| {
-                Report::Complete(
-                    id,
-                    Completion::by_cronwatch(ExecutionStatus::TimedOut, "ran past its timeout"),
-                )
+            .map(|(id, past_retention)| {
+                let why = if past_retention {
+                    abandoned.as_str()
+                } else {
+                    "ran past its timeout"
+                };
+                Report::Complete(id, Completion::by_cronwatch(ExecutionStatus::TimedOut, why))
             })
             .collect();
         if reports.is_empty() {
-            return Ok(timed_out);
+            return Ok(ended);
         }
-        let changed_before = timed_out.len();
+        let full = reports.len() as i64 == chunk;
+        let changed_before = ended.len();
         let results = executions::apply(pool, &reports.iter().collect::<Vec<_>>()).await?;
-        timed_out.extend(
+        ended.extend(
             results
                 .into_iter()
                 .filter_map(|r| r.ok().filter(|o| o.changed).map(|o| o.execution.summary.id)),
         );
         // A pass that changed nothing would only find the same runs again.
-        if !full || timed_out.len() == changed_before {
-            return Ok(timed_out);
+        if !full || ended.len() == changed_before {
+            return Ok(ended);
         }
     }
 }
 
-/// Deletes executions that started more than `retention` ago, `batch` rows per
-/// statement so that no statement holds locks for long; returns how many went.
-/// Rollups keep the deleted runs' counts, except `running`: a run deleted before it
-/// ended is taken out of its hour's running count, or it would run there forever.
+/// Running executions past their job's timeout or started before `cutoff`, oldest
+/// first, each with whether it is past the cutoff.
+async fn overdue(
+    pool: &PgPool,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
+    Ok(sqlx::query!(
+        "select e.id, e.started_at < $1 as \"past_retention!\"
+           from executions e join jobs j on j.id = e.job_id
+          where e.status = 'running'
+            and (e.started_at < $1
+                 or (j.timeout_ms is not null
+                     and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()))
+          order by e.started_at
+          limit $2",
+        cutoff,
+        limit
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.past_retention))
+    .collect())
+}
+
+/// Deletes executions that started more than `retention` before `now`, `batch` rows
+/// per statement so that no statement holds locks for long; returns how many went.
+/// Rollups keep the deleted runs' counts. [`end_overdue_runs`] has ended the runs still
+/// open by then; one reported in between (dated before the cutoff) is taken out of
+/// its hour's running count here, or it would run there forever.
 pub async fn delete_expired(
     pool: &PgPool,
     retention: TimeDelta,
+    now: DateTime<Utc>,
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
-    let cutoff = Utc::now() - retention;
+    let cutoff = now - retention;
     let mut total = 0;
     loop {
         let n = sqlx::query_scalar!(
