@@ -50,6 +50,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CRONWATCH_RETENTION_DAYS", default_value_t = 7,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub retention_days: i64,
+    /// Sync the jobs this TOML file declares at start (as `cronwatch jobs sync FILE`);
+    /// a file that does not sync stops the start.
+    #[arg(long, env = "CRONWATCH_JOBS_FILE")]
+    pub jobs: Option<std::path::PathBuf>,
 }
 
 /// A human duration ("12h", "90m", "1d 2h") of at least a second.
@@ -203,6 +207,15 @@ pub enum JobsAction {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Create or replace the jobs a TOML file declares, all or none: `[jobs.NAME]`
+    /// tables with the fields of `PUT /api/v1/jobs/NAME` (`schedule`, `timezone`,
+    /// `timeout_ms`, …). Jobs that already match are left untouched; jobs the file does
+    /// not name are kept (and listed).
+    Sync {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Print a job's ping path (`/ping/<key>`, to append to cronwatch's URL), alone on
     /// the last line of stdout. The key is a credential: anyone with it can report the
     /// job's runs.
@@ -239,7 +252,9 @@ impl JobsAction {
     /// Where the database is.
     pub fn db(&self) -> &DbArgs {
         match self {
-            JobsAction::List { db } | JobsAction::PingKey { db, .. } => db,
+            JobsAction::List { db }
+            | JobsAction::Sync { db, .. }
+            | JobsAction::PingKey { db, .. } => db,
         }
     }
 }

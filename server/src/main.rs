@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use server::admin_cli::{audit_trail, jobs, tokens, users};
+use server::admin_cli::{audit_trail, job_file, jobs, tokens, users};
 use server::cli::{Cli, Command, JobsAction, TokenAction, UserAction};
 use server::database::Database;
 use server::{serve, wrap};
@@ -64,6 +64,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             let database = Database::open(action.db(), 2).await?;
             let r = match action {
                 JobsAction::List { .. } => jobs::list(&database.pool).await,
+                JobsAction::Sync { file, .. } => job_file::sync(&database.pool, &file).await,
                 JobsAction::PingKey {
                     name, regenerate, ..
                 } => jobs::ping_key(&database.pool, &name, regenerate).await,

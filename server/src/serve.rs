@@ -59,6 +59,9 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .unwrap_or(24);
     let database = Database::open(&args.db, pool_size).await?;
     admin_cli::bootstrap_admin(&database.pool).await?;
+    if let Some(file) = &args.jobs {
+        admin_cli::job_file::sync(&database.pool, file).await?;
+    }
     let config = Config {
         secure_cookies: args.secure_cookies,
         session_idle: args.session_idle,

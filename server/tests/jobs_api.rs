@@ -1,5 +1,6 @@
 //! One job by name (`GET /api/v1/jobs/{name}`) and deleting a job with its history
-//! (`DELETE`, admin only, audited, announced to live pages).
+//! (`DELETE`, admin only, audited, announced to live pages), and what replacing one
+//! keeps.
 
 use crate::common;
 
@@ -181,4 +182,48 @@ async fn deleting_a_job_takes_its_history_and_nothing_else(pool: PgPool) {
     // And deleting twice: the second finds nothing.
     assert_eq!(delete(&app, "monitr-openai", Some(&app.admin)).await.0, 200);
     assert_eq!(delete(&app, "monitr-openai", Some(&app.admin)).await.0, 404);
+}
+
+/// Replacing a job keeps its expected start while its schedule, zone and pause stay as
+/// they were: editing a description must not excuse a missed run.
+#[sqlx::test(migrations = "../migrations")]
+async fn replacing_a_job_keeps_a_missed_run_missed_until_its_schedule_changes(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let next_run = || async {
+        let (_, job) = app.get("/api/v1/jobs/hourly", &app.read).await;
+        let at = job["next_run_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>();
+        at.unwrap()
+    };
+    let hourly = json!({ "schedule": "0 * * * *", "description": "first" });
+    assert_eq!(app.put_job("hourly", &hourly).await, 201);
+    sqlx::query("update jobs set next_run_at = now() - interval '2 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let missed = next_run().await;
+
+    let described =
+        json!({ "schedule": "0 * * * *", "description": "second", "timeout_ms": 60000 });
+    assert_eq!(app.put_job("hourly", &described).await, 200);
+    assert_eq!(next_run().await, missed, "still late");
+
+    let moved = json!({ "schedule": "30 * * * *", "description": "second" });
+    assert_eq!(app.put_job("hourly", &moved).await, 200);
+    assert!(
+        next_run().await > chrono::Utc::now(),
+        "a new schedule, a new start"
+    );
+
+    // Paused and resumed: expected from now on, not late for the time it was paused.
+    sqlx::query("update jobs set next_run_at = now() - interval '2 hours'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let paused = json!({ "schedule": "30 * * * *", "enabled": false });
+    assert_eq!(app.put_job("hourly", &paused).await, 200);
+    assert_eq!(app.put_job("hourly", &moved).await, 200);
+    assert!(next_run().await > chrono::Utc::now());
 }

@@ -15,6 +15,7 @@ mod demo;
 mod embedded_postgres;
 mod events_sse;
 mod ingest_api;
+mod job_file;
 mod jobs_api;
 mod odd_inputs;
 mod ping_api;

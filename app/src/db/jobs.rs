@@ -94,6 +94,76 @@ impl JobDefinition {
             None => Ok(None),
         }
     }
+
+    /// The display name, time zone and grace this definition gives job `name`, with
+    /// the defaults filled in: what is stored, and what a stored job is compared with.
+    fn resolved(&self, name: &str) -> (String, String, i64) {
+        (
+            self.display_name
+                .clone()
+                .unwrap_or_else(|| name.to_string()),
+            self.timezone.clone().unwrap_or_else(|| "UTC".into()),
+            self.grace_ms.unwrap_or(DEFAULT_GRACE_MS),
+        )
+    }
+
+    /// Whether `job` already holds exactly this definition.
+    fn is_held_by(&self, job: &Job) -> bool {
+        let (display_name, timezone, grace_ms) = self.resolved(&job.name);
+        job.display_name == display_name
+            && job.description == self.description
+            && job.kind == self.kind
+            && job.schedule == self.schedule
+            && job.timezone == timezone
+            && job.enabled == self.enabled
+            && job.timeout_ms == self.timeout_ms
+            && job.grace_ms == grace_ms
+            && job.estimated_duration_ms == self.estimated_duration_ms
+            && job.tags == self.tags
+    }
+}
+
+/// What [`declare`] did to a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Declared {
+    Created,
+    Replaced,
+    /// It already had this definition: nothing was written, no event, no audit.
+    Unchanged,
+}
+
+impl Declared {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Declared::Created => "created",
+            Declared::Replaced => "replaced",
+            Declared::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// [`put`], unless job `name` already has this definition (a declaration file synced
+/// at every start rewrites nothing that did not change).
+pub async fn declare(
+    tx: &mut PgConnection,
+    name: &str,
+    def: JobDefinition,
+) -> Result<(Job, Declared), ApiError> {
+    if let Some(row) = find_by_name(&mut *tx, name).await? {
+        let job = row.into_wire();
+        if def.is_held_by(&job) {
+            return Ok((job, Declared::Unchanged));
+        }
+    }
+    let (job, created) = put(tx, name, def).await?;
+    Ok((
+        job,
+        if created {
+            Declared::Created
+        } else {
+            Declared::Replaced
+        },
+    ))
 }
 
 /// The columns every read of a job selects, mapped by [`JobRow::into_wire`].
@@ -242,6 +312,9 @@ pub async fn put(
     }
     let schedule = def.validate()?;
     let next_run_at = schedule.as_ref().and_then(|s| s.next_after(Utc::now()));
+    let (display_name, timezone, grace_ms) = def.resolved(name);
+    // The expected start is kept while the schedule, zone and pause stay as they were:
+    // editing a description must not excuse a run that is late.
     let row = sqlx::query!(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
                            timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at)
@@ -251,17 +324,21 @@ pub async fn put(
            kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,
            enabled = excluded.enabled, timeout_ms = excluded.timeout_ms,
            grace_ms = excluded.grace_ms, estimated_duration_ms = excluded.estimated_duration_ms,
-           tags = excluded.tags, next_run_at = excluded.next_run_at, updated_at = now()
+           tags = excluded.tags, updated_at = now(),
+           next_run_at = case when jobs.schedule is not distinct from excluded.schedule
+                                   and jobs.timezone = excluded.timezone
+                                   and jobs.enabled = excluded.enabled
+                              then jobs.next_run_at else excluded.next_run_at end
          returning (xmax = 0) as \"created!\"",
         name,
-        def.display_name.clone().unwrap_or_else(|| name.to_string()),
+        display_name,
         def.description,
         def.kind.as_str(),
         def.schedule,
-        def.timezone.clone().unwrap_or_else(|| "UTC".into()),
+        timezone,
         def.enabled,
         def.timeout_ms,
-        def.grace_ms.unwrap_or(DEFAULT_GRACE_MS),
+        grace_ms,
         def.estimated_duration_ms,
         &def.tags,
         next_run_at,

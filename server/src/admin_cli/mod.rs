@@ -3,6 +3,7 @@
 //! `cli:<login>` from `cli`.
 
 pub mod audit_trail;
+pub mod job_file;
 pub mod jobs;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,68 @@
+//! Job declaration files, for `cronwatch jobs sync FILE` and `cronwatch serve --jobs
+//! FILE`: a TOML table per job, `[jobs.NAME]`, with the fields of `PUT
+//! /api/v1/jobs/NAME`. Jobs kept in a repository next to the crontab that runs them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use app::db::jobs::{self, Declared, JobDefinition};
+
+use super::{audit_cli, table};
+
+/// What a declaration file holds.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct JobFile {
+    /// By name; a map sorts them, so jobs are written (and locked) in one order.
+    #[serde(default)]
+    jobs: BTreeMap<String, JobDefinition>,
+}
+
+/// Creates or replaces every job the file at `path` declares, in one transaction: a
+/// file with one bad job changes nothing. Jobs that already match are not rewritten
+/// (no event, no audit, a late job stays late). Jobs the file does not name are left
+/// as they are, and listed. Prints what it did to each job.
+pub async fn sync(pool: &sqlx::PgPool, path: &Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    let file: JobFile = toml::from_str(&text).with_context(|| format!("{shown} is not valid"))?;
+    let mut tx = pool.begin().await?;
+    let mut rows = Vec::with_capacity(file.jobs.len());
+    for (name, def) in file.jobs {
+        let (job, declared) = jobs::declare(&mut tx, &name, def)
+            .await
+            .with_context(|| format!("{shown}: job {name:?}"))?;
+        let action = match declared {
+            Declared::Created => Some("job.create"),
+            Declared::Replaced => Some("job.replace"),
+            Declared::Unchanged => None,
+        };
+        if let Some(action) = action {
+            let details = serde_json::json!({ "file": shown.to_string(), "job": job });
+            audit_cli(&mut tx, action, &name, details).await?;
+        }
+        rows.push([name, declared.as_str().to_string()]);
+    }
+    tx.commit().await?;
+    let undeclared: Vec<String> = jobs::list(pool)
+        .await?
+        .into_iter()
+        .map(|j| j.name)
+        .filter(|n| !rows.iter().any(|[declared, _]| declared == n))
+        .collect();
+    if rows.is_empty() {
+        println!("{shown} declares no jobs");
+    } else {
+        print!("{}", table(["JOB", "CHANGE"], &rows));
+    }
+    if !undeclared.is_empty() {
+        println!(
+            "not in {shown}, left as they are: {}",
+            undeclared.join(", ")
+        );
+    }
+    Ok(())
+}

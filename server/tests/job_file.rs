@@ -1,0 +1,240 @@
+//! Job declaration files: `cronwatch jobs sync FILE` creates or replaces the declared
+//! jobs all or none, rewrites nothing that already matches (a late job stays late), keeps
+//! the jobs it does not name; `cronwatch serve --jobs FILE` syncs at start.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::common;
+use common::{spawn_app, url_of};
+
+/// Writes `text` to a file of its own and answers its path.
+fn declaration(text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("cw-jobs-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn sync(pool: &PgPool, file: &std::path::Path) -> (bool, String, String) {
+    common::cli::run(
+        &url_of(pool),
+        &["jobs", "sync", file.to_str().unwrap()],
+        None,
+    )
+    .await
+}
+
+/// `(job, action)` of every audit entry, oldest first.
+async fn audited(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("select target, action from audit_events where actor like 'cli:%' order by id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+const BACKUP: &str = r#"
+[jobs.nightly-backup]
+display_name = "Nightly backup"
+description = "Dumps the database"
+schedule = "30 2 * * *"
+timezone = "Europe/Paris"
+timeout_ms = 3600000
+estimated_duration_ms = 600000
+tags = ["db"]
+
+[jobs.queue-drain]
+"#;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_sync_declares_the_jobs_of_a_file(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.start("reported-only").await;
+    let file = declaration(BACKUP);
+
+    let (ok, out, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("nightly-backup  created"), "{out}");
+    assert!(out.contains("queue-drain     created"), "{out}");
+    assert!(
+        out.contains("left as they are: reported-only"),
+        "a job the file does not name is kept, and said: {out}"
+    );
+    let (_, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
+    for (field, want) in [
+        ("display_name", json!("Nightly backup")),
+        ("description", json!("Dumps the database")),
+        ("schedule", json!("30 2 * * *")),
+        ("timezone", json!("Europe/Paris")),
+        ("timeout_ms", json!(3_600_000)),
+        ("estimated_duration_ms", json!(600_000)),
+        ("tags", json!(["db"])),
+        ("kind", json!("external")),
+    ] {
+        assert_eq!(job[field], want, "{field}: {job}");
+    }
+    assert!(
+        job["next_run_at"].is_string(),
+        "a schedule gives an expected start"
+    );
+    let (code, _) = app.get("/api/v1/jobs/reported-only", &app.read).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        audited(&pool).await,
+        [
+            ("nightly-backup".to_string(), "job.create".to_string()),
+            ("queue-drain".to_string(), "job.create".to_string())
+        ]
+    );
+
+    // Synced again (as at every start): nothing is rewritten, and a late job stays late.
+    sqlx::query("update jobs set next_run_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = common::snapshot(&pool).await;
+    let (ok, out, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("nightly-backup  unchanged"), "{out}");
+    assert_eq!(
+        common::snapshot(&pool).await,
+        before,
+        "no write, no event, no audit"
+    );
+
+    // A new description replaces the job, and still does not excuse the missed run;
+    // a new schedule gives a new expected start.
+    std::fs::write(&file, BACKUP.replace("Dumps the", "Dumps all of the")).unwrap();
+    let (ok, out, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("nightly-backup  replaced"), "{out}");
+    assert!(out.contains("queue-drain     unchanged"), "{out}");
+    let late = |job: Value| {
+        chrono::DateTime::parse_from_rfc3339(job["next_run_at"].as_str().unwrap()).unwrap()
+            < chrono::Utc::now()
+    };
+    let (_, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
+    assert_eq!(job["description"], "Dumps all of the database");
+    assert!(late(job), "still late");
+    std::fs::write(&file, BACKUP.replace("30 2 * * *", "45 3 * * *")).unwrap();
+    let (ok, _, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    let (_, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
+    assert!(!late(job), "a new schedule, a new expected start");
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'nightly-backup'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 3, "created, replaced twice: open pages follow");
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_file_with_one_bad_job_changes_nothing(pool: PgPool) {
+    spawn_app(pool.clone()).await;
+    let before = common::snapshot(&pool).await;
+    for (text, says) in [
+        (
+            "[jobs.a-fine-job]\n[jobs.bad-schedule]\nschedule = \"61 * * * *\"\n",
+            "job \"bad-schedule\": invalid cron expression",
+        ),
+        (
+            "[jobs.a-fine-job]\n[jobs.Bad_Name]\n",
+            "job \"Bad_Name\": job name \"Bad_Name\" is invalid",
+        ),
+        (
+            "[jobs.a-fine-job]\ntimeout = 5\n",
+            "unknown field `timeout`, expected one of",
+        ),
+        (
+            "[jobs.a-fine-job]\ntimezone = \"Mars/Olympus\"\nschedule = \"0 * * * *\"\n",
+            "Mars/Olympus",
+        ),
+        ("[jobs.a-fine-job\n", "TOML parse error at line 1"),
+        ("[jobz.a-fine-job]\n", "unknown field `jobz`"),
+    ] {
+        let file = declaration(text);
+        let (ok, out, err) = sync(&pool, &file).await;
+        assert!(!ok, "{text}: {out}");
+        assert!(err.contains(says), "{text}: {err}");
+        assert_eq!(
+            err.lines().next().map(|l| l.starts_with("cronwatch: ")),
+            Some(true)
+        );
+        assert_eq!(common::snapshot(&pool).await, before, "{text}");
+        std::fs::remove_file(&file).unwrap();
+    }
+    let missing = std::env::temp_dir().join("cw-jobs-there-is-no-such-file.toml");
+    let (ok, _, err) = sync(&pool, &missing).await;
+    assert!(!ok);
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+/// `cronwatch serve --jobs FILE` syncs the file before it serves; a bad file stops the
+/// start with the reason.
+#[sqlx::test(migrations = "../migrations")]
+async fn serve_syncs_the_jobs_file_at_start(pool: PgPool) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let serve = |file: &PathBuf| {
+        Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--jobs",
+                file.to_str().unwrap(),
+            ])
+            .env("DATABASE_URL", url_of(&pool))
+            .env("CRONWATCH_ADMIN_PASSWORD", "jobs-file-password")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let bad = declaration("[jobs.broken]\ngrace_ms = -1\n");
+    let out = tokio::task::spawn_blocking({
+        let child = serve(&bad);
+        move || child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("job \"broken\": grace_ms must be between"),
+        "{err}"
+    );
+    std::fs::remove_file(&bad).unwrap();
+
+    let file = declaration(BACKUP);
+    let mut server = serve(&file);
+    let lines: Vec<String> = tokio::task::spawn_blocking({
+        let stdout = server.stdout.take().unwrap();
+        move || {
+            BufReader::new(stdout)
+                .lines()
+                .map(|l| l.unwrap())
+                .take_while(|l| !l.starts_with("cronwatch listening on "))
+                .collect()
+        }
+    })
+    .await
+    .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(
+        lines.iter().any(|l| l == "nightly-backup  created"),
+        "{lines:?}"
+    );
+    let names: Vec<String> = sqlx::query_scalar("select name from jobs order by name")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(names, ["nightly-backup", "queue-drain"]);
+    std::fs::remove_file(&file).unwrap();
+}
