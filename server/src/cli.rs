@@ -213,6 +213,22 @@ pub enum JobsAction {
     /// not name are kept (and listed).
     Sync {
         file: std::path::PathBuf,
+        /// Check the file and print what would change, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Pause a job: no run is expected (never late) until it is resumed; reports are
+    /// still recorded.
+    Pause {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Resume a paused job: expected again from its next scheduled time.
+    Resume {
+        name: String,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -254,6 +270,8 @@ impl JobsAction {
         match self {
             JobsAction::List { db }
             | JobsAction::Sync { db, .. }
+            | JobsAction::Pause { db, .. }
+            | JobsAction::Resume { db, .. }
             | JobsAction::PingKey { db, .. } => db,
         }
     }

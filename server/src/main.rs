@@ -64,7 +64,15 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             let database = Database::open(action.db(), 2).await?;
             let r = match action {
                 JobsAction::List { .. } => jobs::list(&database.pool).await,
-                JobsAction::Sync { file, .. } => job_file::sync(&database.pool, &file).await,
+                JobsAction::Sync { file, dry_run, .. } => {
+                    job_file::sync(&database.pool, &file, dry_run).await
+                }
+                JobsAction::Pause { name, .. } => {
+                    jobs::set_enabled(&database.pool, &name, false).await
+                }
+                JobsAction::Resume { name, .. } => {
+                    jobs::set_enabled(&database.pool, &name, true).await
+                }
                 JobsAction::PingKey {
                     name, regenerate, ..
                 } => jobs::ping_key(&database.pool, &name, regenerate).await,

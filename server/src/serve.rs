@@ -60,7 +60,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let database = Database::open(&args.db, pool_size).await?;
     admin_cli::bootstrap_admin(&database.pool).await?;
     if let Some(file) = &args.jobs {
-        admin_cli::job_file::sync(&database.pool, file).await?;
+        admin_cli::job_file::sync(&database.pool, file, false).await?;
     }
     let config = Config {
         secure_cookies: args.secure_cookies,

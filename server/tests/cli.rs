@@ -1,6 +1,6 @@
 //! The command line against a real database: migrate, user add, token create, list
-//! and revoke (also against a running server), jobs ping-key, and the clear error when
-//! no PostgreSQL can be found.
+//! and revoke (also against a running server), jobs pause, resume and ping-key, and the
+//! clear error when no PostgreSQL can be found.
 
 use std::process::Command;
 
@@ -171,6 +171,44 @@ async fn jobs_ping_key_prints_a_path_that_pings_and_regenerates_it(pool: PgPool)
     let (ok, _, err) = cli(&url, &["jobs", "ping-key", "nope", "--regenerate"]).await;
     assert!(!ok);
     assert!(err.contains("no job is called \"nope\""), "{err}");
+    assert_eq!(common::snapshot(&pool).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_pause_and_resume(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    assert_eq!(
+        app.put_job("backup", &json!({ "schedule": "0 3 * * *" }))
+            .await,
+        201
+    );
+    let url = url_of(&pool);
+    let (ok, out, err) = cli(&url, &["jobs", "pause", "backup"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "job \"backup\" paused\n");
+    let (ok, out, _) = cli(&url, &["jobs", "pause", "backup"]).await;
+    assert!(ok);
+    assert_eq!(out, "job \"backup\" was already paused\n");
+    let (ok, out, err) = cli(&url, &["jobs", "resume", "backup"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("job \"backup\" resumed\nnext expected run: 20"),
+        "{out}"
+    );
+    let trail: Vec<(String, String)> = sqlx::query_as(
+        "select action, actor from audit_events where target = 'backup' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = trail.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["job.create", "job.pause", "job.resume"]);
+    assert!(trail[1].1.starts_with("cli:"), "{trail:?}");
+
+    let before = common::snapshot(&pool).await;
+    let (ok, _, err) = cli(&url, &["jobs", "pause", "nope"]).await;
+    assert!(!ok);
+    assert_eq!(err, "cronwatch: no job is called \"nope\"\n");
     assert_eq!(common::snapshot(&pool).await, before);
 }
 

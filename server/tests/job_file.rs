@@ -1,5 +1,5 @@
-//! Job declaration files: `cronwatch jobs sync FILE` creates or replaces the declared
-//! jobs all or none, rewrites nothing that already matches (a late job stays late), keeps
+//! Job declaration files: `cronwatch jobs sync [--dry-run] FILE` creates or replaces the
+//! declared jobs all or none, rewrites nothing that already matches (a late job stays late), keeps
 //! the jobs it does not name; `cronwatch serve --jobs FILE` syncs at start.
 
 use std::path::PathBuf;
@@ -52,6 +52,19 @@ async fn jobs_sync_declares_the_jobs_of_a_file(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     app.start("reported-only").await;
     let file = declaration(BACKUP);
+
+    // A dry run says what would change, and changes nothing.
+    let before = common::snapshot(&pool).await;
+    let (ok, out, err) = common::cli::run(
+        &url_of(&pool),
+        &["jobs", "sync", "--dry-run", file.to_str().unwrap()],
+        None,
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("nightly-backup  created"), "{out}");
+    assert!(out.ends_with("dry run: nothing was changed\n"), "{out}");
+    assert_eq!(common::snapshot(&pool).await, before);
 
     let (ok, out, err) = sync(&pool, &file).await;
     assert!(ok, "{err}");

@@ -1,6 +1,6 @@
 //! One job by name (`GET /api/v1/jobs/{name}`) and deleting a job with its history
-//! (`DELETE`, admin only, audited, announced to live pages), and what replacing one
-//! keeps.
+//! (`DELETE`, admin only, audited, announced to live pages), what replacing one keeps,
+//! and pausing and resuming one.
 
 use crate::common;
 
@@ -226,4 +226,86 @@ async fn replacing_a_job_keeps_a_missed_run_missed_until_its_schedule_changes(po
     assert_eq!(app.put_job("hourly", &paused).await, 200);
     assert_eq!(app.put_job("hourly", &moved).await, 200);
     assert!(next_run().await > chrono::Utc::now());
+}
+
+/// `POST /api/v1/jobs/{name}/pause` and `/resume`: admins only; a paused job keeps its
+/// definition and is expected again from its next scheduled time once resumed.
+#[sqlx::test(migrations = "../migrations")]
+async fn pausing_and_resuming_a_job(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let nightly = json!({ "schedule": "0 3 * * *", "timeout_ms": 60000, "tags": ["db"] });
+    assert_eq!(app.put_job("nightly", &nightly).await, 201);
+    let post = |path: String, token: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.post(app.url(&path));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            status_json(req.send().await.unwrap()).await
+        }
+    };
+
+    let before = snapshot(&pool).await;
+    for (path, token, status) in [
+        ("/api/v1/jobs/nightly/pause", None, 401),
+        ("/api/v1/jobs/nightly/pause", Some(app.read.clone()), 403),
+        ("/api/v1/jobs/nightly/pause", Some(app.ingest.clone()), 403),
+        (
+            "/api/v1/jobs/no-such-job/pause",
+            Some(app.admin.clone()),
+            404,
+        ),
+        ("/api/v1/jobs/Bad_Name/resume", Some(app.admin.clone()), 404),
+    ] {
+        let (code, body) = post(path.to_string(), token).await;
+        assert_eq!(code, status, "{path}: {body}");
+        assert!(!error_code(&body).is_empty(), "{body}");
+    }
+    assert_eq!(snapshot(&pool).await, before, "refused: nothing changed");
+
+    let (code, job) = post("/api/v1/jobs/nightly/pause".into(), Some(app.admin.clone())).await;
+    assert_eq!(code, 200, "{job}");
+    assert_eq!(job["enabled"], false);
+    for field in ["schedule", "timeout_ms", "tags"] {
+        assert_eq!(job[field], nightly[field], "the rest is kept: {field}");
+    }
+    let paused = snapshot(&pool).await;
+    let (code, job) = post("/api/v1/jobs/nightly/pause".into(), Some(app.admin.clone())).await;
+    assert_eq!((code, &job["enabled"]), (200, &json!(false)));
+    assert_eq!(
+        snapshot(&pool).await,
+        paused,
+        "pausing a paused job writes nothing"
+    );
+
+    // Its expected start went stale while paused; resumed, it is expected afresh.
+    sqlx::query("update jobs set next_run_at = now() - interval '3 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (code, job) = post(
+        "/api/v1/jobs/nightly/resume".into(),
+        Some(app.admin.clone()),
+    )
+    .await;
+    assert_eq!(code, 200, "{job}");
+    assert_eq!(job["enabled"], true);
+    let next: chrono::DateTime<chrono::Utc> = job["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > chrono::Utc::now(), "{job}");
+
+    let trail: Vec<String> = sqlx::query_scalar(
+        "select action from audit_events where target = 'nightly' and action like 'job.%' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(trail, ["job.create", "job.pause", "job.resume"]);
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'nightly'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(events, 3, "defined, paused, resumed: open pages follow");
 }

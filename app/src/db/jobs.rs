@@ -123,6 +123,24 @@ impl JobDefinition {
     }
 }
 
+impl From<&Job> for JobDefinition {
+    /// The definition `job` holds now.
+    fn from(job: &Job) -> Self {
+        JobDefinition {
+            display_name: Some(job.display_name.clone()),
+            description: job.description.clone(),
+            kind: job.kind,
+            schedule: job.schedule.clone(),
+            timezone: Some(job.timezone.clone()),
+            enabled: job.enabled,
+            timeout_ms: job.timeout_ms,
+            grace_ms: Some(job.grace_ms),
+            estimated_duration_ms: job.estimated_duration_ms,
+            tags: job.tags.clone(),
+        }
+    }
+}
+
 /// What [`declare`] did to a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Declared {
@@ -164,6 +182,32 @@ pub async fn declare(
             Declared::Replaced
         },
     ))
+}
+
+/// Locks job `name`'s row for the caller's transaction; its id, or 404.
+async fn lock(tx: &mut PgConnection, name: &str) -> Result<i64, ApiError> {
+    if !is_valid_name(name) {
+        return Err(not_found(name));
+    }
+    sqlx::query_scalar!("select id from jobs where name = $1 for update", name)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| not_found(name))
+}
+
+/// Pauses (`enabled` false: no run is expected, so it is never late) or resumes job
+/// `name`, keeping the rest of its definition; resumed, it is expected at its next
+/// scheduled time from now. Unchanged if it already was so. 404 for no such job.
+pub async fn set_enabled(
+    tx: &mut PgConnection,
+    name: &str,
+    enabled: bool,
+) -> Result<(Job, Declared), ApiError> {
+    // Locked first: a definition replaced meanwhile is not written back over.
+    lock(&mut *tx, name).await?;
+    let mut def = JobDefinition::from(&get(&mut *tx, name).await?);
+    def.enabled = enabled;
+    declare(tx, name, def).await
 }
 
 /// The columns every read of a job selects, mapped by [`JobRow::into_wire`].
@@ -407,13 +451,7 @@ pub async fn ping_keys(pool: &PgPool) -> Result<Vec<(String, Uuid)>, sqlx::Error
 /// records the change event, so the caller commits right after. Reports that later
 /// name the job create it afresh; those for its deleted executions get 404.
 pub async fn delete(tx: &mut PgConnection, name: &str) -> Result<JobRemoval, ApiError> {
-    if !is_valid_name(name) {
-        return Err(not_found(name));
-    }
-    let id = sqlx::query_scalar!("select id from jobs where name = $1 for update", name)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| not_found(name))?;
+    let id = lock(&mut *tx, name).await?;
     // What it counted for, as `stats::compute` counts: runs and failures from the
     // rollups of the window, running ones from the executions.
     let counts = sqlx::query!(

@@ -24,8 +24,9 @@ struct JobFile {
 /// Creates or replaces every job the file at `path` declares, in one transaction: a
 /// file with one bad job changes nothing. Jobs that already match are not rewritten
 /// (no event, no audit, a late job stays late). Jobs the file does not name are left
-/// as they are, and listed. Prints what it did to each job.
-pub async fn sync(pool: &sqlx::PgPool, path: &Path) -> anyhow::Result<()> {
+/// as they are, and listed. Prints what it did to each job; with `dry_run`, what it
+/// would do, and then changes nothing (a check for a repository's CI).
+pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Result<()> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
     let file: JobFile = toml::from_str(&text).with_context(|| format!("{shown} is not valid"))?;
@@ -46,7 +47,11 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path) -> anyhow::Result<()> {
         }
         rows.push([name, declared.as_str().to_string()]);
     }
-    tx.commit().await?;
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
     let undeclared: Vec<String> = jobs::list(pool)
         .await?
         .into_iter()
@@ -63,6 +68,9 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path) -> anyhow::Result<()> {
             "not in {shown}, left as they are: {}",
             undeclared.join(", ")
         );
+    }
+    if dry_run {
+        println!("dry run: nothing was changed");
     }
     Ok(())
 }

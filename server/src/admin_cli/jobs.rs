@@ -1,4 +1,4 @@
-//! `cronwatch jobs list|ping-key`.
+//! `cronwatch jobs list|pause|resume|ping-key`.
 
 use chrono::{DateTime, Utc};
 
@@ -66,6 +66,31 @@ fn job_table(
         ],
         &rows,
     )
+}
+
+/// Pauses (`enabled` false) or resumes job `name`; audited when it changes.
+pub async fn set_enabled(pool: &sqlx::PgPool, name: &str, enabled: bool) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let (job, declared) = jobs::set_enabled(&mut tx, name, enabled).await?;
+    let (action, state) = if enabled {
+        ("job.resume", "resumed")
+    } else {
+        ("job.pause", "paused")
+    };
+    let unchanged = declared == jobs::Declared::Unchanged;
+    if !unchanged {
+        audit_cli(&mut tx, action, name, serde_json::json!({})).await?;
+    }
+    tx.commit().await?;
+    if unchanged {
+        println!("job {name:?} was already {state}");
+    } else {
+        println!("job {name:?} {state}");
+    }
+    if let Some(next) = job.next_run_at.filter(|_| job.enabled) {
+        println!("next expected run: {}", when(Some(next)));
+    }
+    Ok(())
 }
 
 /// Prints job `name`'s ping path, alone on the last line; with `regenerate`, a new key

@@ -1,13 +1,14 @@
 //! Job definitions: `GET /api/v1/jobs` and `/jobs/{name}` (read), `PUT` and `DELETE
-//! /api/v1/jobs/{name}` and the ping key at `/jobs/{name}/ping-key` (admin; changes are
-//! audited in the same transaction), which the dashboard's form also regenerates.
+//! /api/v1/jobs/{name}`, `POST …/pause` and `…/resume`, and the ping key at
+//! `/jobs/{name}/ping-key` (admin; changes are audited in the same transaction), which
+//! the dashboard's form also regenerates.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-use app::db::jobs::{self, JobDefinition};
+use app::db::jobs::{self, Declared, JobDefinition};
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::state::AppState;
@@ -81,6 +82,51 @@ pub async fn delete(
     .await?;
     tx.commit().await?;
     Ok(Json(removal).into_response())
+}
+
+/// `POST /api/v1/jobs/{name}/pause`: no run is expected until resumed (a maintenance
+/// window raises no "late"); reports are still recorded. Audited when it changes.
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(&state, caller, &name, false).await
+}
+
+/// `POST /api/v1/jobs/{name}/resume`: expected again, from its next scheduled time.
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(&state, caller, &name, true).await
+}
+
+/// Pauses or resumes a job for an admin; answers the job (200 also when it already was).
+async fn set_enabled(
+    state: &AppState,
+    caller: Caller,
+    name: &str,
+    enabled: bool,
+) -> Result<Response, ApiError> {
+    let who = caller.require(Scope::Admin)?;
+    let mut tx = state.pool.begin().await?;
+    let (job, declared) = jobs::set_enabled(&mut tx, name, enabled).await?;
+    if declared != Declared::Unchanged {
+        let action = if enabled { "job.resume" } else { "job.pause" };
+        audit::record(
+            &mut *tx,
+            &who,
+            action,
+            Some(name),
+            None,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(job).into_response())
 }
 
 /// The job's ping credential, as the URL path a pinger calls.

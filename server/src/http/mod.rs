@@ -112,6 +112,8 @@ fn api_routes() -> Router<AppState> {
             "/v1/jobs/{name}",
             get(jobs::get).put(jobs::put).delete(jobs::delete),
         )
+        .route("/v1/jobs/{name}/pause", post(jobs::pause))
+        .route("/v1/jobs/{name}/resume", post(jobs::resume))
         .route(
             "/v1/jobs/{name}/ping-key",
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),
