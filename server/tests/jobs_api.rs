@@ -264,9 +264,23 @@ async fn pausing_and_resuming_a_job(pool: PgPool) {
     }
     assert_eq!(snapshot(&pool).await, before, "refused: nothing changed");
 
+    let viewer = common::signed_in(&app, &pool, "viewer", app::model::Role::Viewer).await;
+    let next_run_cell = || async {
+        let html = common::monitoring_html(&app, &viewer, &[]).await;
+        let row = &html[html.find(r#"id="job-nightly""#).unwrap()..];
+        let cell = &row[row.find(r#"data-field="next-run">"#).unwrap()..];
+        cell[..cell.find("</td>").unwrap()].to_string()
+    };
+    assert!(
+        next_run_cell().await.contains("<time"),
+        "expected at a time"
+    );
+
     let (code, job) = post("/api/v1/jobs/nightly/pause".into(), Some(app.admin.clone())).await;
     assert_eq!(code, 200, "{job}");
     assert_eq!(job["enabled"], false);
+    let cell = next_run_cell().await;
+    assert!(cell.contains("paused") && !cell.contains("<time"), "{cell}");
     for field in ["schedule", "timeout_ms", "tags"] {
         assert_eq!(job[field], nightly[field], "the rest is kept: {field}");
     }

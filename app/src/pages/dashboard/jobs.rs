@@ -201,7 +201,11 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
             <td class="duration">{move || job.with(|j| run_duration(j.last_status, j.last_started_at, j.last_duration_ms, live.now))}</td>
             <td data-field="success-rate">{rate}</td>
             <td class:alert={move || failures() >= health::FAILING_AFTER}>{failures}</td>
-            <td>{move || when(job.with(|j| j.next_run_at), "—")}</td>
+            // A paused job is not expected: its last expected start is stale.
+            <td data-field="next-run">{move || {
+                let (next, enabled) = job.with(|j| (j.next_run_at, j.enabled));
+                when(next.filter(|_| enabled), if enabled { "—" } else { "paused" })
+            }}</td>
         </tr>
     }
 }
