@@ -219,6 +219,12 @@ pub enum JobsAction {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Print every job's definition as a file for `jobs sync` (what differs from the
+    /// defaults): `cronwatch jobs export > jobs.toml`.
+    Export {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Pause a job: no run is expected (never late) until it is resumed; reports are
     /// still recorded.
     Pause {
@@ -270,6 +276,7 @@ impl JobsAction {
         match self {
             JobsAction::List { db }
             | JobsAction::Sync { db, .. }
+            | JobsAction::Export { db }
             | JobsAction::Pause { db, .. }
             | JobsAction::Resume { db, .. }
             | JobsAction::PingKey { db, .. } => db,

@@ -67,6 +67,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                 JobsAction::Sync { file, dry_run, .. } => {
                     job_file::sync(&database.pool, &file, dry_run).await
                 }
+                JobsAction::Export { .. } => job_file::export(&database.pool).await,
                 JobsAction::Pause { name, .. } => {
                     jobs::set_enabled(&database.pool, &name, false).await
                 }

@@ -1,6 +1,7 @@
 //! Job declaration files: `cronwatch jobs sync [--dry-run] FILE` creates or replaces the
-//! declared jobs all or none, rewrites nothing that already matches (a late job stays late), keeps
-//! the jobs it does not name; `cronwatch serve --jobs FILE` syncs at start.
+//! declared jobs all or none, rewrites nothing that already matches (a late job stays
+//! late), keeps the jobs it does not name; `cronwatch serve --jobs FILE` syncs at start;
+//! `cronwatch jobs export` writes such a file from the jobs there are.
 
 use std::path::PathBuf;
 
@@ -249,5 +250,53 @@ async fn serve_syncs_the_jobs_file_at_start(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(names, ["nightly-backup", "queue-drain"]);
+    std::fs::remove_file(&file).unwrap();
+}
+
+/// `cronwatch jobs export` writes the jobs there are as a declaration file, defaults
+/// left out; syncing it back changes nothing, odd text and all.
+#[sqlx::test(migrations = "../migrations")]
+async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let odd = json!({
+        "display_name": "Say \"hi\" — ünïcode \\ [jobs.x]",
+        "description": "line one\nline two\t# not a comment",
+        "kind": "http",
+        "schedule": "0 2,14 * * *",
+        "timezone": "America/Montreal",
+        "enabled": false,
+        "timeout_ms": 600000,
+        "grace_ms": 0,
+        "estimated_duration_ms": 60000,
+        "tags": ["a", "b-2"],
+    });
+    assert_eq!(app.put_job("odd-one", &odd).await, 201);
+    app.start("reported-only").await;
+
+    let (ok, exported, err) = common::cli::run(&url_of(&pool), &["jobs", "export"], None).await;
+    assert!(ok, "{err}");
+    assert!(
+        exported.contains("\n[jobs.reported-only]\n"),
+        "a job with only defaults is named alone: {exported}"
+    );
+    let file = declaration(&exported);
+    let before = common::snapshot(&pool).await;
+    let (ok, out, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("odd-one        unchanged"), "{out}");
+    assert!(out.contains("reported-only  unchanged"), "{out}");
+    assert_eq!(common::snapshot(&pool).await, before);
+
+    // Into an empty database, the file makes the same definitions.
+    sqlx::query("delete from jobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (ok, _, err) = sync(&pool, &file).await;
+    assert!(ok, "{err}");
+    let (_, job) = app.get("/api/v1/jobs/odd-one", &app.read).await;
+    for (field, want) in odd.as_object().unwrap() {
+        assert_eq!(&job[field], want, "{field}");
+    }
     std::fs::remove_file(&file).unwrap();
 }

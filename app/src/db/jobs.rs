@@ -38,7 +38,8 @@ fn yes() -> bool {
     true
 }
 
-const DEFAULT_GRACE_MS: i64 = 300_000;
+/// The grace a job gets when its definition gives none (5 minutes).
+pub const DEFAULT_GRACE_MS: i64 = 300_000;
 
 impl JobDefinition {
     /// Checks every field; returns the parsed schedule, if any.

@@ -1,6 +1,7 @@
 //! Job declaration files, for `cronwatch jobs sync FILE` and `cronwatch serve --jobs
 //! FILE`: a TOML table per job, `[jobs.NAME]`, with the fields of `PUT
-//! /api/v1/jobs/NAME`. Jobs kept in a repository next to the crontab that runs them.
+//! /api/v1/jobs/NAME`. Jobs kept in a repository next to the crontab that runs them;
+//! `cronwatch jobs export` writes the first such file from the jobs there are.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use app::db::jobs::{self, Declared, JobDefinition};
+use app::db::jobs::{self, Declared, JobDefinition, DEFAULT_GRACE_MS};
+use app::model::{Job, JobKind};
 
 use super::{audit_cli, table};
 
@@ -73,4 +75,57 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Re
         println!("dry run: nothing was changed");
     }
     Ok(())
+}
+
+/// Prints every job's definition as a declaration file: syncing it back changes
+/// nothing. Only what differs from the defaults is written.
+pub async fn export(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let declared: toml::Table = jobs::list(pool)
+        .await?
+        .iter()
+        .map(|job| (job.name.clone(), toml::Value::Table(declaration_of(job))))
+        .collect();
+    let file = toml::Table::from_iter([("jobs".to_string(), toml::Value::Table(declared))]);
+    println!("# Sync with `cronwatch jobs sync FILE` or `cronwatch serve --jobs FILE`.");
+    print!("{}", toml::to_string(&file)?);
+    Ok(())
+}
+
+/// `job`'s definition, without the fields that hold their default.
+fn declaration_of(job: &Job) -> toml::Table {
+    let mut t = toml::Table::new();
+    let mut put = |key: &str, value: toml::Value| {
+        t.insert(key.to_string(), value);
+    };
+    if job.display_name != job.name {
+        put("display_name", job.display_name.clone().into());
+    }
+    if !job.description.is_empty() {
+        put("description", job.description.clone().into());
+    }
+    if job.kind != JobKind::External {
+        put("kind", job.kind.as_str().into());
+    }
+    if let Some(schedule) = &job.schedule {
+        put("schedule", schedule.clone().into());
+    }
+    if job.timezone != "UTC" {
+        put("timezone", job.timezone.clone().into());
+    }
+    if !job.enabled {
+        put("enabled", false.into());
+    }
+    if let Some(ms) = job.timeout_ms {
+        put("timeout_ms", ms.into());
+    }
+    if job.grace_ms != DEFAULT_GRACE_MS {
+        put("grace_ms", job.grace_ms.into());
+    }
+    if let Some(ms) = job.estimated_duration_ms {
+        put("estimated_duration_ms", ms.into());
+    }
+    if !job.tags.is_empty() {
+        put("tags", job.tags.clone().into());
+    }
+    t
 }
