@@ -187,6 +187,26 @@ async fn a_file_with_one_bad_job_changes_nothing(pool: PgPool) {
     assert!(err.contains("cannot read"), "{err}");
 }
 
+/// Two syncs of one file at once (replicas starting together): one creates the jobs,
+/// the other finds them unchanged; each change is audited once.
+#[sqlx::test(migrations = "../migrations")]
+async fn syncs_at_the_same_time_take_turns(pool: PgPool) {
+    let file = declaration(BACKUP);
+    let (a, b) = tokio::join!(sync(&pool, &file), sync(&pool, &file));
+    assert!(a.0 && b.0, "{} {}", a.2, b.2);
+    let created = [&a.1, &b.1]
+        .iter()
+        .filter(|out| out.contains("nightly-backup  created"))
+        .count();
+    let unchanged = [&a.1, &b.1]
+        .iter()
+        .filter(|out| out.contains("nightly-backup  unchanged"))
+        .count();
+    assert_eq!((created, unchanged), (1, 1), "{}\n{}", a.1, b.1);
+    assert_eq!(audited(&pool).await.len(), 2, "one entry per job");
+    std::fs::remove_file(&file).unwrap();
+}
+
 /// `cronwatch serve --jobs FILE` syncs the file before it serves; a bad file stops the
 /// start with the reason.
 #[sqlx::test(migrations = "../migrations")]

@@ -23,6 +23,9 @@ struct JobFile {
     jobs: BTreeMap<String, JobDefinition>,
 }
 
+/// The advisory lock that serialises syncs ("cw-jobs" in ASCII).
+const SYNC_LOCK: i64 = 0x63_77_2d_6a_6f_62_73;
+
 /// Creates or replaces every job the file at `path` declares, in one transaction: a
 /// file with one bad job changes nothing. Jobs that already match are not rewritten
 /// (no event, no audit, a late job stays late). Jobs the file does not name are left
@@ -33,6 +36,12 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Re
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
     let file: JobFile = toml::from_str(&text).with_context(|| format!("{shown} is not valid"))?;
     let mut tx = pool.begin().await?;
+    // Replicas started together sync one after the other: the later ones find every
+    // job unchanged instead of each recording it as created.
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(SYNC_LOCK)
+        .execute(&mut *tx)
+        .await?;
     let mut rows = Vec::with_capacity(file.jobs.len());
     for (name, def) in file.jobs {
         let (job, declared) = jobs::declare(&mut tx, &name, def)
