@@ -238,6 +238,16 @@ pub enum JobsAction {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Delete a job with its whole history (e.g. one a typo in a report created); open
+    /// dashboards drop it at once. Later reports that name it create it afresh.
+    Delete {
+        name: String,
+        /// Really delete; without it, only say what would go.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Print a job's ping path (`/ping/<key>`, to append to cronwatch's URL), alone on
     /// the last line of stdout. The key is a credential: anyone with it can report the
     /// job's runs.
@@ -279,6 +289,7 @@ impl JobsAction {
             | JobsAction::Export { db }
             | JobsAction::Pause { db, .. }
             | JobsAction::Resume { db, .. }
+            | JobsAction::Delete { db, .. }
             | JobsAction::PingKey { db, .. } => db,
         }
     }

@@ -68,6 +68,9 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
                     job_file::sync(&database.pool, &file, dry_run).await
                 }
                 JobsAction::Export { .. } => job_file::export(&database.pool).await,
+                JobsAction::Delete { name, yes, .. } => {
+                    jobs::delete(&database.pool, &name, yes).await
+                }
                 JobsAction::Pause { name, .. } => {
                     jobs::set_enabled(&database.pool, &name, false).await
                 }

@@ -1,6 +1,6 @@
 //! The command line against a real database: migrate, user add, token create, list
-//! and revoke (also against a running server), jobs pause, resume and ping-key, and the
-//! clear error when no PostgreSQL can be found.
+//! and revoke (also against a running server), jobs pause, resume, delete and ping-key,
+//! and the clear error when no PostgreSQL can be found.
 
 use std::process::Command;
 
@@ -210,6 +210,56 @@ async fn jobs_pause_and_resume(pool: PgPool) {
     assert!(!ok);
     assert_eq!(err, "cronwatch: no job is called \"nope\"\n");
     assert_eq!(common::snapshot(&pool).await, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_delete_asks_for_yes_then_takes_the_history(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let run = app.start("typo-job").await;
+    app.complete(run["id"].as_str().unwrap(), "completed").await;
+    app.start("typo-job").await;
+    app.start("kept").await;
+    let url = url_of(&pool);
+
+    let before = common::snapshot(&pool).await;
+    let (ok, out, err) = cli(&url, &["jobs", "delete", "typo-job"]).await;
+    assert!(!ok, "{out}");
+    assert_eq!(
+        err,
+        "cronwatch: job \"typo-job\" has 2 execution(s), 1 of them running; add --yes to \
+         delete it with its whole history\n"
+    );
+    assert_eq!(
+        common::snapshot(&pool).await,
+        before,
+        "without --yes nothing goes"
+    );
+    let (ok, _, err) = cli(&url, &["jobs", "delete", "no-such-job", "--yes"]).await;
+    assert!(!ok);
+    assert_eq!(err, "cronwatch: no job is called \"no-such-job\"\n");
+    assert_eq!(common::snapshot(&pool).await, before);
+
+    let (ok, out, err) = cli(&url, &["jobs", "delete", "typo-job", "--yes"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "deleted job \"typo-job\" and 2 execution(s), 1 of them running\n"
+    );
+    let left: Vec<String> = sqlx::query_scalar(
+        "select j.name from executions e join jobs j on j.id = e.job_id order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, ["kept"]);
+    let (ok, out, _) = cli(&url, &["audit", "--action", "job.delete"]).await;
+    assert!(ok);
+    assert!(out.contains("typo-job"), "{out}");
+    let gone: i64 = sqlx::query_scalar("select count(*) from events where kind = 'job_deleted'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(gone, 1, "open pages drop it");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -1,4 +1,4 @@
-//! `cronwatch jobs list|pause|resume|ping-key`.
+//! `cronwatch jobs list|pause|resume|delete|ping-key`.
 
 use chrono::{DateTime, Utc};
 
@@ -90,6 +90,26 @@ pub async fn set_enabled(pool: &sqlx::PgPool, name: &str, enabled: bool) -> anyh
     if let Some(next) = job.next_run_at.filter(|_| job.enabled) {
         println!("next expected run: {}", when(Some(next)));
     }
+    Ok(())
+}
+
+/// Deletes job `name` with its whole history; audited. Without `yes` it only says what
+/// would go, changes nothing and fails, so that a mistyped name costs nothing.
+pub async fn delete(pool: &sqlx::PgPool, name: &str, yes: bool) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let removal = jobs::delete(&mut tx, name).await?;
+    let what = format!(
+        "{} execution(s), {} of them running",
+        removal.executions, removal.running
+    );
+    if !yes {
+        tx.rollback().await?;
+        anyhow::bail!("job {name:?} has {what}; add --yes to delete it with its whole history");
+    }
+    let details = serde_json::json!({ "executions": removal.executions });
+    audit_cli(&mut tx, "job.delete", name, details).await?;
+    tx.commit().await?;
+    println!("deleted job {name:?} and {what}");
     Ok(())
 }
 
