@@ -84,7 +84,7 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
-    /// Jobs' settings that only the command line and admins see.
+    /// Manage jobs: list, declare from a file, export, pause, resume, delete, ping keys.
     Jobs {
         #[command(subcommand)]
         action: JobsAction,
@@ -207,10 +207,11 @@ pub enum JobsAction {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Create or replace the jobs a TOML file declares, all or none: `[jobs.NAME]`
-    /// tables with the fields of `PUT /api/v1/jobs/NAME` (`schedule`, `timezone`,
-    /// `timeout_ms`, …). Jobs that already match are left untouched; jobs the file does
-    /// not name are kept (and listed).
+    /// Create or replace the jobs a TOML file declares, all or none.
+    ///
+    /// The file holds `[jobs.NAME]` tables with the fields of `PUT /api/v1/jobs/NAME`
+    /// (`schedule`, `timezone`, `timeout_ms`, …). Jobs that already match are left
+    /// untouched; jobs the file does not name are kept (and listed).
     Sync {
         file: std::path::PathBuf,
         /// Check the file and print what would change, changing nothing.
