@@ -136,12 +136,7 @@ async fn jobs_sync_declares_the_jobs_of_a_file(pool: PgPool) {
     assert!(ok, "{err}");
     let (_, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
     assert!(!late(job), "a new schedule, a new expected start");
-    let events: i64 = sqlx::query_scalar(
-        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'nightly-backup'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let events = common::job_events(&pool, "nightly-backup").await;
     assert_eq!(events, 3, "created, replaced twice: open pages follow");
     std::fs::remove_file(&file).unwrap();
 }

@@ -315,11 +315,6 @@ async fn pausing_and_resuming_a_job(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(trail, ["job.create", "job.pause", "job.resume"]);
-    let events: i64 = sqlx::query_scalar(
-        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'nightly'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let events = common::job_events(&pool, "nightly").await;
     assert_eq!(events, 3, "defined, paused, resumed: open pages follow");
 }

@@ -241,12 +241,7 @@ async fn expected_start_moves_forward_only_after_a_run(pool: PgPool) {
         next("missed").await < Utc::now() - Duration::minutes(9),
         "missed: stays late"
     );
-    let job_events: i64 = sqlx::query_scalar(
-        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = 'on-time'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let job_events = common::job_events(&pool, "on-time").await;
     assert_eq!(
         job_events, 2,
         "one for the definition, one for the new expected start"

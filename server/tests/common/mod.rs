@@ -218,6 +218,17 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
     out
 }
 
+/// How many change events announced job `name`'s definition (what open pages follow).
+pub async fn job_events(pool: &PgPool, name: &str) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from events where kind = 'job' and payload->'data'->>'name' = $1",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// Job `job` (created if new) and its ping key.
 pub async fn ping_key(pool: &PgPool, job: &str) -> uuid::Uuid {
     let mut conn = pool.acquire().await.unwrap();
