@@ -205,6 +205,11 @@ async fn replacing_a_job_keeps_a_missed_run_missed_until_its_schedule_changes(po
         .unwrap();
     let missed = next_run().await;
 
+    // The same definition again: 200, and nothing is written (no event, no audit).
+    let before = snapshot(&pool).await;
+    assert_eq!(app.put_job("hourly", &hourly).await, 200);
+    assert_eq!(snapshot(&pool).await, before);
+
     let described =
         json!({ "schedule": "0 * * * *", "description": "second", "timeout_ms": 60000 });
     assert_eq!(app.put_job("hourly", &described).await, 200);

@@ -159,6 +159,15 @@ impl Declared {
             Declared::Unchanged => "unchanged",
         }
     }
+
+    /// The audit trail's name for the change; none when nothing changed.
+    pub fn audit_action(self) -> Option<&'static str> {
+        match self {
+            Declared::Created => Some("job.create"),
+            Declared::Replaced => Some("job.replace"),
+            Declared::Unchanged => None,
+        }
+    }
 }
 
 /// [`put`], unless job `name` already has this definition (a declaration file synced

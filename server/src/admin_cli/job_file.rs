@@ -47,12 +47,7 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Re
         let (job, declared) = jobs::declare(&mut tx, &name, def)
             .await
             .with_context(|| format!("{shown}: job {name:?}"))?;
-        let action = match declared {
-            Declared::Created => Some("job.create"),
-            Declared::Replaced => Some("job.replace"),
-            Declared::Unchanged => None,
-        };
-        if let Some(action) = action {
+        if let Some(action) = declared.audit_action() {
             let details = serde_json::json!({ "file": shown.to_string(), "job": job });
             audit_cli(&mut tx, action, &name, details).await?;
         }

@@ -16,7 +16,9 @@ use app::state::AppState;
 use super::caller::Caller;
 use super::extract::JsonBody;
 
-/// Creates (201) or replaces (200) a job definition; audited.
+/// Creates (201) or replaces (200) a job definition; audited. Sending the definition a
+/// job already holds answers 200 and writes nothing (no event, no audit), so tools that
+/// apply their whole configuration every time leave no noise.
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,18 +27,13 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     let who = caller.require(Scope::Admin)?;
     let mut tx = state.pool.begin().await?;
-    let (job, created) = jobs::put(&mut tx, &name, def).await?;
-    audit::record(
-        &mut *tx,
-        &who,
-        if created { "job.create" } else { "job.replace" },
-        Some(&name),
-        None,
-        serde_json::to_value(&job).unwrap_or_default(),
-    )
-    .await?;
+    let (job, declared) = jobs::declare(&mut tx, &name, def).await?;
+    if let Some(action) = declared.audit_action() {
+        let details = serde_json::to_value(&job).unwrap_or_default();
+        audit::record(&mut *tx, &who, action, Some(&name), None, details).await?;
+    }
     tx.commit().await?;
-    let status = if created {
+    let status = if declared == Declared::Created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
