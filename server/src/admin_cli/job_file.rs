@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
-use app::db::jobs::{self, Declared, JobDefinition, DEFAULT_GRACE_MS};
+use app::db::jobs::{self, JobDefinition, DEFAULT_GRACE_MS};
 use app::model::{Job, JobKind};
 
 use super::{audit_cli, table};
