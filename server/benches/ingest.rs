@@ -168,13 +168,15 @@ fn million(
         "delete from executions where job_id in (select id from jobs where name like 'pgbench-%')",
     );
     load_million(url);
-    let lat = rt.block_on(stats_latency(base, token, 200));
-    println!(
-        "GET /api/v1/stats over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-        pct(&lat, 0.5),
-        pct(&lat, 0.95),
-        pct(&lat, 0.99)
-    );
+    for path in ["/api/v1/stats?hours=24", "/api/v1/metrics"] {
+        let lat = rt.block_on(read_latency(base, path, token, 200));
+        println!(
+            "GET {path} over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            pct(&lat, 0.5),
+            pct(&lat, 0.95),
+            pct(&lat, 0.99)
+        );
+    }
     let lat = rt.block_on(page_latency(bin, url, base, 200));
     println!(
         "SSR GET /monitoring over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
@@ -230,13 +232,14 @@ async fn load(base: &str, token: &str, clients: usize) -> (usize, Vec<f64>) {
     (all.len(), all)
 }
 
-async fn stats_latency(base: &str, token: &str, n: usize) -> Vec<f64> {
+/// `n` GETs of `path` one after another (after 10 to warm up); latencies in ms, sorted.
+async fn read_latency(base: &str, path: &str, token: &str, n: usize) -> Vec<f64> {
     let client = reqwest::Client::new();
     let mut lat = Vec::new();
     for i in 0..n + 10 {
         let t = Instant::now();
         let r = client
-            .get(format!("{base}/api/v1/stats?hours=24"))
+            .get(format!("{base}{path}"))
             .bearer_auth(token)
             .send()
             .await

@@ -17,6 +17,7 @@ mod events_sse;
 mod ingest_api;
 mod job_file;
 mod jobs_api;
+mod metrics;
 mod odd_inputs;
 mod ping_api;
 mod ping_logs;

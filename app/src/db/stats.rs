@@ -96,6 +96,20 @@ async fn next_run(pool: &PgPool) -> Result<Option<NextRun>, sqlx::Error> {
     }))
 }
 
+/// How many executions of each job are running now, however long ago they started
+/// (job name, count; jobs with none left out).
+pub async fn running_by_job(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select j.name, count(*) as "n!"
+           from executions e join jobs j on j.id = e.job_id
+           where e.status = 'running'
+           group by j.name"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
+}
+
 /// Running executions past what their job allows ([`health::stuck_limit`], with the
 /// habit read from `timeline`), oldest first. Every running execution is judged, not
 /// only a job's latest: a run whose end was never reported shows here.

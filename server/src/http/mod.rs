@@ -9,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod ingest;
 pub mod jobs;
+pub mod metrics;
 pub mod ping;
 pub mod read;
 pub mod session_activity;
@@ -119,6 +120,7 @@ fn api_routes() -> Router<AppState> {
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),
         )
         .route("/v1/stats", get(read::get_stats))
+        .route("/v1/metrics", get(metrics::metrics))
         .route("/v1/audit", get(audit::list))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))
