@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// a file that does not sync stops the start.
     #[arg(long, env = "CRONWATCH_JOBS_FILE")]
     pub jobs: Option<std::path::PathBuf>,
+    /// POST each alert (stuck, late, N failures in a row) as JSON to this http(s) URL
+    /// when it opens and when it ends, e.g. a Slack or Mattermost incoming webhook.
+    #[arg(long, env = "CRONWATCH_ALERT_WEBHOOK", value_parser = crate::alerts::Webhook::new)]
+    pub alert_webhook: Option<crate::alerts::Webhook>,
+    /// The address people reach cronwatch at (e.g. https://cron.example.com): alert
+    /// notifications then link to the job's row on the dashboard.
+    #[arg(long, env = "CRONWATCH_PUBLIC_URL", value_parser = crate::alerts::http_url)]
+    pub public_url: Option<reqwest::Url>,
 }
 
 /// A human duration ("12h", "90m", "1d 2h") of at least a second.
@@ -68,7 +76,7 @@ fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate {
         #[command(flatten)]

@@ -2,6 +2,7 @@
 //! PostgreSQL, and the command-line tools. `main.rs` only dispatches.
 
 pub mod admin_cli;
+pub mod alerts;
 pub mod background;
 pub mod cli;
 pub mod database;

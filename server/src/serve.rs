@@ -14,7 +14,7 @@ use app::writer::ReportWriter;
 
 use crate::cli::ServeArgs;
 use crate::database::Database;
-use crate::{admin_cli, background, demo, http};
+use crate::{admin_cli, alerts, background, demo, http};
 
 /// Where the built site (WASM, CSS, echarts) lives: `CRONWATCH_SITE_ROOT`, else
 /// `site/` beside the binary's target folder (`target/site` for a cargo build).
@@ -75,6 +75,14 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         state.clone(),
         Duration::from_secs(10),
     ));
+    let alerts = tokio::spawn(alerts::run(
+        database.pool.clone(),
+        args.alert_webhook
+            .clone()
+            .map(|hook| hook.linking_to(args.public_url.clone())),
+        Duration::from_secs(10),
+        chrono::TimeDelta::days(args.retention_days),
+    ));
 
     let listener = TcpListener::bind(&args.bind).await?;
     let addr = listener.local_addr()?;
@@ -100,6 +108,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     pump.abort();
     sweeper.abort();
+    alerts.abort();
     if let Some(f) = feeder {
         f.abort();
     }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod alerts;
 mod audit_trail;
 mod cli;
 mod compat_api;

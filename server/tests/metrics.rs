@@ -38,22 +38,7 @@ fn value(all: &HashMap<String, f64>, key: &str) -> f64 {
 async fn metrics_say_what_the_dashboard_flags(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
 
-    // Late: a scheduled job whose expected start passed two hours ago with no start.
-    assert_eq!(
-        app.put_job("nightly", &json!({ "schedule": "0 3 * * *" }))
-            .await,
-        201
-    );
-    sqlx::query("update jobs set next_run_at = now() - interval '2 hours' where name = 'nightly'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    // Stuck: running two hours with a one-minute timeout (no sweeper runs here).
-    assert_eq!(
-        app.put_job("hung", &json!({ "timeout_ms": 60_000 })).await,
-        201
-    );
-    app.start_ago("hung", Duration::hours(2)).await;
+    app.late_and_stuck_jobs().await;
     // Failing: three failures in a row after a success.
     for status in ["completed", "failed", "failed", "failed"] {
         let id = app.start("flaky").await["id"].as_str().unwrap().to_string();

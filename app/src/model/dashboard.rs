@@ -108,6 +108,12 @@ pub struct PingUrls {
     pub keys: Vec<(String, Uuid)>,
 }
 
+/// The id of job `name`'s row on the monitoring page: the list of jobs that need
+/// attention, and alert notifications, link to it.
+pub fn job_row_anchor(name: &str) -> String {
+    format!("job-{name}")
+}
+
 /// The id of the element showing job `name`'s ping URL: the dashboard links to it
 /// after a new key, and the browser opens the details around it.
 pub fn ping_url_anchor(name: &str) -> String {

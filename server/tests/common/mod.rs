@@ -160,6 +160,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Two jobs the dashboard flags: `nightly`, scheduled and late (its expected start
+    /// passed two hours ago with no start), and `hung`, stuck (running for two hours with
+    /// a one-minute timeout; no sweeper runs in tests). Returns the id of hung's run.
+    pub async fn late_and_stuck_jobs(&self) -> String {
+        let schedule = serde_json::json!({ "schedule": "0 3 * * *" });
+        assert_eq!(self.put_job("nightly", &schedule).await, 201);
+        sqlx::query(
+            "update jobs set next_run_at = now() - interval '2 hours' where name = 'nightly'",
+        )
+        .execute(&self.state.pool)
+        .await
+        .unwrap();
+        let timeout = serde_json::json!({ "timeout_ms": 60_000 });
+        assert_eq!(self.put_job("hung", &timeout).await, 201);
+        self.start_ago("hung", chrono::Duration::hours(2)).await
+    }
+
     pub async fn complete(&self, id: &str, status: &str) -> Value {
         let (code, body) = self
             .post(

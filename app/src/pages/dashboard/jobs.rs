@@ -9,16 +9,11 @@ use super::executions::running_view;
 use super::format::{percent, run_duration, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{name_order, ping_url_anchor, Job, PingUrls};
+use crate::model::{job_row_anchor, name_order, ping_url_anchor, Job, PingUrls};
 
 /// The tooltip of a *stuck* badge, which links to the job's running executions.
 const STUCK_HINT: &str =
     "A run has not reported its end within what this job allows. Click to list its running executions.";
-
-/// The id of a job's row, which the attention summary links to.
-fn row_id(name: &str) -> String {
-    format!("job-{name}")
-}
 
 /// The jobs that need looking at now, most urgent first (stuck, then late, then
 /// failing; by name within each), each a link to its row. With a long job list, this
@@ -72,7 +67,7 @@ pub fn Attention(live: Live) -> impl IntoView {
                     {jobs.into_iter().map(|(name, display, alerts)| view! {
                         // rel=external: the browser scrolls to the row itself; the
                         // router has no page to load for a fragment.
-                        <a class="attention-job" href=format!("#{}", row_id(&name)) rel="external" data-job=name>
+                        <a class="attention-job" href=format!("#{}", job_row_anchor(&name)) rel="external" data-job=name>
                             {display}
                             {alerts.into_iter().map(|a| view! {
                                 <span class=format!("alert-badge alert-{}", a.kind())>{a.label()}</span>
@@ -177,7 +172,7 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
     let failures = move || job.with(|j| j.consecutive_failures);
     let running_runs = running_view(Some(&name));
     view! {
-        <tr id=row_id(&name) data-job=name class:alerting=move || alerts.with(|a| !a.is_empty())>
+        <tr id=job_row_anchor(&name) data-job=name class:alerting=move || alerts.with(|a| !a.is_empty())>
             <td>
                 <strong>{move || job.with(|j| j.display_name.clone())}</strong>
                 <div class="muted small">{move || job.with(|j| j.description.clone())}</div>

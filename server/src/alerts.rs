@@ -1,0 +1,492 @@
+//! Alerts as incidents, and their announcement to a webhook.
+//!
+//! Every few seconds one replica (an advisory lock decides which) compares what the
+//! dashboard flags now (`app::health::alerts`: stuck, late, N failures in a row) with
+//! the alerts still open, opens the new ones and resolves those that went away. With a
+//! webhook configured, each opening and each resolution is queued in the same
+//! transaction and POSTed as JSON, oldest first, retried with backoff for a day: a
+//! receiver hears of every incident once it answers, and never of an end before its
+//! beginning. The JSON carries a `text` line, so Slack, Mattermost or a chat bridge show
+//! it as it comes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgPool};
+
+use app::db::{execution_list, jobs, stats};
+use app::health::{self, Alert};
+use app::model::{job_row_anchor, Job, RUNNING_SHOWN};
+
+/// Held by the replica that evaluates alerts (ASCII "cw-alrt").
+const EVALUATE_LOCK: i64 = 0x63_77_2d_61_6c_72_74;
+/// Held by the replica that delivers notifications (ASCII "cw-hook").
+const DELIVER_LOCK: i64 = 0x63_77_2d_68_6f_6f_6b;
+/// How long one POST may take.
+const POST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first retry waits this long, each next one twice as long, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(10);
+const MAX_BACKOFF: TimeDelta = TimeDelta::minutes(10);
+/// A notification the receiver has not taken after this long is abandoned, so that
+/// the ones after it can go.
+pub const DELIVERY_WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// An alert that opened or resolved at one evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub alert_id: i64,
+    pub job: String,
+    pub kind: String,
+    pub detail: String,
+    pub opened_at: DateTime<Utc>,
+    /// Set when this transition is the alert's end.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl Transition {
+    /// The JSON the webhook receives.
+    pub fn payload(&self) -> Value {
+        let (event, text) = match self.resolved_at {
+            None => (
+                "alert.opened",
+                format!("cronwatch: {} is {}: {}", self.job, self.kind, self.detail),
+            ),
+            Some(end) => (
+                "alert.resolved",
+                format!(
+                    "cronwatch: {} is no longer {} (after {})",
+                    self.job,
+                    self.kind,
+                    humantime::format_duration((end - self.opened_at).to_std().unwrap_or_default())
+                ),
+            ),
+        };
+        json!({
+            "text": text,
+            "event": event,
+            "alert": {
+                "id": self.alert_id,
+                "job": self.job,
+                "kind": self.kind,
+                "detail": self.detail,
+                "opened_at": self.opened_at,
+                "resolved_at": self.resolved_at,
+            },
+        })
+    }
+}
+
+/// Takes advisory lock `key` until the transaction ends, unless another holds it.
+async fn try_lock(tx: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(key)
+        .fetch_one(tx)
+        .await
+}
+
+/// What the alert says, beyond its kind.
+fn detail(alert: Alert, job: &Job, running_since: Option<DateTime<Utc>>) -> String {
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    match alert {
+        Alert::Stuck => match running_since {
+            Some(t) => format!(
+                "a run started at {} is still running, past what the job allows",
+                at(t)
+            ),
+            None => "a run is past what the job allows".into(),
+        },
+        Alert::Late => match job.next_run_at {
+            Some(t) => format!("expected at {} and not started within its grace", at(t)),
+            None => "not started when expected".into(),
+        },
+        Alert::Failing(n) => format!("{n} failures in a row"),
+    }
+}
+
+/// Opens the alerts the dashboard shows at `now` that are not open yet and resolves the
+/// open ones it no longer shows; with `announce`, queues a notification for each. Does
+/// nothing while another replica evaluates. Returns the transitions.
+pub async fn evaluate(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    announce: bool,
+) -> Result<Vec<Transition>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if !try_lock(&mut tx, EVALUATE_LOCK).await? {
+        return Ok(vec![]);
+    }
+    // Read once the lock is held: what the previous evaluator wrote is committed.
+    let jobs = jobs::list(pool).await?;
+    let timeline = stats::timeline(pool).await?;
+    let running = execution_list::running(pool, RUNNING_SHOWN).await?;
+    let open: Vec<(i64, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "select a.id, j.name, a.kind, a.detail, a.opened_at
+           from alerts a join jobs j on j.id = a.job_id
+          where a.resolved_at is null
+          order by a.id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut shown: Vec<(&str, &'static str, String)> = Vec::new();
+    for job in &jobs {
+        let since = health::running_since(job, &running);
+        let typical = health::typical_duration_ms(&timeline, &job.name);
+        for alert in health::alerts(job, typical, since, now) {
+            shown.push((&job.name, alert.kind(), detail(alert, job, since)));
+        }
+    }
+
+    let mut changes = Vec::new();
+    for (job, kind, detail) in &shown {
+        if open.iter().any(|o| o.1 == *job && o.2 == *kind) {
+            continue;
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into alerts (job_id, kind, detail, opened_at)
+             select id, $2, $3, $4 from jobs where name = $1
+             on conflict do nothing
+             returning id",
+        )
+        .bind(job)
+        .bind(kind)
+        .bind(detail)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(alert_id) = id {
+            changes.push(Transition {
+                alert_id,
+                job: job.to_string(),
+                kind: kind.to_string(),
+                detail: detail.clone(),
+                opened_at: now,
+                resolved_at: None,
+            });
+        }
+    }
+    for (alert_id, job, kind, detail, opened_at) in open {
+        if shown.iter().any(|s| s.0 == job && s.1 == kind) {
+            continue;
+        }
+        sqlx::query("update alerts set resolved_at = $2 where id = $1")
+            .bind(alert_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        changes.push(Transition {
+            alert_id,
+            job,
+            kind,
+            detail,
+            opened_at,
+            resolved_at: Some(now),
+        });
+    }
+    if announce {
+        for t in &changes {
+            queue(&mut tx, t, now).await?;
+        }
+    }
+    tx.commit().await?;
+    for t in &changes {
+        match t.resolved_at {
+            None => {
+                tracing::info!(job = %t.job, kind = %t.kind, detail = %t.detail, "alert opened")
+            }
+            Some(_) => tracing::info!(job = %t.job, kind = %t.kind, "alert resolved"),
+        }
+    }
+    Ok(changes)
+}
+
+async fn queue(
+    tx: &mut PgConnection,
+    t: &Transition,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into alert_notifications (alert_id, payload, created_at, next_attempt_at)
+         values ($1, $2, $3, $3)",
+    )
+    .bind(t.alert_id)
+    .bind(t.payload())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// `s` as an http(s) URL.
+pub fn http_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("{s}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{s}: must be an http:// or https:// URL"));
+    }
+    Ok(url)
+}
+
+/// Where notifications go.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    url: reqwest::Url,
+    client: reqwest::Client,
+    /// cronwatch's address as people reach it; notifications then link to the job.
+    public_url: Option<reqwest::Url>,
+}
+
+impl Webhook {
+    /// A webhook posting to `url`, which must be http(s).
+    pub fn new(url: &str) -> Result<Self, String> {
+        let url = http_url(url)?;
+        let client = reqwest::Client::builder()
+            .timeout(POST_TIMEOUT)
+            .user_agent(concat!("cronwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            url,
+            client,
+            public_url: None,
+        })
+    }
+
+    /// Notifications will link to the alert's job on the dashboard at `public_url`.
+    pub fn linking_to(self, public_url: Option<reqwest::Url>) -> Self {
+        Self { public_url, ..self }
+    }
+
+    /// `payload` with the link to its job's row on the dashboard, when the public
+    /// address is known: as `url`, and at the end of `text` for chat receivers.
+    fn linked(&self, payload: &Value) -> Value {
+        let mut out = payload.clone();
+        if let (Some(base), Some(job)) = (&self.public_url, payload["alert"]["job"].as_str()) {
+            let url = format!(
+                "{}/monitoring?tab=crons&job={job}#{}",
+                base.as_str().trim_end_matches('/'),
+                job_row_anchor(job)
+            );
+            out["text"] = format!("{} {url}", payload["text"].as_str().unwrap_or_default()).into();
+            out["url"] = url.into();
+        }
+        out
+    }
+
+    async fn post(&self, payload: &Value) -> Result<(), String> {
+        let resp = self
+            .client
+            .post(self.url.clone())
+            .json(&self.linked(payload))
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("the receiver answered {}", resp.status()))
+        }
+    }
+}
+
+/// How long to wait after the `attempts`-th failed attempt.
+fn backoff(attempts: i32) -> TimeDelta {
+    let doublings = attempts.clamp(1, 16) - 1;
+    (FIRST_BACKOFF * 2i32.pow(doublings as u32)).min(MAX_BACKOFF)
+}
+
+/// A notification not delivered yet.
+#[derive(sqlx::FromRow)]
+struct Waiting {
+    id: i64,
+    payload: Value,
+    attempts: i32,
+    created_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+}
+
+/// What one round of delivery did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivered: usize,
+    pub failed: usize,
+    pub abandoned: usize,
+}
+
+/// Sends the waiting notifications, oldest first, until one fails or is not due yet at
+/// `now`; a failed one is retried later, and abandoned once older than
+/// [`DELIVERY_WINDOW`]. Does nothing while another replica delivers.
+pub async fn deliver_due(
+    pool: &PgPool,
+    hook: &Webhook,
+    now: DateTime<Utc>,
+) -> Result<Delivery, sqlx::Error> {
+    let mut done = Delivery::default();
+    loop {
+        let mut tx = pool.begin().await?;
+        if !try_lock(&mut tx, DELIVER_LOCK).await? {
+            return Ok(done);
+        }
+        let next: Option<Waiting> = sqlx::query_as(
+            "select id, payload, attempts, created_at, next_attempt_at
+               from alert_notifications
+              where delivered_at is null and abandoned_at is null
+              order by id
+              limit 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(Waiting {
+            id,
+            payload,
+            attempts,
+            created_at,
+            next_attempt_at,
+        }) = next
+        else {
+            return Ok(done);
+        };
+        if next_attempt_at > now {
+            return Ok(done);
+        }
+        let attempts = attempts + 1;
+        let failed = match hook.post(&payload).await {
+            Ok(()) => {
+                sqlx::query(
+                    "update alert_notifications set delivered_at = $2, attempts = $3 where id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(attempts)
+                .execute(&mut *tx)
+                .await?;
+                done.delivered += 1;
+                false
+            }
+            Err(error) if now - created_at >= DELIVERY_WINDOW => {
+                tracing::warn!(%error, id, "alert notification abandoned after a day of failures");
+                sqlx::query(
+                    "update alert_notifications
+                        set abandoned_at = $2, attempts = $3, last_error = $4
+                      where id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(attempts)
+                .bind(&error)
+                .execute(&mut *tx)
+                .await?;
+                done.abandoned += 1;
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, id, attempts, "alert webhook failed; will retry");
+                sqlx::query(
+                    "update alert_notifications
+                        set next_attempt_at = $2, attempts = $3, last_error = $4
+                      where id = $1",
+                )
+                .bind(id)
+                .bind(now + backoff(attempts))
+                .bind(attempts)
+                .bind(&error)
+                .execute(&mut *tx)
+                .await?;
+                done.failed += 1;
+                true
+            }
+        };
+        tx.commit().await?;
+        if failed {
+            return Ok(done);
+        }
+    }
+}
+
+/// Deletes the alerts that ended more than `kept` before `now`, with their
+/// notifications; returns how many.
+pub async fn prune(pool: &PgPool, now: DateTime<Utc>, kept: TimeDelta) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("delete from alerts where resolved_at < $1")
+        .bind(now - kept)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Every `every`: evaluates alerts, then delivers what waits (with a webhook); alerts
+/// that ended more than `kept` ago go.
+pub async fn run(pool: PgPool, hook: Option<Webhook>, every: Duration, kept: TimeDelta) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = evaluate(&pool, Utc::now(), hook.is_some()).await {
+            tracing::warn!(error = %e, "could not evaluate alerts");
+        }
+        if let Err(e) = prune(&pool, Utc::now(), kept).await {
+            tracing::warn!(error = %e, "could not delete old alerts");
+        }
+        if let Some(hook) = &hook {
+            if let Err(e) = deliver_due(&pool, hook, Utc::now()).await {
+                tracing::warn!(error = %e, "could not deliver alert notifications");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_ten_minutes() {
+        assert_eq!(backoff(1), TimeDelta::seconds(10));
+        assert_eq!(backoff(2), TimeDelta::seconds(20));
+        assert_eq!(backoff(4), TimeDelta::seconds(80));
+        assert_eq!(backoff(7), TimeDelta::minutes(10));
+        assert_eq!(backoff(1000), TimeDelta::minutes(10));
+    }
+
+    #[test]
+    fn only_http_webhooks() {
+        assert!(Webhook::new("https://hooks.example.com/T000/B000").is_ok());
+        assert!(Webhook::new("http://127.0.0.1:9000/alerts").is_ok());
+        assert!(Webhook::new("ftp://example.com/x").is_err());
+        assert!(Webhook::new("not a url").is_err());
+    }
+
+    #[test]
+    fn with_its_public_address_a_notification_links_to_the_job() {
+        let payload =
+            json!({ "text": "cronwatch: nightly is late: …", "alert": { "job": "nightly" } });
+        let hook = Webhook::new("http://127.0.0.1:9/hook").unwrap();
+        assert_eq!(hook.linked(&payload), payload);
+        let hook = hook.linking_to(Some(http_url("https://cron.example.com/").unwrap()));
+        let url = "https://cron.example.com/monitoring?tab=crons&job=nightly#job-nightly";
+        let linked = hook.linked(&payload);
+        assert_eq!(linked["url"], url);
+        assert_eq!(
+            linked["text"],
+            format!("cronwatch: nightly is late: … {url}")
+        );
+    }
+
+    #[test]
+    fn a_resolution_says_how_long_the_alert_lasted() {
+        let opened_at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let t = Transition {
+            alert_id: 7,
+            job: "nightly".into(),
+            kind: "late".into(),
+            detail: "expected at …".into(),
+            opened_at,
+            resolved_at: Some(opened_at + TimeDelta::minutes(90)),
+        };
+        let p = t.payload();
+        assert_eq!(p["event"], "alert.resolved");
+        assert_eq!(
+            p["text"],
+            "cronwatch: nightly is no longer late (after 1h 30m)"
+        );
+        assert_eq!(p["alert"]["id"], 7);
+    }
+}

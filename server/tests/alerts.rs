@@ -1,0 +1,377 @@
+//! Alerts open and resolve as the dashboard's flags come and go, once whatever the
+//! number of replicas, and reach a webhook in order, retried until it answers.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::common;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{Duration, Utc};
+use common::{spawn_app, TestApp};
+use serde_json::{json, Value};
+use server::alerts::{self, Delivery, Webhook};
+use sqlx::PgPool;
+
+/// A webhook receiver on loopback: keeps every body it is sent and answers `status`.
+#[derive(Clone, Default)]
+struct Receiver {
+    bodies: Arc<Mutex<Vec<Value>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    /// The receiver and its URL.
+    async fn start() -> (Self, String) {
+        let me = Receiver::default();
+        me.answer(200);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let router = axum::Router::new()
+            .route("/hook", axum::routing::post(take))
+            .with_state(me.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (me, url)
+    }
+
+    fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+async fn take(State(r): State<Receiver>, Json(body): Json<Value>) -> StatusCode {
+    r.bodies.lock().unwrap().push(body);
+    StatusCode::from_u16(r.status.load(Ordering::SeqCst)).unwrap()
+}
+
+async fn run(app: &TestApp, job: &str, status: &str) {
+    let id = app.start(job).await["id"].as_str().unwrap().to_string();
+    app.complete(&id, status).await;
+}
+
+async fn count(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failing_job_is_announced_when_it_opens_and_when_it_ends(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (receiver, url) = Receiver::start().await;
+    let hook = Webhook::new(&url).unwrap();
+    run(&app, "flaky", "completed").await;
+    run(&app, "flaky", "failed").await;
+    run(&app, "flaky", "failed").await;
+    assert!(
+        alerts::evaluate(&pool, Utc::now(), true)
+            .await
+            .unwrap()
+            .is_empty(),
+        "2 failures are not 3"
+    );
+
+    run(&app, "flaky", "failed").await;
+    let opened = alerts::evaluate(&pool, Utc::now(), true).await.unwrap();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(
+        (opened[0].job.as_str(), opened[0].kind.as_str()),
+        ("flaky", "failing")
+    );
+    assert_eq!(opened[0].resolved_at, None);
+    assert!(
+        alerts::evaluate(&pool, Utc::now(), true)
+            .await
+            .unwrap()
+            .is_empty(),
+        "opened once"
+    );
+
+    let sent = alerts::deliver_due(&pool, &hook, Utc::now()).await.unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            delivered: 1,
+            ..Delivery::default()
+        }
+    );
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["event"], "alert.opened");
+    assert_eq!(bodies[0]["alert"]["job"], "flaky");
+    assert_eq!(bodies[0]["alert"]["kind"], "failing");
+    assert_eq!(bodies[0]["alert"]["detail"], "3 failures in a row");
+    assert_eq!(
+        bodies[0]["text"],
+        "cronwatch: flaky is failing: 3 failures in a row"
+    );
+
+    // A fourth failure is the same incident.
+    run(&app, "flaky", "failed").await;
+    assert!(alerts::evaluate(&pool, Utc::now(), true)
+        .await
+        .unwrap()
+        .is_empty());
+
+    run(&app, "flaky", "completed").await;
+    let resolved = alerts::evaluate(&pool, Utc::now(), true).await.unwrap();
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert!(resolved[0].resolved_at.is_some());
+    assert_eq!(
+        alerts::deliver_due(&pool, &hook, Utc::now())
+            .await
+            .unwrap()
+            .delivered,
+        1
+    );
+    assert_eq!(
+        alerts::deliver_due(&pool, &hook, Utc::now()).await.unwrap(),
+        Delivery::default()
+    );
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[1]["event"], "alert.resolved");
+    assert_eq!(bodies[1]["alert"]["id"], bodies[0]["alert"]["id"]);
+    assert!(
+        bodies[1]["alert"]["resolved_at"].is_string(),
+        "{}",
+        bodies[1]
+    );
+    assert!(
+        bodies[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("cronwatch: flaky is no longer failing (after "),
+        "{}",
+        bodies[1]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn late_and_stuck_jobs_open_alerts_that_end_with_a_pause_and_an_end(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let hung = app.late_and_stuck_jobs().await;
+
+    // Without a webhook alerts are still kept, and nothing is queued.
+    let mut opened = alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+    opened.sort_by(|a, b| a.job.cmp(&b.job));
+    let kinds: Vec<(&str, &str)> = opened
+        .iter()
+        .map(|t| (t.job.as_str(), t.kind.as_str()))
+        .collect();
+    assert_eq!(kinds, [("hung", "stuck"), ("nightly", "late")]);
+    assert!(
+        opened[0].detail.contains("is still running"),
+        "{}",
+        opened[0].detail
+    );
+    assert!(
+        opened[1].detail.starts_with("expected at "),
+        "{}",
+        opened[1].detail
+    );
+    assert_eq!(count(&pool, "alert_notifications").await, 0);
+
+    let code = app
+        .admin_send(
+            reqwest::Method::POST,
+            "/api/v1/jobs/nightly/pause",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let ended = alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(
+        (ended[0].job.as_str(), ended[0].kind.as_str()),
+        ("nightly", "late")
+    );
+    assert!(ended[0].resolved_at.is_some());
+
+    app.complete(&hung, "cancelled").await;
+    let ended = alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(
+        (ended[0].job.as_str(), ended[0].kind.as_str()),
+        ("hung", "stuck")
+    );
+    let open: i64 = sqlx::query_scalar("select count(*) from alerts where resolved_at is null")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((open, count(&pool, "alerts").await), (0, 2));
+
+    // Ended alerts are kept as long as executions, then go.
+    let kept = Duration::days(7);
+    assert_eq!(alerts::prune(&pool, Utc::now(), kept).await.unwrap(), 0);
+    assert_eq!(
+        alerts::prune(&pool, Utc::now() + Duration::days(8), kept)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (receiver, url) = Receiver::start().await;
+    let hook = Webhook::new(&url).unwrap();
+    receiver.answer(500);
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    let t0 = Utc::now();
+    alerts::evaluate(&pool, t0, true).await.unwrap();
+    let sent = alerts::deliver_due(&pool, &hook, t0).await.unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            failed: 1,
+            ..Delivery::default()
+        }
+    );
+    run(&app, "flaky", "completed").await;
+    alerts::evaluate(&pool, t0, true).await.unwrap();
+
+    // Not due yet: the resolution does not overtake the opening that failed.
+    assert_eq!(
+        alerts::deliver_due(&pool, &hook, t0).await.unwrap(),
+        Delivery::default()
+    );
+    assert_eq!(receiver.bodies().len(), 1);
+    let error: String =
+        sqlx::query_scalar("select last_error from alert_notifications order by id limit 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(error.contains("500"), "{error}");
+
+    receiver.answer(204);
+    let sent = alerts::deliver_due(&pool, &hook, t0 + Duration::seconds(11))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            delivered: 2,
+            ..Delivery::default()
+        }
+    );
+    let events: Vec<Value> = receiver
+        .bodies()
+        .iter()
+        .map(|b| b["event"].clone())
+        .collect();
+    assert_eq!(events, ["alert.opened", "alert.opened", "alert.resolved"]);
+
+    // A receiver gone for more than a day: what waited that long is abandoned, and
+    // the queue moves on once it answers again.
+    receiver.answer(503);
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    alerts::evaluate(&pool, t0, true).await.unwrap();
+    run(&app, "flaky", "completed").await;
+    alerts::evaluate(&pool, t0, true).await.unwrap();
+    let later = t0 + alerts::DELIVERY_WINDOW + Duration::minutes(1);
+    let sent = alerts::deliver_due(&pool, &hook, later).await.unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            abandoned: 2,
+            ..Delivery::default()
+        }
+    );
+    receiver.answer(200);
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    alerts::evaluate(&pool, later, true).await.unwrap();
+    let sent = alerts::deliver_due(&pool, &hook, later).await.unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            delivered: 1,
+            ..Delivery::default()
+        }
+    );
+    let (delivered, abandoned): (i64, i64) =
+        sqlx::query_as("select count(delivered_at), count(abandoned_at) from alert_notifications")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((delivered, abandoned), (3, 2));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn replicas_evaluating_together_open_each_alert_once(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    let now = Utc::now();
+    let (a, b, c, d) = tokio::join!(
+        alerts::evaluate(&pool, now, true),
+        alerts::evaluate(&pool, now, true),
+        alerts::evaluate(&pool, now, true),
+        alerts::evaluate(&pool, now, true),
+    );
+    let total: usize = [a, b, c, d].into_iter().map(|r| r.unwrap().len()).sum();
+    assert_eq!(total, 1);
+    assert_eq!(count(&pool, "alerts").await, 1);
+    assert_eq!(count(&pool, "alert_notifications").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    let db = common::url_of(&pool);
+    let (ok, _, err) = common::cli::run(
+        &db,
+        &["serve", "--alert-webhook", "ftp://example.com/x"],
+        None,
+    )
+    .await;
+    assert!(!ok && err.contains("http:// or https://"), "{err}");
+    let (ok, _, err) =
+        common::cli::run(&db, &["serve", "--public-url", "cron.example.com"], None).await;
+    assert!(!ok && err.contains("--public-url"), "{err}");
+
+    // The server evaluates at start, so the streak already there is announced at once.
+    let (receiver, url) = Receiver::start().await;
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db)
+        .env("CRONWATCH_ALERT_WEBHOOK", &url)
+        .env("CRONWATCH_PUBLIC_URL", "https://cron.example.com")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while receiver.bodies().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = server.wait();
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["alert"]["kind"], "failing");
+    assert_eq!(
+        bodies[0]["url"],
+        "https://cron.example.com/monitoring?tab=crons&job=flaky#job-flaky"
+    );
+}
