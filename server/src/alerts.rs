@@ -105,7 +105,8 @@ fn detail(alert: Alert, job: &Job, running_since: Option<DateTime<Utc>>) -> Stri
 }
 
 /// Opens the alerts the dashboard shows at `now` that are not open yet and resolves the
-/// open ones it no longer shows; with `announce`, queues a notification for each. Does
+/// open ones it no longer shows; with `announce`, queues a notification for each, and
+/// for every open alert never announced (it opened while no webhook was set). Does
 /// nothing while another replica evaluates. Returns the transitions.
 pub async fn evaluate(
     pool: &PgPool,
@@ -166,8 +167,18 @@ pub async fn evaluate(
             });
         }
     }
+    let mut still_open = Vec::new();
     for (alert_id, job, kind, detail, opened_at) in open {
-        if shown.iter().any(|s| s.0 == job && s.1 == kind) {
+        let mut t = Transition {
+            alert_id,
+            job,
+            kind,
+            detail,
+            opened_at,
+            resolved_at: None,
+        };
+        if shown.iter().any(|s| s.0 == t.job && s.1 == t.kind) {
+            still_open.push(t);
             continue;
         }
         sqlx::query("update alerts set resolved_at = $2 where id = $1")
@@ -175,17 +186,25 @@ pub async fn evaluate(
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        changes.push(Transition {
-            alert_id,
-            job,
-            kind,
-            detail,
-            opened_at,
-            resolved_at: Some(now),
-        });
+        t.resolved_at = Some(now);
+        changes.push(t);
     }
     if announce {
         for t in &changes {
+            queue(&mut tx, t, now).await?;
+        }
+        // Alerts that opened while no webhook was set are announced once one is.
+        let ids: Vec<i64> = still_open.iter().map(|t| t.alert_id).collect();
+        let announced: Vec<i64> = sqlx::query_scalar(
+            "select distinct alert_id from alert_notifications where alert_id = any($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for t in still_open
+            .iter()
+            .filter(|t| !announced.contains(&t.alert_id))
+        {
             queue(&mut tx, t, now).await?;
         }
     }

@@ -178,6 +178,30 @@ async fn late_and_stuck_jobs_open_alerts_that_end_with_a_pause_and_an_end(pool: 
         opened[1].detail
     );
     assert_eq!(count(&pool, "alert_notifications").await, 0);
+    // Once a webhook is set, those still open are announced, once.
+    assert!(alerts::evaluate(&pool, Utc::now(), true)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(alerts::evaluate(&pool, Utc::now(), true)
+        .await
+        .unwrap()
+        .is_empty());
+    let queued: Vec<String> = sqlx::query_scalar(
+        "select payload->>'text' from alert_notifications order by payload->'alert'->>'job'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert!(
+        queued[0].starts_with("cronwatch: hung is stuck: a run started at "),
+        "{queued:?}"
+    );
+    assert!(
+        queued[1].starts_with("cronwatch: nightly is late: expected at "),
+        "{queued:?}"
+    );
 
     let code = app
         .admin_send(
