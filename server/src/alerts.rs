@@ -422,6 +422,62 @@ pub async fn deliver_due(
     }
 }
 
+/// Which alerts `GET /api/v1/alerts` lists.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    pub job: Option<String>,
+    /// Only open ones (`true`) or only ended ones (`false`).
+    pub open: Option<bool>,
+    /// Only those with a smaller id (the previous page's last).
+    pub before: Option<i64>,
+}
+
+/// An alert as the API shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub job: String,
+    pub kind: String,
+    pub detail: String,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// A page of alerts, newest first; `next_cursor` is there when older ones follow.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AlertPage {
+    pub items: Vec<AlertRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// Alerts a page holds.
+pub const PAGE_SIZE: usize = 50;
+
+/// The page of alerts `filter` selects.
+pub async fn page(pool: &PgPool, filter: &AlertFilter) -> Result<AlertPage, sqlx::Error> {
+    let mut items: Vec<AlertRecord> = sqlx::query_as(
+        "select a.id, j.name as job, a.kind, a.detail, a.opened_at, a.resolved_at
+           from alerts a join jobs j on j.id = a.job_id
+          where ($1::text is null or j.name = $1)
+            and ($2::boolean is null or (a.resolved_at is null) = $2)
+            and ($3::bigint is null or a.id < $3)
+          order by a.id desc
+          limit $4",
+    )
+    .bind(&filter.job)
+    .bind(filter.open)
+    .bind(filter.before)
+    .bind(PAGE_SIZE as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = items.len() > PAGE_SIZE;
+    items.truncate(PAGE_SIZE);
+    let next_cursor = more
+        .then(|| items.last().map(|a| a.id.to_string()))
+        .flatten();
+    Ok(AlertPage { items, next_cursor })
+}
+
 /// Deletes the alerts that ended more than `kept` before `now`, with their
 /// notifications; returns how many.
 pub async fn prune(pool: &PgPool, now: DateTime<Utc>, kept: TimeDelta) -> Result<u64, sqlx::Error> {

@@ -399,3 +399,89 @@ async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
         "https://cron.example.com/monitoring?tab=crons&job=flaky#job-flaky"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_api_lists_alerts_newest_first_by_job_and_state(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+    run(&app, "flaky", "completed").await;
+    app.late_and_stuck_jobs().await;
+    alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+
+    let (code, page) = app.get("/api/v1/alerts", &app.read).await;
+    assert_eq!(code, 200, "{page}");
+    let listed: Vec<(String, String, bool)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["job"].as_str().unwrap().to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+                a["resolved_at"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 3, "{page}");
+    assert_eq!(
+        listed[2],
+        ("flaky".into(), "failing".into(), false),
+        "oldest last"
+    );
+    assert!(page["next_cursor"].is_null());
+    let (_, open) = app.get("/api/v1/alerts?open=true", &app.read).await;
+    assert_eq!(open["items"].as_array().unwrap().len(), 2, "{open}");
+    let (_, ended) = app
+        .get("/api/v1/alerts?open=false&job=flaky", &app.read)
+        .await;
+    assert_eq!(ended["items"].as_array().unwrap().len(), 1, "{ended}");
+    assert_eq!(ended["items"][0]["detail"], "3 failures in a row");
+    let (_, none) = app
+        .get("/api/v1/alerts?job=nightly&open=false", &app.read)
+        .await;
+    assert_eq!(none["items"], json!([]));
+
+    // 50 a page; the cursor walks every one once.
+    sqlx::query(
+        "insert into alerts (job_id, kind, detail, opened_at, resolved_at)
+         select j.id, 'late', 'old', now() - make_interval(days => i), now()
+           from jobs j, generate_series(1, 60) i where j.name = 'flaky'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (mut seen, mut path) = (
+        std::collections::HashSet::new(),
+        "/api/v1/alerts".to_string(),
+    );
+    let mut pages = 0;
+    loop {
+        let (code, page) = app.get(&path, &app.read).await;
+        assert_eq!(code, 200, "{page}");
+        pages += 1;
+        for a in page["items"].as_array().unwrap() {
+            assert!(seen.insert(a["id"].as_i64().unwrap()), "listed twice: {a}");
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/alerts?cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (63, 2));
+
+    // Refused: no token, an ingest token, a bad job name, a bad flag, a bad cursor.
+    assert_eq!(app.get_raw("/api/v1/alerts", None).await.status(), 401);
+    assert_eq!(app.get("/api/v1/alerts", &app.ingest).await.0, 403);
+    assert_eq!(
+        app.get("/api/v1/alerts?job=Not%20a%20name", &app.read)
+            .await
+            .0,
+        422
+    );
+    assert_eq!(app.get("/api/v1/alerts?open=maybe", &app.read).await.0, 400);
+    assert_eq!(app.get("/api/v1/alerts?cursor=-3", &app.read).await.0, 400);
+    assert_eq!(app.get("/api/v1/alerts?sort=asc", &app.read).await.0, 400);
+}

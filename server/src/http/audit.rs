@@ -12,7 +12,7 @@ use app::error::ApiError;
 use app::state::AppState;
 
 use super::caller::Caller;
-use super::extract::{query_params, QueryParams};
+use super::extract::{id_cursor, query_params, QueryParams};
 
 /// Entries a page holds.
 pub const PAGE_SIZE: i64 = 50;
@@ -28,15 +28,7 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn into_filter(self) -> Result<AuditFilter, ApiError> {
-        let before = self
-            .cursor
-            .map(|c| {
-                c.parse::<i64>()
-                    .ok()
-                    .filter(|id| *id > 0)
-                    .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor {c:?}")))
-            })
-            .transpose()?;
+        let before = id_cursor(self.cursor)?;
         Ok(AuditFilter {
             actor: text_filter("actor", self.actor)?,
             action: text_filter("action", self.action)?,

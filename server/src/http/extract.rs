@@ -193,6 +193,18 @@ pub async fn authorize_token(
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))
 }
 
+/// A page cursor that is a positive row id (the last one of the previous page).
+pub fn id_cursor(cursor: Option<String>) -> Result<Option<i64>, ApiError> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid cursor {c:?}")))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

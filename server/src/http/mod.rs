@@ -1,5 +1,6 @@
 //! The HTTP surface: the API routes, the SSE stream, pings, health, and the site.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod batches;
@@ -122,6 +123,7 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/stats", get(read::get_stats))
         .route("/v1/metrics", get(metrics::metrics))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/alerts", get(alerts::list))
         .route("/v1/events", get(events::stream))
         .route("/admin/cron-executions/start", post(compat::start))
         .route(
