@@ -12,7 +12,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha2::Sha256;
 use sqlx::{PgConnection, PgPool};
 
 use app::db::{execution_list, jobs, stats};
@@ -253,6 +255,8 @@ pub struct Webhook {
     client: reqwest::Client,
     /// cronwatch's address as people reach it; notifications then link to the job.
     public_url: Option<reqwest::Url>,
+    /// The key each body is signed with, when the receiver checks where it came from.
+    secret: Option<Vec<u8>>,
 }
 
 impl Webhook {
@@ -268,12 +272,23 @@ impl Webhook {
             url,
             client,
             public_url: None,
+            secret: None,
         })
     }
 
     /// Notifications will link to the alert's job on the dashboard at `public_url`.
     pub fn linking_to(self, public_url: Option<reqwest::Url>) -> Self {
         Self { public_url, ..self }
+    }
+
+    /// Each body will be signed with HMAC-SHA256 under `secret`, sent as
+    /// `X-Cronwatch-Signature: sha256=<hex>` (as GitHub signs its webhooks), so that a
+    /// receiver at a public address can refuse what does not come from cronwatch.
+    pub fn signing_with(self, secret: Option<String>) -> Self {
+        Self {
+            secret: secret.map(String::into_bytes),
+            ..self
+        }
     }
 
     /// `payload` with the link to its job's row on the dashboard, when the public
@@ -293,10 +308,16 @@ impl Webhook {
     }
 
     async fn post(&self, payload: &Value) -> Result<(), String> {
-        let resp = self
+        let body = serde_json::to_vec(&self.linked(payload)).map_err(|e| e.to_string())?;
+        let mut request = self
             .client
             .post(self.url.clone())
-            .json(&self.linked(payload))
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(secret) = &self.secret {
+            request = request.header(SIGNATURE_HEADER, signature(secret, &body));
+        }
+        let resp = request
+            .body(body)
             .send()
             .await
             .map_err(|e| e.without_url().to_string())?;
@@ -306,6 +327,24 @@ impl Webhook {
             Err(format!("the receiver answered {}", resp.status()))
         }
     }
+}
+
+/// The header carrying a body's signature.
+pub const SIGNATURE_HEADER: &str = "x-cronwatch-signature";
+
+/// `sha256=` and the hex HMAC-SHA256 of `body` under `secret`.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A signing secret as given on the command line: not empty.
+pub fn webhook_secret(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the webhook secret must not be empty".into());
+    }
+    Ok(s.to_string())
 }
 
 /// How long to wait after the `attempts`-th failed attempt.
@@ -527,6 +566,16 @@ mod tests {
         assert!(Webhook::new("http://127.0.0.1:9000/alerts").is_ok());
         assert!(Webhook::new("ftp://example.com/x").is_err());
         assert!(Webhook::new("not a url").is_err());
+    }
+
+    #[test]
+    fn signatures_are_github_style_hmac_sha256() {
+        // The example GitHub's webhook documentation gives.
+        assert_eq!(
+            signature(b"It's a Secret to Everybody", b"Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+        assert!(webhook_secret("").is_err());
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// when it opens and when it ends, e.g. a Slack or Mattermost incoming webhook.
     #[arg(long, env = "CRONWATCH_ALERT_WEBHOOK", value_parser = crate::alerts::Webhook::new)]
     pub alert_webhook: Option<crate::alerts::Webhook>,
+    /// Sign each webhook body with HMAC-SHA256 under this secret, in
+    /// `X-Cronwatch-Signature: sha256=<hex>` (set it through the environment: arguments
+    /// show in `ps`).
+    #[arg(long, env = "CRONWATCH_ALERT_WEBHOOK_SECRET", hide_env_values = true,
+          value_parser = crate::alerts::webhook_secret)]
+    pub alert_webhook_secret: Option<String>,
     /// The address people reach cronwatch at (e.g. https://cron.example.com): alert
     /// notifications then link to the job's row on the dashboard.
     #[arg(long, env = "CRONWATCH_PUBLIC_URL", value_parser = crate::alerts::http_url)]

@@ -6,20 +6,28 @@ use std::sync::{Arc, Mutex};
 
 use crate::common;
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
 use common::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use server::alerts::{self, Delivery, Webhook};
 use sqlx::PgPool;
 
-/// A webhook receiver on loopback: keeps every body it is sent and answers `status`.
+/// A webhook receiver on loopback: keeps every body it is sent, as JSON, as bytes and
+/// with its signature header, and answers `status`.
 #[derive(Clone, Default)]
 struct Receiver {
-    bodies: Arc<Mutex<Vec<Value>>>,
+    received: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+}
+
+#[derive(Clone)]
+struct Received {
+    body: Value,
+    raw: Bytes,
+    signature: Option<String>,
 }
 
 impl Receiver {
@@ -41,12 +49,22 @@ impl Receiver {
     }
 
     fn bodies(&self) -> Vec<Value> {
-        self.bodies.lock().unwrap().clone()
+        let received = self.received.lock().unwrap();
+        received.iter().map(|r| r.body.clone()).collect()
     }
 }
 
-async fn take(State(r): State<Receiver>, Json(body): Json<Value>) -> StatusCode {
-    r.bodies.lock().unwrap().push(body);
+async fn take(State(r): State<Receiver>, headers: HeaderMap, raw: Bytes) -> StatusCode {
+    assert_eq!(headers["content-type"], "application/json");
+    let body = serde_json::from_slice(&raw).expect("a JSON body");
+    let signature = headers
+        .get(alerts::SIGNATURE_HEADER)
+        .map(|v| v.to_str().unwrap().to_string());
+    r.received.lock().unwrap().push(Received {
+        body,
+        raw,
+        signature,
+    });
     StatusCode::from_u16(r.status.load(Ordering::SeqCst)).unwrap()
 }
 
@@ -112,6 +130,8 @@ async fn a_failing_job_is_announced_when_it_opens_and_when_it_ends(pool: PgPool)
         bodies[0]["text"],
         "cronwatch: flaky is failing: 3 failures in a row"
     );
+    let unsigned = receiver.received.lock().unwrap()[0].signature.clone();
+    assert_eq!(unsigned, None, "no secret, no signature");
 
     // A fourth failure is the same incident.
     run(&app, "flaky", "failed").await;
@@ -379,6 +399,7 @@ async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
         .env("DATABASE_URL", &db)
         .env("CRONWATCH_ALERT_WEBHOOK", &url)
         .env("CRONWATCH_PUBLIC_URL", "https://cron.example.com")
+        .env("CRONWATCH_ALERT_WEBHOOK_SECRET", "shared-secret")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -397,6 +418,12 @@ async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
     assert_eq!(
         bodies[0]["url"],
         "https://cron.example.com/monitoring?tab=crons&job=flaky#job-flaky"
+    );
+    // Signed, so that the receiver can tell it comes from cronwatch.
+    let first = receiver.received.lock().unwrap()[0].clone();
+    assert_eq!(
+        first.signature,
+        Some(alerts::signature(b"shared-secret", &first.raw))
     );
 }
 
