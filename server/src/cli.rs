@@ -62,7 +62,7 @@ pub struct ServeArgs {
     /// `X-Cronwatch-Signature: sha256=<hex>` (set it through the environment: arguments
     /// show in `ps`).
     #[arg(long, env = "CRONWATCH_ALERT_WEBHOOK_SECRET", hide_env_values = true,
-          value_parser = crate::alerts::webhook_secret)]
+          requires = "alert_webhook", value_parser = crate::alerts::webhook_secret)]
     pub alert_webhook_secret: Option<String>,
     /// The address people reach cronwatch at (e.g. https://cron.example.com): alert
     /// notifications then link to the job's row on the dashboard.

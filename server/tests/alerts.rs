@@ -391,6 +391,10 @@ async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
     let (ok, _, err) =
         common::cli::run(&db, &["serve", "--public-url", "cron.example.com"], None).await;
     assert!(!ok && err.contains("--public-url"), "{err}");
+    // A secret with nothing to sign is a mistake, said at start.
+    let args = ["serve", "--alert-webhook-secret", "s3cret"];
+    let (ok, _, err) = common::cli::run(&db, &args, None).await;
+    assert!(!ok && err.contains("--alert-webhook"), "{err}");
 
     // The server evaluates at start, so the streak already there is announced at once.
     let (receiver, url) = Receiver::start().await;

@@ -9,30 +9,24 @@
 //! beginning. The JSON carries a `text` line, so Slack, Mattermost or a chat bridge show
 //! it as it comes.
 
+mod delivery;
+mod webhook;
+
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use sqlx::{PgConnection, PgPool};
 
 use app::db::{execution_list, jobs, stats};
 use app::health::{self, Alert};
-use app::model::{job_row_anchor, Job, RUNNING_SHOWN};
+use app::model::{Job, RUNNING_SHOWN};
+
+pub use delivery::{deliver_due, Delivery, DELIVERY_WINDOW};
+pub use webhook::{http_url, signature, webhook_secret, Webhook, SIGNATURE_HEADER};
 
 /// Held by the replica that evaluates alerts (ASCII "cw-alrt").
 const EVALUATE_LOCK: i64 = 0x63_77_2d_61_6c_72_74;
-/// Held by the replica that delivers notifications (ASCII "cw-hook").
-const DELIVER_LOCK: i64 = 0x63_77_2d_68_6f_6f_6b;
-/// How long one POST may take.
-const POST_TIMEOUT: Duration = Duration::from_secs(10);
-/// The first retry waits this long, each next one twice as long, up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(10);
-const MAX_BACKOFF: TimeDelta = TimeDelta::minutes(10);
-/// A notification the receiver has not taken after this long is abandoned, so that
-/// the ones after it can go.
-pub const DELIVERY_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// An alert that opened or resolved at one evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +74,7 @@ impl Transition {
 }
 
 /// Takes advisory lock `key` until the transaction ends, unless another holds it.
-async fn try_lock(tx: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn try_lock(tx: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
         .bind(key)
         .fetch_one(tx)
@@ -239,228 +233,6 @@ async fn queue(
     Ok(())
 }
 
-/// `s` as an http(s) URL.
-pub fn http_url(s: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(s).map_err(|e| format!("{s}: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{s}: must be an http:// or https:// URL"));
-    }
-    Ok(url)
-}
-
-/// Where notifications go.
-#[derive(Clone, Debug)]
-pub struct Webhook {
-    url: reqwest::Url,
-    client: reqwest::Client,
-    /// cronwatch's address as people reach it; notifications then link to the job.
-    public_url: Option<reqwest::Url>,
-    /// The key each body is signed with, when the receiver checks where it came from.
-    secret: Option<Vec<u8>>,
-}
-
-impl Webhook {
-    /// A webhook posting to `url`, which must be http(s).
-    pub fn new(url: &str) -> Result<Self, String> {
-        let url = http_url(url)?;
-        let client = reqwest::Client::builder()
-            .timeout(POST_TIMEOUT)
-            .user_agent(concat!("cronwatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            url,
-            client,
-            public_url: None,
-            secret: None,
-        })
-    }
-
-    /// Notifications will link to the alert's job on the dashboard at `public_url`.
-    pub fn linking_to(self, public_url: Option<reqwest::Url>) -> Self {
-        Self { public_url, ..self }
-    }
-
-    /// Each body will be signed with HMAC-SHA256 under `secret`, sent as
-    /// `X-Cronwatch-Signature: sha256=<hex>` (as GitHub signs its webhooks), so that a
-    /// receiver at a public address can refuse what does not come from cronwatch.
-    pub fn signing_with(self, secret: Option<String>) -> Self {
-        Self {
-            secret: secret.map(String::into_bytes),
-            ..self
-        }
-    }
-
-    /// `payload` with the link to its job's row on the dashboard, when the public
-    /// address is known: as `url`, and at the end of `text` for chat receivers.
-    fn linked(&self, payload: &Value) -> Value {
-        let mut out = payload.clone();
-        if let (Some(base), Some(job)) = (&self.public_url, payload["alert"]["job"].as_str()) {
-            let url = format!(
-                "{}/monitoring?tab=crons&job={job}#{}",
-                base.as_str().trim_end_matches('/'),
-                job_row_anchor(job)
-            );
-            out["text"] = format!("{} {url}", payload["text"].as_str().unwrap_or_default()).into();
-            out["url"] = url.into();
-        }
-        out
-    }
-
-    async fn post(&self, payload: &Value) -> Result<(), String> {
-        let body = serde_json::to_vec(&self.linked(payload)).map_err(|e| e.to_string())?;
-        let mut request = self
-            .client
-            .post(self.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
-        if let Some(secret) = &self.secret {
-            request = request.header(SIGNATURE_HEADER, signature(secret, &body));
-        }
-        let resp = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {}", resp.status()))
-        }
-    }
-}
-
-/// The header carrying a body's signature.
-pub const SIGNATURE_HEADER: &str = "x-cronwatch-signature";
-
-/// `sha256=` and the hex HMAC-SHA256 of `body` under `secret`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// A signing secret as given on the command line: not empty.
-pub fn webhook_secret(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("the webhook secret must not be empty".into());
-    }
-    Ok(s.to_string())
-}
-
-/// How long to wait after the `attempts`-th failed attempt.
-fn backoff(attempts: i32) -> TimeDelta {
-    let doublings = attempts.clamp(1, 16) - 1;
-    (FIRST_BACKOFF * 2i32.pow(doublings as u32)).min(MAX_BACKOFF)
-}
-
-/// A notification not delivered yet.
-#[derive(sqlx::FromRow)]
-struct Waiting {
-    id: i64,
-    payload: Value,
-    attempts: i32,
-    created_at: DateTime<Utc>,
-    next_attempt_at: DateTime<Utc>,
-}
-
-/// What one round of delivery did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Delivery {
-    pub delivered: usize,
-    pub failed: usize,
-    pub abandoned: usize,
-}
-
-/// Sends the waiting notifications, oldest first, until one fails or is not due yet at
-/// `now`; a failed one is retried later, and abandoned once older than
-/// [`DELIVERY_WINDOW`]. Does nothing while another replica delivers.
-pub async fn deliver_due(
-    pool: &PgPool,
-    hook: &Webhook,
-    now: DateTime<Utc>,
-) -> Result<Delivery, sqlx::Error> {
-    let mut done = Delivery::default();
-    loop {
-        let mut tx = pool.begin().await?;
-        if !try_lock(&mut tx, DELIVER_LOCK).await? {
-            return Ok(done);
-        }
-        let next: Option<Waiting> = sqlx::query_as(
-            "select id, payload, attempts, created_at, next_attempt_at
-               from alert_notifications
-              where delivered_at is null and abandoned_at is null
-              order by id
-              limit 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(Waiting {
-            id,
-            payload,
-            attempts,
-            created_at,
-            next_attempt_at,
-        }) = next
-        else {
-            return Ok(done);
-        };
-        if next_attempt_at > now {
-            return Ok(done);
-        }
-        let attempts = attempts + 1;
-        let failed = match hook.post(&payload).await {
-            Ok(()) => {
-                sqlx::query(
-                    "update alert_notifications set delivered_at = $2, attempts = $3 where id = $1",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(attempts)
-                .execute(&mut *tx)
-                .await?;
-                done.delivered += 1;
-                false
-            }
-            Err(error) if now - created_at >= DELIVERY_WINDOW => {
-                tracing::warn!(%error, id, "alert notification abandoned after a day of failures");
-                sqlx::query(
-                    "update alert_notifications
-                        set abandoned_at = $2, attempts = $3, last_error = $4
-                      where id = $1",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(attempts)
-                .bind(&error)
-                .execute(&mut *tx)
-                .await?;
-                done.abandoned += 1;
-                false
-            }
-            Err(error) => {
-                tracing::warn!(%error, id, attempts, "alert webhook failed; will retry");
-                sqlx::query(
-                    "update alert_notifications
-                        set next_attempt_at = $2, attempts = $3, last_error = $4
-                      where id = $1",
-                )
-                .bind(id)
-                .bind(now + backoff(attempts))
-                .bind(attempts)
-                .bind(&error)
-                .execute(&mut *tx)
-                .await?;
-                done.failed += 1;
-                true
-            }
-        };
-        tx.commit().await?;
-        if failed {
-            return Ok(done);
-        }
-    }
-}
-
 /// Which alerts `GET /api/v1/alerts` lists.
 #[derive(Clone, Debug, Default)]
 pub struct AlertFilter {
@@ -550,49 +322,6 @@ pub async fn run(pool: PgPool, hook: Option<Webhook>, every: Duration, kept: Tim
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retries_back_off_to_ten_minutes() {
-        assert_eq!(backoff(1), TimeDelta::seconds(10));
-        assert_eq!(backoff(2), TimeDelta::seconds(20));
-        assert_eq!(backoff(4), TimeDelta::seconds(80));
-        assert_eq!(backoff(7), TimeDelta::minutes(10));
-        assert_eq!(backoff(1000), TimeDelta::minutes(10));
-    }
-
-    #[test]
-    fn only_http_webhooks() {
-        assert!(Webhook::new("https://hooks.example.com/T000/B000").is_ok());
-        assert!(Webhook::new("http://127.0.0.1:9000/alerts").is_ok());
-        assert!(Webhook::new("ftp://example.com/x").is_err());
-        assert!(Webhook::new("not a url").is_err());
-    }
-
-    #[test]
-    fn signatures_are_github_style_hmac_sha256() {
-        // The example GitHub's webhook documentation gives.
-        assert_eq!(
-            signature(b"It's a Secret to Everybody", b"Hello, World!"),
-            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        );
-        assert!(webhook_secret("").is_err());
-    }
-
-    #[test]
-    fn with_its_public_address_a_notification_links_to_the_job() {
-        let payload =
-            json!({ "text": "cronwatch: nightly is late: …", "alert": { "job": "nightly" } });
-        let hook = Webhook::new("http://127.0.0.1:9/hook").unwrap();
-        assert_eq!(hook.linked(&payload), payload);
-        let hook = hook.linking_to(Some(http_url("https://cron.example.com/").unwrap()));
-        let url = "https://cron.example.com/monitoring?tab=crons&job=nightly#job-nightly";
-        let linked = hook.linked(&payload);
-        assert_eq!(linked["url"], url);
-        assert_eq!(
-            linked["text"],
-            format!("cronwatch: nightly is late: … {url}")
-        );
-    }
 
     #[test]
     fn a_resolution_says_how_long_the_alert_lasted() {
