@@ -231,6 +231,10 @@ pub enum JobsAction {
         /// Check the file and print what would change, changing nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete, with their whole history, the jobs the file does not name
+        /// (including jobs created by their first report).
+        #[arg(long)]
+        prune: bool,
         #[command(flatten)]
         db: DbArgs,
     },

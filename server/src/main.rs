@@ -64,8 +64,14 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             let database = Database::open(action.db(), 2).await?;
             let r = match action {
                 JobsAction::List { .. } => jobs::list(&database.pool).await,
-                JobsAction::Sync { file, dry_run, .. } => {
-                    job_file::sync(&database.pool, &file, dry_run).await
+                JobsAction::Sync {
+                    file,
+                    dry_run,
+                    prune,
+                    ..
+                } => {
+                    let options = job_file::SyncOptions { dry_run, prune };
+                    job_file::sync(&database.pool, &file, options).await
                 }
                 JobsAction::Export { .. } => job_file::export(&database.pool).await,
                 JobsAction::Delete { name, yes, .. } => {

@@ -60,7 +60,8 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let database = Database::open(&args.db, pool_size).await?;
     admin_cli::bootstrap_admin(&database.pool).await?;
     if let Some(file) = &args.jobs {
-        admin_cli::job_file::sync(&database.pool, file, false).await?;
+        let options = admin_cli::job_file::SyncOptions::default();
+        admin_cli::job_file::sync(&database.pool, file, options).await?;
     }
     let config = Config {
         secure_cookies: args.secure_cookies,

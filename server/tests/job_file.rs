@@ -72,7 +72,7 @@ async fn jobs_sync_declares_the_jobs_of_a_file(pool: PgPool) {
     assert!(out.contains("nightly-backup  created"), "{out}");
     assert!(out.contains("queue-drain     created"), "{out}");
     assert!(
-        out.contains("left as they are: reported-only"),
+        out.contains("left as they are (--prune deletes them): reported-only"),
         "a job the file does not name is kept, and said: {out}"
     );
     let (_, job) = app.get("/api/v1/jobs/nightly-backup", &app.read).await;
@@ -314,4 +314,69 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
         assert_eq!(&job[field], want, "{field}");
     }
     std::fs::remove_file(&file).unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jobs_sync_prune_deletes_what_the_file_no_longer_names(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let db = url_of(&pool);
+    let (ok, _, err) = sync(&pool, &declaration(BACKUP)).await;
+    assert!(ok, "{err}");
+    // A job removed from the file, with history and a run still going.
+    let id = app.start("old-cron").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.complete(&id, "completed").await;
+    app.start("old-cron").await;
+    let file = declaration("[jobs.nightly-backup]\nschedule = \"30 2 * * *\"\n");
+
+    // Told, and nothing changed, on a dry run.
+    let before = common::snapshot(&pool).await;
+    let path = file.to_str().unwrap();
+    let (ok, out, err) =
+        common::cli::run(&db, &["jobs", "sync", "--prune", "--dry-run", path], None).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("old-cron        deleted with 2 execution(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("queue-drain     deleted with 0 execution(s)"),
+        "{out}"
+    );
+    assert!(out.ends_with("dry run: nothing was changed\n"), "{out}");
+    assert_eq!(common::snapshot(&pool).await, before);
+
+    let (ok, out, err) = common::cli::run(&db, &["jobs", "sync", "--prune", path], None).await;
+    assert!(ok, "{err}");
+    assert!(!out.contains("left as they are"), "{out}");
+    let (_, jobs) = app.get("/api/v1/jobs", &app.read).await;
+    let names: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nightly-backup"]);
+    let left: i64 = sqlx::query_scalar("select count(*) from executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "their history went with them");
+    let audit = audited(&pool).await;
+    assert!(
+        audit.contains(&("old-cron".to_string(), "job.delete".to_string())),
+        "{audit:?}"
+    );
+    assert!(
+        audit.contains(&("queue-drain".to_string(), "job.delete".to_string())),
+        "{audit:?}"
+    );
+
+    // A second prune finds nothing more to do.
+    let (ok, out, _) = common::cli::run(&db, &["jobs", "sync", "--prune", path], None).await;
+    assert!(ok);
+    assert!(out.contains("nightly-backup  unchanged"), "{out}");
+    assert!(!out.contains("deleted"), "{out}");
 }

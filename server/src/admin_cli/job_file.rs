@@ -26,12 +26,21 @@ struct JobFile {
 /// The advisory lock that serialises syncs ("cw-jobs" in ASCII).
 const SYNC_LOCK: i64 = 0x63_77_2d_6a_6f_62_73;
 
+/// How `sync` treats what it finds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncOptions {
+    /// Print what would change, and change nothing (a check for a repository's CI).
+    pub dry_run: bool,
+    /// Delete, with their history, the jobs the file does not name: the file is the
+    /// whole list (a cron removed from it no longer shows, nor alerts, as late).
+    pub prune: bool,
+}
+
 /// Creates or replaces every job the file at `path` declares, in one transaction: a
 /// file with one bad job changes nothing. Jobs that already match are not rewritten
 /// (no event, no audit, a late job stays late). Jobs the file does not name are left
-/// as they are, and listed. Prints what it did to each job; with `dry_run`, what it
-/// would do, and then changes nothing (a check for a repository's CI).
-pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Result<()> {
+/// as they are, and listed, unless `prune`. Prints what it did to each job.
+pub async fn sync(pool: &sqlx::PgPool, path: &Path, options: SyncOptions) -> anyhow::Result<()> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
     let file: JobFile = toml::from_str(&text).with_context(|| format!("{shown} is not valid"))?;
@@ -53,29 +62,41 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path, dry_run: bool) -> anyhow::Re
         }
         rows.push([name, declared.as_str().to_string()]);
     }
-    if dry_run {
+    let declared: Vec<String> = rows.iter().map(|[name, _]| name.clone()).collect();
+    let undeclared: Vec<String> =
+        sqlx::query_scalar("select name from jobs where not (name = any($1)) order by name")
+            .bind(&declared)
+            .fetch_all(&mut *tx)
+            .await?;
+    if options.prune {
+        for name in &undeclared {
+            let removal = jobs::delete(&mut tx, name).await?;
+            let details = serde_json::json!({
+                "file": shown.to_string(),
+                "executions": removal.executions,
+            });
+            audit_cli(&mut tx, "job.delete", name, details).await?;
+            let change = format!("deleted with {} execution(s)", removal.executions);
+            rows.push([name.clone(), change]);
+        }
+    }
+    if options.dry_run {
         tx.rollback().await?;
     } else {
         tx.commit().await?;
     }
-    let undeclared: Vec<String> = jobs::list(pool)
-        .await?
-        .into_iter()
-        .map(|j| j.name)
-        .filter(|n| !rows.iter().any(|[declared, _]| declared == n))
-        .collect();
     if rows.is_empty() {
         println!("{shown} declares no jobs");
     } else {
         print!("{}", table(["JOB", "CHANGE"], &rows));
     }
-    if !undeclared.is_empty() {
+    if !undeclared.is_empty() && !options.prune {
         println!(
-            "not in {shown}, left as they are: {}",
+            "not in {shown}, left as they are (--prune deletes them): {}",
             undeclared.join(", ")
         );
     }
-    if dry_run {
+    if options.dry_run {
         println!("dry run: nothing was changed");
     }
     Ok(())
