@@ -225,7 +225,7 @@ pub enum JobsAction {
     ///
     /// The file holds `[jobs.NAME]` tables with the fields of `PUT /api/v1/jobs/NAME`
     /// (`schedule`, `timezone`, `timeout_ms`, …). Jobs that already match are left
-    /// untouched; jobs the file does not name are kept (and listed).
+    /// untouched; jobs the file does not name are kept (and listed) unless --prune.
     Sync {
         file: std::path::PathBuf,
         /// Check the file and print what would change, changing nothing.
