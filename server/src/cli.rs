@@ -54,6 +54,13 @@ pub struct ServeArgs {
     /// a file that does not sync stops the start.
     #[arg(long, env = "CRONWATCH_JOBS_FILE")]
     pub jobs: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Where alert notifications go (`serve`, `alerts test`).
+#[derive(Args, Debug, Clone)]
+pub struct AlertArgs {
     /// POST each alert (stuck, late, N failures in a row) as JSON to this http(s) URL
     /// when it opens and when it ends, e.g. a Slack or Mattermost incoming webhook.
     #[arg(long, env = "CRONWATCH_ALERT_WEBHOOK", value_parser = crate::alerts::Webhook::new)]
@@ -68,6 +75,16 @@ pub struct ServeArgs {
     /// notifications then link to the job's row on the dashboard.
     #[arg(long, env = "CRONWATCH_PUBLIC_URL", value_parser = crate::alerts::http_url)]
     pub public_url: Option<reqwest::Url>,
+}
+
+impl AlertArgs {
+    /// The webhook, linking and signing as configured; none without a URL.
+    pub fn webhook(&self) -> Option<crate::alerts::Webhook> {
+        self.alert_webhook.clone().map(|hook| {
+            hook.linking_to(self.public_url.clone())
+                .signing_with(self.alert_webhook_secret.clone())
+        })
+    }
 }
 
 /// A human duration ("12h", "90m", "1d 2h") of at least a second.
@@ -105,6 +122,11 @@ pub enum Command {
     },
     /// Show the audit trail, newest first: who changed what, signed in or failed to.
     Audit(AuditArgs),
+    /// Alerts: list the incidents, or send a test notification to the webhook.
+    Alerts {
+        #[command(subcommand)]
+        action: AlertsAction,
+    },
     /// Wrap a command and report its start, end, exit code and output tail.
     Run {
         /// The job's name.
@@ -172,6 +194,24 @@ impl UserAction {
             | UserAction::Remove { db, .. } => db,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsAction {
+    /// List alerts, newest first: what was stuck, late or failing, and when it ended.
+    List {
+        /// Only those still open.
+        #[arg(long)]
+        open: bool,
+        /// Only this job's.
+        #[arg(long)]
+        job: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// POST a test notification to the webhook `serve` would use (the same flags and
+    /// environment), to check that it arrives; fails with the receiver's answer if not.
+    Test(Box<AlertArgs>),
 }
 
 #[derive(Subcommand, Debug)]

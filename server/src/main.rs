@@ -1,7 +1,7 @@
 use clap::Parser;
 
-use server::admin_cli::{audit_trail, job_file, jobs, tokens, users};
-use server::cli::{Cli, Command, JobsAction, TokenAction, UserAction};
+use server::admin_cli::{alerts, audit_trail, job_file, jobs, tokens, users};
+use server::cli::{AlertsAction, Cli, Command, JobsAction, TokenAction, UserAction};
 use server::database::Database;
 use server::{serve, wrap};
 use sqlx::PgPool;
@@ -47,6 +47,15 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
             database.close().await;
             r.map(|_| 0)
         }
+        Command::Alerts { action } => match action {
+            AlertsAction::Test(args) => alerts::test(&args).await.map(|_| 0),
+            AlertsAction::List { open, job, db } => {
+                let database = Database::open(&db, 2).await?;
+                let r = alerts::list(&database.pool, open, job).await;
+                database.close().await;
+                r.map(|_| 0)
+            }
+        },
         Command::Audit(args) => {
             let database = Database::open(&args.db, 2).await?;
             let filter = app::db::audit::AuditFilter {

@@ -78,10 +78,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     ));
     let alerts = tokio::spawn(alerts::run(
         database.pool.clone(),
-        args.alert_webhook.clone().map(|hook| {
-            hook.linking_to(args.public_url.clone())
-                .signing_with(args.alert_webhook_secret.clone())
-        }),
+        args.alerts.webhook(),
         Duration::from_secs(10),
         chrono::TimeDelta::days(args.retention_days),
     ));

@@ -73,6 +73,27 @@ async fn run(app: &TestApp, job: &str, status: &str) {
     app.complete(&id, status).await;
 }
 
+/// `cronwatch_alert_notifications_waiting` and `_abandoned` as `/api/v1/metrics` says.
+async fn queue_gauges(app: &TestApp) -> (f64, f64) {
+    let m = crate::metrics::scrape(app).await;
+    let v = |k: &str| crate::metrics::value(&m, k);
+    (
+        v("cronwatch_alert_notifications_waiting"),
+        v("cronwatch_alert_notifications_abandoned"),
+    )
+}
+
+/// Three alerts: `flaky` failing, ended; `nightly` late and `hung` stuck, open.
+async fn three_alerts(app: &TestApp, pool: &PgPool) {
+    for _ in 0..3 {
+        run(app, "flaky", "failed").await;
+    }
+    alerts::evaluate(pool, Utc::now(), false).await.unwrap();
+    run(app, "flaky", "completed").await;
+    app.late_and_stuck_jobs().await;
+    alerts::evaluate(pool, Utc::now(), false).await.unwrap();
+}
+
 async fn count(pool: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("select count(*) from {table}"))
         .fetch_one(pool)
@@ -299,6 +320,8 @@ async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(
     assert!(error.contains("500"), "{error}");
 
     receiver.answer(204);
+    // Prometheus sees the receiver failing.
+    assert_eq!(queue_gauges(&app).await, (2.0, 0.0));
     let sent = alerts::deliver_due(&pool, &hook, t0 + Duration::seconds(11))
         .await
         .unwrap();
@@ -353,6 +376,7 @@ async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(
             .await
             .unwrap();
     assert_eq!((delivered, abandoned), (3, 2));
+    assert_eq!(queue_gauges(&app).await, (0.0, 2.0));
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -434,13 +458,7 @@ async fn serve_announces_to_the_webhook_it_is_given(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_api_lists_alerts_newest_first_by_job_and_state(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    for _ in 0..3 {
-        run(&app, "flaky", "failed").await;
-    }
-    alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
-    run(&app, "flaky", "completed").await;
-    app.late_and_stuck_jobs().await;
-    alerts::evaluate(&pool, Utc::now(), false).await.unwrap();
+    three_alerts(&app, &pool).await;
 
     let (code, page) = app.get("/api/v1/alerts", &app.read).await;
     assert_eq!(code, 200, "{page}");
@@ -515,4 +533,68 @@ async fn the_api_lists_alerts_newest_first_by_job_and_state(pool: PgPool) {
     assert_eq!(app.get("/api/v1/alerts?open=maybe", &app.read).await.0, 400);
     assert_eq!(app.get("/api/v1/alerts?cursor=-3", &app.read).await.0, 400);
     assert_eq!(app.get("/api/v1/alerts?sort=asc", &app.read).await.0, 400);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cli_lists_alerts_and_tests_the_webhook(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let db = common::url_of(&pool);
+    three_alerts(&app, &pool).await;
+
+    let (ok, out, err) = common::cli::run(&db, &["alerts", "list"], None).await;
+    assert!(ok, "{err}");
+    assert!(out.starts_with("JOB "), "{out}");
+    let flaky = out
+        .lines()
+        .find(|l| l.starts_with("flaky"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        flaky.contains("failing") && flaky.ends_with("3 failures in a row"),
+        "{flaky}"
+    );
+    assert!(!flaky.contains(" - "), "it ended: {flaky}");
+    let (ok, out, _) = common::cli::run(&db, &["alerts", "list", "--open"], None).await;
+    assert!(ok);
+    assert_eq!(
+        out.lines().count(),
+        3,
+        "a header and the 2 open ones: {out}"
+    );
+    assert!(!out.contains("flaky"), "{out}");
+    let (ok, out, _) = common::cli::run(&db, &["alerts", "list", "--job", "nightly"], None).await;
+    assert!(ok && out.contains("late") && !out.contains("hung"), "{out}");
+    let (ok, _, err) = common::cli::run(&db, &["alerts", "list", "--job", "Bad Name"], None).await;
+    assert!(!ok && err.contains("invalid"), "{err}");
+
+    // The test notification goes where serve's would, signed the same way.
+    let (receiver, url) = Receiver::start().await;
+    let test = |url: String| async move {
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+                .args(["alerts", "test"])
+                .env("CRONWATCH_ALERT_WEBHOOK", url)
+                .env("CRONWATCH_ALERT_WEBHOOK_SECRET", "shared-secret")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        (out.status.success(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (ok, err) = test(url.clone()).await;
+    assert!(ok, "{err}");
+    let first = receiver.received.lock().unwrap()[0].clone();
+    assert_eq!(first.body["event"], "alert.test");
+    assert_eq!(
+        first.signature,
+        Some(alerts::signature(b"shared-secret", &first.raw))
+    );
+    receiver.answer(500);
+    let (ok, err) = test(url).await;
+    assert!(
+        !ok && err.contains("was not taken") && err.contains("500"),
+        "{err}"
+    );
+    let (ok, _, err) = common::cli::run(&db, &["alerts", "test"], None).await;
+    assert!(!ok && err.contains("CRONWATCH_ALERT_WEBHOOK"), "{err}");
 }

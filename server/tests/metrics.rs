@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::PgPool;
 
 /// Each sample line as `name{labels}` → value; the metadata lines (`# TYPE`, …) aside.
-fn samples(text: &str) -> HashMap<String, f64> {
+pub fn samples(text: &str) -> HashMap<String, f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| {
@@ -29,9 +29,16 @@ fn samples(text: &str) -> HashMap<String, f64> {
 }
 
 /// The one value of sample `key`, which must be there.
-fn value(all: &HashMap<String, f64>, key: &str) -> f64 {
+pub fn value(all: &HashMap<String, f64>, key: &str) -> f64 {
     *all.get(key)
         .unwrap_or_else(|| panic!("no sample {key} in {all:#?}"))
+}
+
+/// The samples `/api/v1/metrics` answers now, read with the read token.
+pub async fn scrape(app: &common::TestApp) -> HashMap<String, f64> {
+    let resp = app.get_raw("/api/v1/metrics", Some(&app.read)).await;
+    assert_eq!(resp.status(), 200);
+    samples(&resp.text().await.unwrap())
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -192,13 +199,7 @@ async fn metrics_say_what_the_dashboard_flags(pool: PgPool) {
     // Once the failing job succeeds, its flag goes.
     let id = app.start("flaky").await["id"].as_str().unwrap().to_string();
     app.complete(&id, "completed").await;
-    let text = app
-        .get_raw("/api/v1/metrics", Some(&app.read))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let m = samples(&text);
+    let m = scrape(&app).await;
     assert_eq!(
         value(
             &m,

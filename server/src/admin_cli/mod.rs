@@ -2,6 +2,7 @@
 //! Each change is recorded in the audit trail, in the change's transaction, as done by
 //! `cli:<login>` from `cli`.
 
+pub mod alerts;
 pub mod audit_trail;
 pub mod job_file;
 pub mod jobs;

@@ -40,6 +40,26 @@ pub struct Delivery {
     pub abandoned: usize,
 }
 
+/// Where the notification queue stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueState {
+    /// Not delivered yet: more than a few for long means the receiver is failing.
+    pub waiting: i64,
+    /// Given up after [`DELIVERY_WINDOW`] of failures (kept as long as their alert).
+    pub abandoned: i64,
+}
+
+/// How many notifications wait, and how many were abandoned.
+pub async fn queue_state(pool: &PgPool) -> Result<QueueState, sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where delivered_at is null and abandoned_at is null) as waiting,
+                count(abandoned_at) as abandoned
+           from alert_notifications",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Sends the waiting notifications, oldest first, until one fails or is not due yet at
 /// `now`; a failed one is retried later, and abandoned once older than
 /// [`DELIVERY_WINDOW`]. Does nothing while another replica delivers.

@@ -22,7 +22,7 @@ use app::db::{execution_list, jobs, stats};
 use app::health::{self, Alert};
 use app::model::{Job, RUNNING_SHOWN};
 
-pub use delivery::{deliver_due, Delivery, DELIVERY_WINDOW};
+pub use delivery::{deliver_due, queue_state, Delivery, QueueState, DELIVERY_WINDOW};
 pub use webhook::{http_url, signature, webhook_secret, Webhook, SIGNATURE_HEADER};
 
 /// Held by the replica that evaluates alerts (ASCII "cw-alrt").

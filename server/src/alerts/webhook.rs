@@ -80,6 +80,17 @@ impl Webhook {
         out
     }
 
+    /// POSTs a notification that says it is a test (`"event": "alert.test"`), linked
+    /// and signed as the real ones are.
+    pub async fn send_test(&self) -> Result<(), String> {
+        let payload = serde_json::json!({
+            "text": "cronwatch: a test notification; alerts about stuck, late and failing jobs will arrive here",
+            "event": "alert.test",
+            "alert": null,
+        });
+        self.post(&payload).await
+    }
+
     pub(crate) async fn post(&self, payload: &Value) -> Result<(), String> {
         let body = serde_json::to_vec(&self.linked(payload)).map_err(|e| e.to_string())?;
         let mut request = self

@@ -42,6 +42,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
         stats: stats::compute(pool, DASHBOARD_HOURS).await?,
         running: stats::running_by_job(pool).await?.into_iter().collect(),
         batches: batches::list(pool).await?,
+        notifications: crate::alerts::queue_state(pool).await?,
     };
     let body = render(&snapshot, Utc::now());
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_OPENMETRICS)], body).into_response())
@@ -56,6 +57,8 @@ pub struct Snapshot {
     /// Running executions per job name, however old.
     pub running: HashMap<String, i64>,
     pub batches: Vec<BatchQueue>,
+    /// The alert webhook's queue.
+    pub notifications: crate::alerts::QueueState,
 }
 
 /// `job_name`, not `job`: Prometheus gives every scraped sample its own `job` label
@@ -271,6 +274,21 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
             })
             .set(seconds(q.updated_at));
     }
+
+    let waiting: Count = Gauge::default();
+    waiting.set(s.notifications.waiting);
+    r.register(
+        "alert_notifications_waiting",
+        "Alert notifications the webhook has not taken yet (a receiver that fails holds them back)",
+        waiting,
+    );
+    let abandoned: Count = Gauge::default();
+    abandoned.set(s.notifications.abandoned);
+    r.register(
+        "alert_notifications_abandoned",
+        "Alert notifications given up after a day of failed deliveries",
+        abandoned,
+    );
 
     let mut out = String::new();
     encode(&mut out, &r).expect("writing to a String cannot fail");
