@@ -168,22 +168,22 @@ fn million(
         "delete from executions where job_id in (select id from jobs where name like 'pgbench-%')",
     );
     load_million(url);
-    for path in ["/api/v1/stats?hours=24", "/api/v1/metrics"] {
-        let lat = rt.block_on(read_latency(base, path, token, 200));
+    let percentiles = |what: &str, lat: &[f64]| {
         println!(
-            "GET {path} over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-            pct(&lat, 0.5),
-            pct(&lat, 0.95),
-            pct(&lat, 0.99)
+            "{what} over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            pct(lat, 0.5),
+            pct(lat, 0.95),
+            pct(lat, 0.99)
+        )
+    };
+    for path in ["/api/v1/stats?hours=24", "/api/v1/metrics"] {
+        percentiles(
+            &format!("GET {path}"),
+            &rt.block_on(read_latency(base, path, token, 200)),
         );
     }
     let lat = rt.block_on(page_latency(bin, url, base, 200));
-    println!(
-        "SSR GET /monitoring over 1M executions: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-        pct(&lat, 0.5),
-        pct(&lat, 0.95),
-        pct(&lat, 0.99)
-    );
+    percentiles("SSR GET /monitoring", &lat);
     println!(
         "server peak RSS after stats and pages: {:.1} MB",
         peak_rss_kb(server) as f64 / 1024.0

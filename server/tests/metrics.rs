@@ -113,48 +113,39 @@ async fn metrics_say_what_the_dashboard_flags(pool: PgPool) {
             "{job}"
         );
     }
-    assert_eq!(v(r#"cronwatch_job_stuck_executions{job_name="hung"}"#), 1.0);
-    assert_eq!(
-        v(r#"cronwatch_job_running_executions{job_name="hung"}"#),
-        1.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_stuck_executions{job_name="flaky"}"#),
-        0.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_running_executions{job_name="flaky"}"#),
-        0.0
-    );
-
-    assert_eq!(
-        v(r#"cronwatch_job_consecutive_failures{job_name="flaky"}"#),
-        3.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_last_status{job_name="flaky",status="failed"}"#),
-        1.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_last_status{job_name="flaky",status="completed"}"#),
-        0.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_executions_24h{job_name="flaky",status="failed"}"#),
-        3.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_executions_24h{job_name="flaky",status="completed"}"#),
-        1.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_executions_24h{job_name="flaky",status="timed_out"}"#),
-        0.0
-    );
-    assert_eq!(
-        v(r#"cronwatch_job_success_7d_ratios{job_name="flaky"}"#),
-        0.25
-    );
+    for (key, want) in [
+        (r#"cronwatch_job_stuck_executions{job_name="hung"}"#, 1.0),
+        (r#"cronwatch_job_running_executions{job_name="hung"}"#, 1.0),
+        (r#"cronwatch_job_stuck_executions{job_name="flaky"}"#, 0.0),
+        (r#"cronwatch_job_running_executions{job_name="flaky"}"#, 0.0),
+        (
+            r#"cronwatch_job_consecutive_failures{job_name="flaky"}"#,
+            3.0,
+        ),
+        (
+            r#"cronwatch_job_last_status{job_name="flaky",status="failed"}"#,
+            1.0,
+        ),
+        (
+            r#"cronwatch_job_last_status{job_name="flaky",status="completed"}"#,
+            0.0,
+        ),
+        (
+            r#"cronwatch_job_executions_24h{job_name="flaky",status="failed"}"#,
+            3.0,
+        ),
+        (
+            r#"cronwatch_job_executions_24h{job_name="flaky",status="completed"}"#,
+            1.0,
+        ),
+        (
+            r#"cronwatch_job_executions_24h{job_name="flaky",status="timed_out"}"#,
+            0.0,
+        ),
+        (r#"cronwatch_job_success_7d_ratios{job_name="flaky"}"#, 0.25),
+    ] {
+        assert_eq!(v(key), want, "{key}");
+    }
     // A job that never ran has no latest status, start or success rate, but its counts.
     assert!(!m
         .keys()

@@ -21,6 +21,19 @@ pub struct JobStats {
     pub avg_duration_ms: Option<f64>,
 }
 
+impl JobStats {
+    /// Its runs now in `status`.
+    pub fn count(&self, status: ExecutionStatus) -> i64 {
+        match status {
+            ExecutionStatus::Running => self.running,
+            ExecutionStatus::Completed => self.completed,
+            ExecutionStatus::Failed => self.failed,
+            ExecutionStatus::Cancelled => self.cancelled,
+            ExecutionStatus::TimedOut => self.timed_out,
+        }
+    }
+}
+
 /// One job × day × status cell of the 7-day timeline (per job, so the chart can be
 /// filtered by job and each job's 7-day success rate read off it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

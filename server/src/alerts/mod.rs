@@ -96,7 +96,7 @@ fn detail(alert: Alert, job: &Job, running_since: Option<DateTime<Utc>>) -> Stri
             Some(t) => format!("expected at {} and not started within its grace", at(t)),
             None => "not started when expected".into(),
         },
-        Alert::Failing(n) => format!("{n} failures in a row"),
+        Alert::Failing(_) => alert.label(),
     }
 }
 

@@ -23,7 +23,7 @@ use prometheus_client::registry::{Metric, Registry, Unit};
 use app::db::{batches, jobs, stats, tokens::Scope};
 use app::error::ApiError;
 use app::health;
-use app::model::{BatchQueue, ExecutionStatus, Job, Stats, DASHBOARD_HOURS};
+use app::model::{BatchQueue, ExecutionStatus, Job, JobStats, Stats, DASHBOARD_HOURS};
 use app::state::AppState;
 
 use super::caller::Caller;
@@ -179,6 +179,8 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
     for e in &s.stats.stuck {
         *stuck_by_job.entry(e.job.as_str()).or_default() += 1;
     }
+    let figures_by_job: HashMap<&str, &JobStats> =
+        s.stats.jobs.iter().map(|f| (f.job.as_str(), f)).collect();
     for j in &s.jobs {
         let job = JobLabel {
             job_name: j.name.clone(),
@@ -214,15 +216,9 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
         if let Some(t) = j.next_run_at.filter(|_| j.enabled) {
             next_run.get_or_create(&job).set(seconds(t));
         }
-        let figures = s.stats.jobs.iter().find(|f| f.job == j.name);
+        let figures = figures_by_job.get(j.name.as_str());
         for status in ExecutionStatus::ALL {
-            let n = figures.map_or(0, |f| match status {
-                ExecutionStatus::Running => f.running,
-                ExecutionStatus::Completed => f.completed,
-                ExecutionStatus::Failed => f.failed,
-                ExecutionStatus::Cancelled => f.cancelled,
-                ExecutionStatus::TimedOut => f.timed_out,
-            });
+            let n = figures.map_or(0, |f| f.count(status));
             recent.get_or_create(&with(status)).set(n);
         }
         if let Some(rate) = health::success_rate(&s.stats.timeline, &j.name) {
