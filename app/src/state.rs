@@ -27,6 +27,8 @@ pub struct Config {
     /// A signed-in person is signed out after this long without using cronwatch (an
     /// open dashboard counts as use).
     pub session_idle: std::time::Duration,
+    /// The secrets `http` jobs may send (`CRONWATCH_SECRET_*`).
+    pub job_secrets: crate::http_call::JobSecrets,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             event_retention_hours: 72,
             stream_recheck: std::time::Duration::from_secs(15),
             session_idle: std::time::Duration::from_secs(12 * 3600),
+            job_secrets: Default::default(),
         }
     }
 }

@@ -119,6 +119,7 @@ pub async fn install(pool: &sqlx::PgPool) -> anyhow::Result<String> {
             grace_ms: None,
             estimated_duration_ms: Some(j.estimated_ms),
             tags: vec!["demo".into()],
+            http: None,
         };
         let mut tx = pool.begin().await?;
         jobs::put(&mut tx, j.name, def).await?;

@@ -1,5 +1,5 @@
-//! The `cronwatch` server: HTTP API, live events, background sweeps, the private
-//! PostgreSQL, and the command-line tools. `main.rs` only dispatches.
+//! The `cronwatch` server: HTTP API, live events, background sweeps, the runner of
+//! `http` jobs, the private PostgreSQL, and the command-line tools. `main.rs` only dispatches.
 
 pub mod admin_cli;
 pub mod alerts;
@@ -9,5 +9,6 @@ pub mod database;
 pub mod demo;
 pub mod embedded_pg;
 pub mod http;
+pub mod runner;
 pub mod serve;
 pub mod wrap;

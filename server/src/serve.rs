@@ -14,7 +14,7 @@ use app::writer::ReportWriter;
 
 use crate::cli::ServeArgs;
 use crate::database::Database;
-use crate::{admin_cli, alerts, background, demo, http};
+use crate::{admin_cli, alerts, background, demo, http, runner};
 
 /// Where the built site (WASM, CSS, echarts) lives: `CRONWATCH_SITE_ROOT`, else
 /// `site/` beside the binary's target folder (`target/site` for a cargo build).
@@ -67,6 +67,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle: args.session_idle,
         retention_days: args.retention_days,
+        job_secrets: app::http_call::JobSecrets::from_env(),
         ..Config::default()
     };
     let state = state(database.pool.clone(), config);
@@ -75,6 +76,10 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let sweeper = tokio::spawn(background::run_sweeper(
         state.clone(),
         Duration::from_secs(10),
+    ));
+    let scheduler = tokio::spawn(runner::scheduler::run(
+        state.clone(),
+        Duration::from_secs(1),
     ));
     let alerts = tokio::spawn(alerts::run(
         database.pool.clone(),
@@ -107,6 +112,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     pump.abort();
     sweeper.abort();
+    scheduler.abort();
     alerts.abort();
     if let Some(f) = feeder {
         f.abort();

@@ -284,6 +284,11 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
         "grace_ms": 0,
         "estimated_duration_ms": 60000,
         "tags": ["a", "b-2"],
+        "http": {
+            "url": "https://example.com/api/cron/odd?a=1&b=%22x%22",
+            "secret_env": "CRONWATCH_SECRET_ODD",
+            "secret_header": "Authorization",
+        },
     });
     assert_eq!(app.put_job("odd-one", &odd).await, 201);
     app.start("reported-only").await;

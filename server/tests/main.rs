@@ -15,6 +15,7 @@ mod database_outage;
 mod demo;
 mod embedded_postgres;
 mod events_sse;
+mod http_jobs;
 mod ingest_api;
 mod job_file;
 mod jobs_api;

@@ -9,7 +9,7 @@ use crate::db::events;
 use crate::db::executions::MAX_DURATION_MS;
 use crate::error::ApiError;
 use crate::model::{
-    name_order, ChangeEvent, ExecutionStatus, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
+    name_order, ChangeEvent, ExecutionStatus, HttpCall, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
 };
 use crate::schedule::Schedule;
 use crate::validate::{is_valid_name, refuse_nul};
@@ -32,6 +32,9 @@ pub struct JobDefinition {
     pub estimated_duration_ms: Option<i64>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// How cronwatch calls it; required for (and only for) kind `http`.
+    #[serde(default)]
+    pub http: Option<HttpCall>,
 }
 
 fn yes() -> bool {
@@ -81,6 +84,23 @@ impl JobDefinition {
                 "tags: at most 32, each [a-z0-9-]{1,64}".into(),
             ));
         }
+        match (self.kind, &self.http) {
+            (JobKind::Http, None) => {
+                return Err(ApiError::Invalid(
+                    "an http job needs http.url: the URL cronwatch POSTs to".into(),
+                ))
+            }
+            (JobKind::Http, Some(call)) => {
+                crate::http_call::check(call).map_err(ApiError::Invalid)?
+            }
+            (kind, Some(_)) => {
+                return Err(ApiError::Invalid(format!(
+                    "http is for jobs of kind \"http\" (this one is {:?}): set kind = \"http\"",
+                    kind.as_str()
+                )))
+            }
+            (_, None) => {}
+        }
         let tz = self.timezone.as_deref().unwrap_or("UTC");
         match &self.schedule {
             Some(expr) => Schedule::parse(expr, tz)
@@ -121,6 +141,7 @@ impl JobDefinition {
             && job.grace_ms == grace_ms
             && job.estimated_duration_ms == self.estimated_duration_ms
             && job.tags == self.tags
+            && job.http == self.http
     }
 }
 
@@ -138,6 +159,7 @@ impl From<&Job> for JobDefinition {
             grace_ms: Some(job.grace_ms),
             estimated_duration_ms: job.estimated_duration_ms,
             tags: job.tags.clone(),
+            http: job.http.clone(),
         }
     }
 }
@@ -241,6 +263,7 @@ pub struct JobRow {
     pub last_duration_ms: Option<i64>,
     pub consecutive_failures: i32,
     pub ping_key: Uuid,
+    pub http: Option<serde_json::Value>,
 }
 
 impl JobRow {
@@ -263,6 +286,7 @@ impl JobRow {
             last_status: self.last_status.as_deref().and_then(ExecutionStatus::parse),
             last_duration_ms: self.last_duration_ms,
             consecutive_failures: self.consecutive_failures,
+            http: self.http.and_then(|v| serde_json::from_value(v).ok()),
         }
     }
 }
@@ -276,7 +300,7 @@ pub async fn find_by_name(
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where name = $1",
@@ -292,7 +316,7 @@ pub async fn find_by_ping_key(pool: &PgPool, key: Uuid) -> Result<Option<JobRow>
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where ping_key = $1",
@@ -339,7 +363,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs"
@@ -371,14 +395,14 @@ pub async fn put(
     // editing a description must not excuse a run that is late.
     let row = sqlx::query!(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
-                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          on conflict (name) do update set
            display_name = excluded.display_name, description = excluded.description,
            kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,
            enabled = excluded.enabled, timeout_ms = excluded.timeout_ms,
            grace_ms = excluded.grace_ms, estimated_duration_ms = excluded.estimated_duration_ms,
-           tags = excluded.tags, updated_at = now(),
+           tags = excluded.tags, http = excluded.http, updated_at = now(),
            next_run_at = case when jobs.schedule is not distinct from excluded.schedule
                                    and jobs.timezone = excluded.timezone
                                    and jobs.enabled = excluded.enabled
@@ -396,6 +420,9 @@ pub async fn put(
         def.estimated_duration_ms,
         &def.tags,
         next_run_at,
+        def.http
+            .as_ref()
+            .map(|c| serde_json::to_value(c).unwrap_or_default()),
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::db::executions::{Completion, Report};
 use crate::db::{events, executions, jobs};
 use crate::error::ApiError;
+use crate::http_call::{DEFAULT_TIMEOUT_MS, HTTP_SWEEP_SLACK_MS};
 use crate::model::{ChangeEvent, ExecutionStatus};
 use crate::schedule::Schedule;
 
@@ -64,7 +65,9 @@ pub async fn end_overdue_runs(
 }
 
 /// Running executions past their job's timeout or started before `cutoff`, oldest
-/// first, each with whether it is past the cutoff.
+/// first, each with whether it is past the cutoff. An `http` job's run always has a
+/// timeout (the call's), so one whose replica died mid-call is ended too, a little
+/// after its call would have given up by itself.
 async fn overdue(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
@@ -76,11 +79,16 @@ async fn overdue(
           where e.status = 'running'
             and (e.started_at < $1
                  or (j.timeout_ms is not null
-                     and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now()))
+                     and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now())
+                 or (j.kind = 'http'
+                     and e.started_at + make_interval(
+                           secs => (coalesce(j.timeout_ms, $3) + $4) / 1000.0) < now()))
           order by e.started_at
           limit $2",
         cutoff,
-        limit
+        limit,
+        DEFAULT_TIMEOUT_MS,
+        HTTP_SWEEP_SLACK_MS
     )
     .fetch_all(pool)
     .await?

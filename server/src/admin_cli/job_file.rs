@@ -152,5 +152,11 @@ fn declaration_of(job: &Job) -> toml::Table {
     if !job.tags.is_empty() {
         put("tags", job.tags.clone().into());
     }
+    if let Some(http) = &job.http {
+        // A table of strings: it serialises whatever its fields.
+        if let Ok(toml::Value::Table(call)) = toml::Value::try_from(http) {
+            put("http", toml::Value::Table(call));
+        }
+    }
     t
 }

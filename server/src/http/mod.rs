@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod ping;
 pub mod read;
+pub mod run_now;
 pub mod session_activity;
 pub mod session_store;
 
@@ -116,6 +117,7 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
+        .route("/v1/jobs/{name}/run", post(run_now::run))
         .route(
             "/v1/jobs/{name}/ping-key",
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),

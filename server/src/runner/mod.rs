@@ -1,0 +1,130 @@
+//! Runs `http` jobs: at their scheduled times ([`scheduler`], one replica at a time)
+//! and when an admin asks (`POST /api/v1/jobs/{name}/run`, see `http::run_now`).
+//!
+//! A run is started in the database first (in the caller's transaction, with the job's
+//! row locked, so two replicas or two clicks cannot start it twice), then the call is
+//! made in the background and its answer recorded as the run's end through the report
+//! writer, like any report. A replica that dies mid-call leaves the run running; the
+//! sweeper ends it as timed out once the job's timeout has passed.
+
+mod call;
+pub mod scheduler;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use app::db::executions::{self, NewExecution, Outcome, Report};
+use app::db::jobs;
+use app::error::ApiError;
+use app::model::{ExecutionSummary, HttpCall, Job, JobKind, Trigger};
+use app::state::AppState;
+
+/// Why a run starts.
+pub struct RunSpec {
+    pub trigger: Trigger,
+    /// Who asked (`user:NAME`, `token:NAME`) or `cronwatch:scheduler`.
+    pub triggered_by: String,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// Makes a scheduled start idempotent: one run per job and scheduled time.
+    pub run_key: Option<String>,
+}
+
+/// A run recorded as started, whose call is still to be made ([`Started::call`]).
+pub struct Started {
+    pub job: Job,
+    pub http: HttpCall,
+    pub execution: ExecutionSummary,
+}
+
+/// Locks job `name`'s row and answers it, if cronwatch can run it: 404 for no such
+/// job, 409 for a job that only reports (or an http job without a URL), 409 naming
+/// the running execution if one is running.
+pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, HttpCall), ApiError> {
+    // Locked before it is read: a definition replaced meanwhile is seen whole.
+    sqlx::query("select 1 from jobs where name = $1 for update")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let job = jobs::get(&mut *tx, name).await?;
+    let http = match (job.kind, &job.http) {
+        (JobKind::Http, Some(call)) => call.clone(),
+        (kind, _) => {
+            return Err(ApiError::Conflict(format!(
+                "job {name:?} is of kind {:?}: it reports its own runs, cronwatch cannot start \
+                 it (only http jobs are run by cronwatch)",
+                kind.as_str()
+            )))
+        }
+    };
+    let running: Option<Uuid> = sqlx::query_scalar(
+        "select e.id from executions e join jobs j on j.id = e.job_id
+          where j.name = $1 and e.status = 'running'
+          order by e.started_at desc limit 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = running {
+        return Err(ApiError::Conflict(format!(
+            "job {name:?} is already running: execution {id}"
+        )));
+    }
+    Ok((job, http))
+}
+
+/// Records the start of a run of `job` (locked by [`lock_runnable`]) in the caller's
+/// transaction. `None` when a run with the same `run_key` exists already.
+pub async fn start(
+    tx: &mut PgConnection,
+    job: Job,
+    http: HttpCall,
+    spec: RunSpec,
+) -> Result<Option<Started>, ApiError> {
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok());
+    let report = Report::Start(NewExecution {
+        job: job.name.clone(),
+        id: None,
+        trigger: spec.trigger,
+        triggered_by: Some(spec.triggered_by),
+        started_at: None,
+        host,
+        scheduled_for: spec.scheduled_for,
+        run_key: spec.run_key,
+        attempt: 1,
+    });
+    let Outcome { execution, changed } = executions::apply_one(&mut *tx, report).await?;
+    Ok(changed.then_some(Started {
+        job,
+        http,
+        execution: execution.summary,
+    }))
+}
+
+impl Started {
+    /// Makes the call in the background (once the start is committed) and records its
+    /// answer as the run's end.
+    pub fn call(self, state: &AppState) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let id = self.execution.id;
+            let done = call::call(
+                &self.job,
+                &self.http,
+                &self.execution,
+                &state.config.job_secrets,
+            )
+            .await;
+            match state.writer.submit(Report::Complete(id, done)).await {
+                Ok(_) => {}
+                // The sweeper ended it first (its timeout passed): that end stands.
+                Err(ApiError::Conflict(_)) => {
+                    tracing::info!(%id, "http run had already been ended")
+                }
+                Err(e) => tracing::warn!(%id, error = %e, "could not record an http run's end"),
+            }
+        });
+    }
+}

@@ -1,0 +1,572 @@
+//! `http` jobs, which cronwatch runs itself: their definitions are checked, an admin
+//! runs one now (`POST /api/v1/jobs/{name}/run`: 202 at once, 409 while running, 429
+//! past the limits, audited), the scheduler fires due runs once across replicas, and
+//! each call's answer (or its absence) becomes the run's end.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::common;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::{error_code, snapshot, spawn_app_with, status_json, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use app::http_call::JobSecrets;
+use app::state::Config;
+
+/// The secret the tests' server knows, and its value.
+const SECRET_VAR: &str = "CRONWATCH_SECRET_CRON";
+const SECRET: &str = "s3cret-value";
+
+/// An endpoint on loopback that jobs call: keeps what each call sent, and answers
+/// by path: `/ok` JSON, `/down` 503 with text, `/slow` after 3 s, `/moved` a redirect.
+#[derive(Clone, Default)]
+struct Endpoint {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+#[derive(Clone, Debug)]
+struct Call {
+    path: String,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Endpoint {
+    /// The endpoint and its base URL.
+    async fn start() -> (Self, String) {
+        let me = Endpoint::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = axum::Router::new()
+            .route("/{path}", axum::routing::post(answer))
+            .with_state(me.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        (me, base)
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn answer(
+    State(e): State<Endpoint>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    e.calls.lock().unwrap().push(Call {
+        path: path.clone(),
+        headers,
+        body,
+    });
+    match path.as_str() {
+        "ok" => axum::Json(json!({ "analyzed_count": 100, "errors": [] })).into_response(),
+        "down" => (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "finally".into_response()
+        }
+        "moved" => axum::response::Redirect::to("http://example.com/elsewhere").into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A server that knows [`SECRET_VAR`] (and nothing else of the environment).
+async fn spawn(pool: &PgPool) -> TestApp {
+    let config = Config {
+        job_secrets: JobSecrets::from_pairs([(SECRET_VAR.to_string(), SECRET.to_string())]),
+        ..Config::default()
+    };
+    spawn_app_with(pool.clone(), config).await
+}
+
+/// Declares `def` (with its `http` call) as http job `name`; asserts it is created.
+async fn http_job(app: &TestApp, name: &str, mut def: Value) {
+    def["kind"] = json!("http");
+    assert_eq!(app.put_job(name, &def).await, 201, "{def}");
+}
+
+/// `POST /api/v1/jobs/{name}/run` with `token` (if any): status, body, Retry-After.
+async fn run_now(app: &TestApp, name: &str, token: Option<&str>) -> (u16, Value, Option<u64>) {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/v1/jobs/{name}/run")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let (status, body) = status_json(resp).await;
+    (status, body, retry_after)
+}
+
+/// Execution `id` once it has ended (waits up to 20 s).
+async fn ended(app: &TestApp, id: &str) -> Value {
+    for _ in 0..200 {
+        let (_, e) = app
+            .get(&format!("/api/v1/executions/{id}"), &app.read)
+            .await;
+        if e["status"] != "running" {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("execution {id} never ended");
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn http_job_definitions_are_checked_and_never_hold_a_secret(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let before = snapshot(&pool).await;
+    let url = "https://example.com/api/cron/x";
+    let refused = [
+        json!({ "kind": "http" }),
+        json!({ "kind": "external", "http": { "url": url } }),
+        json!({ "kind": "http", "http": { "url": "ftp://example.com/x" } }),
+        json!({ "kind": "http", "http": { "url": "/api/cron/x" } }),
+        json!({ "kind": "http", "http": { "url": url, "secret_env": "DATABASE_URL" } }),
+        json!({ "kind": "http", "http": { "url": url, "secret_header": "X-Token" } }),
+        json!({ "kind": "http", "http": { "url": url, "secret_env": SECRET_VAR,
+                                          "secret_header": "Host" } }),
+        json!({ "kind": "http", "http": { "url": url, "method": "GET" } }),
+    ];
+    for def in refused {
+        let path = "/api/v1/jobs/bad-http";
+        let resp = app
+            .client
+            .put(app.url(path))
+            .bearer_auth(&app.admin)
+            .json(&def)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_json(resp).await;
+        assert!(
+            matches!(status, 400 | 422),
+            "{def} answered {status}: {body}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(snapshot(&pool).await, before, "refusals changed nothing");
+
+    let def = json!({ "kind": "http", "schedule": "0 9 * * *",
+                      "http": { "url": url, "secret_env": SECRET_VAR } });
+    assert_eq!(app.put_job("monitor-openai", &def).await, 201);
+    let (_, job) = app.get("/api/v1/jobs/monitor-openai", &app.read).await;
+    assert_eq!(job["http"], json!({ "url": url, "secret_env": SECRET_VAR }));
+    assert!(
+        !job.to_string().contains(SECRET),
+        "the value is never shown"
+    );
+    // The same definition again writes nothing.
+    let audited = count(&pool, "select count(*) from audit_events").await;
+    assert_eq!(app.put_job("monitor-openai", &def).await, 200);
+    assert_eq!(
+        count(&pool, "select count(*) from audit_events").await,
+        audited
+    );
+    let stored: String =
+        sqlx::query_scalar("select http::text from jobs where name = 'monitor-openai'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!stored.contains(SECRET), "{stored}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_runs_a_job_now_and_its_answer_is_recorded(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let extra = json!({ "http": { "url": format!("{base}/ok"), "secret_env": SECRET_VAR },
+                        "description": "Analyses 100 Q&A", "estimated_duration_ms": 60000 });
+    http_job(&app, "qa-quality-analysis", extra).await;
+
+    let (status, run, _) = run_now(&app, "qa-quality-analysis", Some(&app.admin)).await;
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(run["job"], "qa-quality-analysis");
+    assert_eq!(run["status"], "running");
+    assert_eq!(run["trigger"], "manual");
+    assert_eq!(run["triggered_by"], "token:admin-test");
+    let id = run["id"].as_str().unwrap();
+
+    let done = ended(&app, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["output"],
+        json!({ "analyzed_count": 100, "errors": [] })
+    );
+    assert!(done["duration_ms"].as_i64().unwrap() >= 0);
+    let calls = endpoint.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path, "ok");
+    assert_eq!(calls[0].headers["x-cron-secret"], SECRET);
+    assert_eq!(calls[0].headers["x-cronwatch-execution"], id);
+    assert_eq!(calls[0].body["job"], "qa-quality-analysis");
+    assert_eq!(calls[0].body["execution_id"], id);
+    assert_eq!(calls[0].body["trigger"], "manual");
+
+    let (actor, action, target, details): (String, String, String, Value) = sqlx::query_as(
+        "select actor, action, target, details from audit_events where action = 'job.run'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (actor.as_str(), action.as_str(), target.as_str()),
+        ("token:admin-test", "job.run", "qa-quality-analysis")
+    );
+    assert_eq!(details["execution_id"], id);
+
+    // A second run of the same job within 30 s is refused, saying when to come back.
+    let before = snapshot(&pool).await;
+    let (status, body, retry_after) = run_now(&app, "qa-quality-analysis", Some(&app.admin)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (429, "rate_limited"),
+        "{body}"
+    );
+    assert!(matches!(retry_after, Some(1..=30)), "{retry_after:?}");
+    assert_eq!(snapshot(&pool).await, before);
+    assert_eq!(endpoint.calls().len(), 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn failures_timeouts_and_missing_secrets_end_the_run_as_such(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    // A port nothing listens on: bound, then let go.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/x", l.local_addr().unwrap())
+    };
+    let cases = [
+        (
+            "down",
+            json!({ "url": format!("{base}/down") }),
+            json!({}),
+            "failed",
+            "HTTP 503 Service Unavailable",
+        ),
+        (
+            "slow",
+            json!({ "url": format!("{base}/slow") }),
+            json!({ "timeout_ms": 300 }),
+            "timed_out",
+            "no answer within 300 ms",
+        ),
+        (
+            "closed",
+            json!({ "url": closed }),
+            json!({}),
+            "failed",
+            "could not call",
+        ),
+        (
+            "moved",
+            json!({ "url": format!("{base}/moved") }),
+            json!({}),
+            "failed",
+            "redirects are not followed",
+        ),
+        (
+            "no-secret",
+            json!({ "url": format!("{base}/ok"), "secret_env": "CRONWATCH_SECRET_NONE" }),
+            json!({}),
+            "failed",
+            "no environment variable CRONWATCH_SECRET_NONE",
+        ),
+    ];
+    for (name, http, extra, status, error) in cases {
+        let mut extra = extra;
+        extra["http"] = http;
+        http_job(&app, name, extra).await;
+        let (code, run, _) = run_now(&app, name, Some(&app.admin)).await;
+        assert_eq!(code, 202, "{run}");
+        let done = ended(&app, run["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], status, "{name}: {done}");
+        let message = done["error_message"].as_str().unwrap();
+        assert!(message.contains(error), "{name}: {message}");
+    }
+    let (_, down) = app.get("/api/v1/jobs/down", &app.read).await;
+    assert_eq!(down["last_status"], "failed");
+    let logs: Vec<Option<String>> = sqlx::query_scalar(
+        "select e.log_tail from executions e join jobs j on j.id = e.job_id where j.name = 'down'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logs, [Some("down for maintenance".to_string())]);
+    let paths: Vec<String> = endpoint.calls().into_iter().map(|c| c.path).collect();
+    assert!(
+        !paths.contains(&"ok".to_string()),
+        "no call without its secret: {paths:?}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn run_now_is_refused_when_it_must_be_and_changes_nothing(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/slow") } }),
+    )
+    .await;
+    app.start("reports-only").await;
+
+    let before = snapshot(&pool).await;
+    let refusals = [
+        ("slow", None, 401),
+        ("slow", Some(app.read.as_str()), 403),
+        ("slow", Some(app.ingest.as_str()), 403),
+        ("no-such-job", Some(app.admin.as_str()), 404),
+        ("reports-only", Some(app.admin.as_str()), 409),
+        ("Bad Name", Some(app.admin.as_str()), 404),
+    ];
+    for (job, token, want) in refusals {
+        let (status, body, _) = run_now(&app, job, token).await;
+        assert_eq!(status, want, "{job}: {body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    assert_eq!(snapshot(&pool).await, before, "refusals changed nothing");
+
+    // While a run is going, another is refused with its id.
+    let (status, run, _) = run_now(&app, "slow", Some(&app.admin)).await;
+    assert_eq!(status, 202, "{run}");
+    let id = run["id"].as_str().unwrap();
+    let (status, body, _) = run_now(&app, "slow", Some(&app.admin)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(id),
+        "{body}"
+    );
+    assert_eq!(ended(&app, id).await["status"], "completed");
+    assert_eq!(endpoint.calls().len(), 1);
+
+    // Ten runs a minute in all: the eleventh job waits.
+    for n in 1..=9 {
+        http_job(
+            &app,
+            &format!("quick-{n}"),
+            json!({ "http": { "url": format!("{base}/ok") } }),
+        )
+        .await;
+        let (status, body, _) = run_now(&app, &format!("quick-{n}"), Some(&app.admin)).await;
+        assert_eq!(status, 202, "run {n}: {body}");
+    }
+    http_job(
+        &app,
+        "quick-10",
+        json!({ "http": { "url": format!("{base}/ok") } }),
+    )
+    .await;
+    let (status, body, retry_after) = run_now(&app, "quick-10", Some(&app.admin)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10 jobs"),
+        "{body}"
+    );
+    assert!(matches!(retry_after, Some(1..=60)), "{retry_after:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let other = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let every_minute = json!({ "schedule": "* * * * *",
+                               "http": { "url": format!("{base}/ok"), "secret_env": SECRET_VAR } });
+    http_job(&app, "refresh-mv-metadata", every_minute.clone()).await;
+    let mut paused = every_minute.clone();
+    paused["enabled"] = json!(false);
+    http_job(&app, "paused", paused).await;
+    // An external job that is due is only expected, never run.
+    app.put_job("external", &json!({ "schedule": "* * * * *" }))
+        .await;
+    let due_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("update jobs set next_run_at = date_trunc('minute', now()) - interval '5 minutes' returning next_run_at")
+            .fetch_all(&pool)
+            .await
+            .unwrap()[0];
+
+    // Two replicas look at once: one run.
+    let (a, b) = tokio::join!(
+        server::runner::scheduler::fire_due(&app.state),
+        server::runner::scheduler::fire_due(&other.state)
+    );
+    let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let id = fired[0].to_string();
+    let done = ended(&app, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["job"], "refresh-mv-metadata");
+    assert_eq!(done["trigger"], "scheduled");
+    assert_eq!(done["triggered_by"], "cronwatch:scheduler");
+    assert_eq!(
+        done["scheduled_for"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        due_at
+    );
+    assert_eq!(endpoint.calls().len(), 1);
+    assert_eq!(endpoint.calls()[0].headers["x-cron-secret"], SECRET);
+    assert_eq!(
+        endpoint.calls()[0].body["scheduled_for"],
+        done["scheduled_for"]
+    );
+
+    // Its expected start moved on; nothing more is due.
+    let (_, job) = app.get("/api/v1/jobs/refresh-mv-metadata", &app.read).await;
+    let next: chrono::DateTime<chrono::Utc> = job["next_run_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > chrono::Utc::now(), "{job}");
+    assert!(server::runner::scheduler::fire_due(&app.state)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        count(&pool, "select count(*) from executions").await,
+        1,
+        "the paused and the external job were not run"
+    );
+
+    // A job still running when its time comes is not started twice.
+    http_job(
+        &app,
+        "slow",
+        json!({ "schedule": "* * * * *",
+                                       "http": { "url": format!("{base}/slow") } }),
+    )
+    .await;
+    let (_, run, _) = run_now(&app, "slow", Some(&app.admin)).await;
+    sqlx::query("update jobs set next_run_at = now() - interval '1 minute' where name = 'slow'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(server::runner::scheduler::fire_due(&app.state)
+        .await
+        .unwrap()
+        .is_empty());
+    // Once it has ended, the missed run is made up.
+    ended(&app, run["id"].as_str().unwrap()).await;
+    assert_eq!(
+        server::runner::scheduler::fire_due(&app.state)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// `cronwatch serve` schedules http jobs, sending the secret from its environment.
+#[sqlx::test(migrations = "../migrations")]
+async fn serve_fires_due_http_jobs_with_secrets_from_its_environment(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let def = json!({ "schedule": "0 9 * * *",
+                      "http": { "url": format!("{base}/ok"), "secret_env": "CRONWATCH_SECRET_SERVE",
+                                "secret_header": "Authorization" } });
+    http_job(&app, "monitor-openai", def).await;
+    sqlx::query("update jobs set next_run_at = now() - interval '1 minute'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", common::url_of(&pool))
+        .env("CRONWATCH_SECRET_SERVE", "Bearer from-the-environment")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while endpoint.calls().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = server.wait();
+    let calls = endpoint.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0].headers["authorization"],
+        "Bearer from-the-environment"
+    );
+    assert_eq!(calls[0].body["trigger"], "scheduled");
+}
+
+/// A run whose replica died mid-call is ended by the sweeper once its call would have
+/// given up (the default minute, and some), even with no timeout set; a reporting job's
+/// run without a timeout is left running.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_call_whose_replica_died_is_ended_by_the_sweeper(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let url = "http://127.0.0.1:9/never-called";
+    http_job(&app, "orphaned", json!({ "http": { "url": url } })).await;
+    // As a replica would leave it: the start recorded, no call made since.
+    let mut tx = pool.begin().await.unwrap();
+    let (job, http) = server::runner::lock_runnable(&mut tx, "orphaned")
+        .await
+        .unwrap();
+    let spec = server::runner::RunSpec {
+        trigger: app::model::Trigger::Manual,
+        triggered_by: "user:ann".into(),
+        scheduled_for: None,
+        run_key: None,
+    };
+    let orphan = server::runner::start(&mut tx, job, http, spec)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    let external = app
+        .start_ago("reports-only", chrono::Duration::minutes(5))
+        .await;
+
+    server::background::sweep_once(&app.state).await.unwrap();
+    let id = orphan.execution.id.to_string();
+    let (_, run) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(
+        run["status"], "running",
+        "within its minute it is left alone"
+    );
+
+    sqlx::query("update executions set started_at = now() - interval '91 seconds' where id = $1")
+        .bind(orphan.execution.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    server::background::sweep_once(&app.state).await.unwrap();
+    let (_, run) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(run["status"], "timed_out", "{run}");
+    let (_, other) = app
+        .get(&format!("/api/v1/executions/{external}"), &app.read)
+        .await;
+    assert_eq!(other["status"], "running", "{other}");
+}
