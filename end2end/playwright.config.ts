@@ -33,6 +33,8 @@ export default defineConfig({
     env: {
       DATABASE_URL: process.env.E2E_DATABASE_URL ?? "",
       CRONWATCH_ADMIN_PASSWORD: "e2e-admin-password",
+      // The secret the http job of run-now.spec.ts sends.
+      CRONWATCH_SECRET_E2E: "e2e-secret",
     },
     reuseExistingServer: false,
     timeout: 60_000,

@@ -570,3 +570,90 @@ async fn a_call_whose_replica_died_is_ended_by_the_sweeper(pool: PgPool) {
         .await;
     assert_eq!(other["status"], "running", "{other}");
 }
+
+/// The dashboard's Run now: admins get the button on jobs cronwatch calls (only those);
+/// the form starts the run and comes back to the job's row; a refusal is a page that
+/// says why, its text escaped; viewers get neither button nor run.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
+    use app::model::Role;
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let def = json!({ "http": { "url": format!("{base}/ok") }, "estimated_duration_ms": 5000 });
+    http_job(&app, "monitor-openai", def).await;
+    app.start("reports-only").await;
+    let post = |browser: &reqwest::Client, job: &str| {
+        browser
+            .post(app.url(&format!("/monitoring/jobs/{job}/run")))
+            .header("origin", &app.base)
+            .send()
+    };
+
+    let admin = common::signed_in(&app, &pool, "ann", Role::Admin).await;
+    let html = common::monitoring_html(&app, &admin, &[]).await;
+    assert!(
+        html.contains("action=\"/monitoring/jobs/monitor-openai/run\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("It usually takes 5.0 s."),
+        "the estimate is shown"
+    );
+    assert!(
+        !html.contains("/monitoring/jobs/reports-only/run"),
+        "reporting jobs have none"
+    );
+
+    let resp = post(&admin, "monitor-openai").await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[reqwest::header::LOCATION],
+        "/monitoring?tab=crons&job=monitor-openai#job-monitor-openai"
+    );
+    let (id, by): (uuid::Uuid, String) =
+        sqlx::query_as("select id, triggered_by from executions where trigger = 'manual'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(by, "user:ann");
+    assert_eq!(ended(&app, &id.to_string()).await["status"], "completed");
+    assert_eq!(endpoint.calls().len(), 1);
+
+    // Refusals come back as a page with the reason, and the status.
+    let resp = post(&admin, "monitor-openai").await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("monitor-openai was not run"), "{page}");
+    assert!(page.contains("try again in"), "{page}");
+    assert!(
+        page.contains("href=\"/monitoring?tab=crons&amp;job=monitor-openai#job-monitor-openai\""),
+        "{page}"
+    );
+    let resp = post(&admin, "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; was not run"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>"), "{page}");
+
+    let viewer = common::signed_in(&app, &pool, "vic", Role::Viewer).await;
+    let html = common::monitoring_html(&app, &viewer, &[]).await;
+    assert!(!html.contains("/run\""), "no button for viewers");
+    let before = snapshot(&pool).await;
+    assert_eq!(post(&viewer, "monitor-openai").await.unwrap().status(), 403);
+    // From another site, not even an admin's browser starts a run.
+    let resp = admin
+        .post(app.url("/monitoring/jobs/monitor-openai/run"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(snapshot(&pool).await, before);
+    assert_eq!(endpoint.calls().len(), 1);
+}

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             "/monitoring/jobs/{name}/ping-key",
             post(jobs::regenerate_ping_key_form),
         )
+        .route("/monitoring/jobs/{name}/run", post(run_now::run_form))
         .merge(site_routes(&state))
         .layer(middleware::from_fn(auth::guard_pages))
         .layer(middleware::from_fn_with_state(

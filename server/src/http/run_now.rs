@@ -3,18 +3,21 @@
 //! like any other (live pages see it flip). Refused while the job is running (409,
 //! naming the run) and beyond 1 run a job per 30 s or 10 runs a minute in all (429):
 //! counted from the runs recorded, so the limits hold across replicas and restarts.
-//! Audited as `job.run`.
+//! Audited as `job.run`. The dashboard's Run now button posts the same as a form.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
+use html_escape::{encode_double_quoted_attribute, encode_text};
 use sqlx::PgConnection;
 
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
-use app::model::Trigger;
+use app::model::{job_row_anchor, ExecutionSummary, Trigger};
 use app::state::AppState;
+use app::validate::encode_query_value;
 
 use super::caller::Caller;
 use crate::runner::{self, RunSpec};
@@ -31,10 +34,39 @@ pub async fn run(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
+    let execution = start(&state, &caller, &name).await?;
+    Ok((StatusCode::ACCEPTED, Json(execution)).into_response())
+}
+
+/// `POST /monitoring/jobs/{name}/run`: the dashboard's Run now button, a plain form.
+/// Back to the page at the job's row, its executions listed, where the run shows live;
+/// a refusal is a short page saying why, with the way back.
+pub async fn run_form(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Response {
+    let back = format!(
+        "/monitoring?tab=crons&job={}#{}",
+        encode_query_value(&name),
+        job_row_anchor(&name)
+    );
+    match start(&state, &caller, &name).await {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(e) => refusal_page(&name, &e, &back),
+    }
+}
+
+/// Starts a run of job `name` for an admin, audited, and has its call made.
+async fn start(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<ExecutionSummary, ApiError> {
     let who = caller.require(Scope::Admin)?;
     let mut tx = state.pool.begin().await?;
-    let (job, http) = runner::lock_runnable(&mut tx, &name).await?;
-    check_limits(&mut tx, &name).await?;
+    let (job, http) = runner::lock_runnable(&mut tx, name).await?;
+    check_limits(&mut tx, name).await?;
     let spec = RunSpec {
         trigger: Trigger::Manual,
         triggered_by: who.clone(),
@@ -46,10 +78,45 @@ pub async fn run(
         .ok_or_else(|| ApiError::Internal("a run without a run key was a repeat".into()))?;
     let execution = started.execution.clone();
     let details = serde_json::json!({ "execution_id": execution.id });
-    audit::record(&mut *tx, &who, "job.run", Some(&name), None, details).await?;
+    audit::record(&mut *tx, &who, "job.run", Some(name), None, details).await?;
     tx.commit().await?;
-    started.call(&state);
-    Ok((StatusCode::ACCEPTED, Json(execution)).into_response())
+    started.call(state);
+    Ok(execution)
+}
+
+/// The page a refused form post gets, with the refusal's status (and Retry-After).
+fn refusal_page(name: &str, e: &ApiError, back: &str) -> Response {
+    let shown = match e {
+        // Details of these are for the log, not the page.
+        ApiError::Internal(_) | ApiError::Unavailable(_) => {
+            tracing::warn!(error = %e, job = name, "run now failed");
+            "cronwatch could not start it; try again in a moment.".to_string()
+        }
+        e => e.to_string(),
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Not run · cronwatch</title><link rel=\"stylesheet\" href=\"/pkg/cronwatch.css\">\
+         </head><body><main class=\"refusal\"><h1>{} was not run</h1><p>{}</p>\
+         <p><a href=\"{}\">Back to the dashboard</a></p></main></body></html>",
+        encode_text(name),
+        encode_text(&shown),
+        encode_double_quoted_attribute(back)
+    );
+    let mut resp = (
+        StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Html(html),
+    )
+        .into_response();
+    if let ApiError::RateLimited {
+        retry_after_secs, ..
+    } = e
+    {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
+    resp
 }
 
 /// 429 with the seconds to wait, if a manual run now would exceed a limit.

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::executions::running_view;
-use super::format::{percent, run_duration, Moment, StatusBadge};
+use super::format::{duration, percent, run_duration, Moment, StatusBadge};
 use super::state::Live;
 use crate::health::{self, Alert};
-use crate::model::{job_row_anchor, name_order, ping_url_anchor, Job, PingUrls};
+use crate::model::{job_row_anchor, name_order, ping_url_anchor, Job, JobKind, PingUrls};
 
 /// The tooltip of a *stuck* badge, which links to the job's running executions.
 const STUCK_HINT: &str =
@@ -101,6 +101,23 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
     }
 }
 
+/// An admin's Run now for a job cronwatch calls, in two steps, as plain HTML: the form
+/// posts, the server starts the run and answers with the page at the job's row, where
+/// the run shows live until its end.
+#[component]
+fn RunNow(name: String, display_name: String, estimate: Option<i64>) -> impl IntoView {
+    let takes = estimate.map(|ms| format!(" It usually takes {}.", duration(Some(ms))));
+    view! {
+        <details class="run-now">
+            <summary>"Run now…"</summary>
+            <form method="post" action=format!("/monitoring/jobs/{name}/run")>
+                <span class="small">"Calls " <strong>{display_name}</strong> " now." {takes} " "</span>
+                <button type="submit">"Run now"</button>
+            </form>
+        </details>
+    }
+}
+
 /// `job`'s alerts at `now`, judged on the page's live state: its runs' habit from the
 /// 7-day timeline, and the oldest of its running executions.
 fn alerts_of(live: Live, job: &Job, now: chrono::DateTime<chrono::Utc>) -> Vec<Alert> {
@@ -181,6 +198,11 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                     // A job that appeared after the page loaded: live events carry no keys.
                     None => view! { <div class="ping-url muted">"Ping URL: reload the page to see it."</div> }.into_any(),
                 })}
+                // Admins (who get the ping URLs) can run what cronwatch calls itself. As
+                // for the ping URL, a row shows what its job was when the page loaded.
+                {job.with_untracked(|j| (ping.with_value(Option::is_some) && j.kind == JobKind::Http).then(|| view! {
+                    <RunNow name=name.clone() display_name=j.display_name.clone() estimate=j.estimated_duration_ms/>
+                }))}
             </td>
             <td class="alerts" data-field="alerts">{move || alerts.get().into_iter().map(|a| {
                 // A stuck run may be older than the latest: its badge lists the job's

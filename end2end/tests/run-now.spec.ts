@@ -1,0 +1,61 @@
+import { createServer, IncomingHttpHeaders } from "node:http";
+import { AddressInfo } from "node:net";
+import { expect, test } from "@playwright/test";
+import { signIn, token } from "./helpers";
+
+test("an admin runs an http job from its row and watches it end, live", async ({ page, request }) => {
+  // The job's endpoint, on loopback: answers JSON after 1.5 s, keeping what it was sent.
+  const calls: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const endpoint = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      calls.push({ headers: req.headers, body });
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ analyzed_count: 100, problematic_found: 3 }));
+      }, 1500);
+    });
+  });
+  await new Promise<void>((ok) => endpoint.listen(0, "127.0.0.1", ok));
+  const port = (endpoint.address() as AddressInfo).port;
+  try {
+    const admin = { Authorization: `Bearer ${token("admin")}` };
+    const put = await request.put("/api/v1/jobs/qa-analysis-now", {
+      headers: admin,
+      data: {
+        kind: "http",
+        description: "Analyses 100 Q&A",
+        estimated_duration_ms: 60000,
+        // The playwright config gives the server this variable.
+        http: { url: `http://127.0.0.1:${port}/api/cron/qa`, secret_env: "CRONWATCH_SECRET_E2E" },
+      },
+    });
+    expect(put.status()).toBe(201);
+
+    await signIn(page);
+    const row = page.locator('tr[data-job="qa-analysis-now"]');
+    const confirm = row.getByRole("button", { name: "Run now" });
+    await expect(confirm).toBeHidden();
+    await row.locator(".run-now > summary").click();
+    await expect(row.locator(".run-now form")).toContainText("Calls qa-analysis-now now. It usually takes 1 min");
+    await row.screenshot({ path: "test-results/run-now-confirm.png" });
+    await confirm.click();
+
+    // Back at the job's row, its executions listed: running, then ended by the live stream.
+    await expect(page).toHaveURL(/\/monitoring\?tab=crons&job=qa-analysis-now#job-qa-analysis-now$/);
+    await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+    await expect(row.locator(".badge")).toHaveText("running");
+    await expect(row.locator(".badge")).toHaveText("completed", { timeout: 10_000 });
+    const run = page.locator("tr[data-execution]").first();
+    await expect(run).toContainText("manual");
+    await run.click();
+    await expect(page.getByRole("dialog").locator("pre.json")).toContainText('"problematic_found": 3');
+
+    expect(calls.length).toBe(1);
+    expect(calls[0].headers["x-cron-secret"]).toBe("e2e-secret");
+    expect(JSON.parse(calls[0].body)).toMatchObject({ job: "qa-analysis-now", trigger: "manual", triggered_by: "user:admin" });
+  } finally {
+    endpoint.close();
+  }
+});
