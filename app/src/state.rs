@@ -119,6 +119,32 @@ impl EventHub {
     }
 }
 
+/// The `http` job calls this replica is making, by run id, so that at shutdown those
+/// still waiting for an answer are ended rather than left running.
+#[derive(Clone, Default)]
+pub struct CallsInFlight {
+    ids: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
+}
+
+impl CallsInFlight {
+    pub fn begin(&self, id: uuid::Uuid) {
+        self.lock().insert(id);
+    }
+
+    pub fn end(&self, id: uuid::Uuid) {
+        self.lock().remove(&id);
+    }
+
+    pub fn ids(&self) -> Vec<uuid::Uuid> {
+        self.lock().iter().copied().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<uuid::Uuid>> {
+        // A set of ids cannot be left half-changed by a panic elsewhere.
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -135,4 +161,6 @@ pub struct AppState {
     /// Sign-in attempts per account and address.
     pub login_throttle: Arc<LoginThrottle>,
     pub config: Arc<Config>,
+    /// The `http` job calls under way here.
+    pub calls: CallsInFlight,
 }

@@ -46,6 +46,7 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
         writer: ReportWriter::spawn(pool.clone()),
         tokens: Arc::new(TokenCache::default()),
         login_throttle: Arc::default(),
+        calls: Default::default(),
         pool,
         hub,
         config: Arc::new(config),
@@ -72,6 +73,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let state = state(database.pool.clone(), config);
     let hub = state.hub.clone();
+    let for_shutdown = state.clone();
     let pump = tokio::spawn(background::run_event_pump(state.clone()));
     let sweeper = tokio::spawn(background::run_sweeper(
         state.clone(),
@@ -110,9 +112,10 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         // A request that does not finish (a client that stopped reading) gets 3 s.
         _ = async { shutdown_signal().await; tokio::time::sleep(Duration::from_secs(3)).await } => {}
     }
+    scheduler.abort();
+    runner::end_calls_in_flight(&for_shutdown, Duration::from_secs(5)).await;
     pump.abort();
     sweeper.abort();
-    scheduler.abort();
     alerts.abort();
     if let Some(f) = feeder {
         f.abort();

@@ -24,7 +24,8 @@ const SECRET_VAR: &str = "CRONWATCH_SECRET_CRON";
 const SECRET: &str = "s3cret-value";
 
 /// An endpoint on loopback that jobs call: keeps what each call sent, and answers
-/// by path: `/ok` JSON, `/down` 503 with text, `/slow` after 3 s, `/moved` a redirect.
+/// by path: `/ok` JSON, `/down` 503 with text, `/slow` after 3 s (`/slower` 30 s),
+/// `/moved` a redirect.
 #[derive(Clone, Default)]
 struct Endpoint {
     calls: Arc<Mutex<Vec<Call>>>,
@@ -73,6 +74,10 @@ async fn answer(
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             "finally".into_response()
+        }
+        "slower" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "too late".into_response()
         }
         "moved" => axum::response::Redirect::to("http://example.com/elsewhere").into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
@@ -478,13 +483,14 @@ async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
     );
 }
 
-/// `cronwatch serve` schedules http jobs, sending the secret from its environment.
+/// `cronwatch serve` schedules http jobs, sending the secret from its environment; when
+/// it is stopped mid-call, it ends the run as failed, saying why, before it exits.
 #[sqlx::test(migrations = "../migrations")]
 async fn serve_fires_due_http_jobs_with_secrets_from_its_environment(pool: PgPool) {
     let app = spawn(&pool).await;
     let (endpoint, base) = Endpoint::start().await;
     let def = json!({ "schedule": "0 9 * * *",
-                      "http": { "url": format!("{base}/ok"), "secret_env": "CRONWATCH_SECRET_SERVE",
+                      "http": { "url": format!("{base}/slower"), "secret_env": "CRONWATCH_SECRET_SERVE",
                                 "secret_header": "Authorization" } });
     http_job(&app, "monitor-openai", def).await;
     sqlx::query("update jobs set next_run_at = now() - interval '1 minute'")
@@ -515,6 +521,16 @@ async fn serve_fires_due_http_jobs_with_secrets_from_its_environment(pool: PgPoo
         "Bearer from-the-environment"
     );
     assert_eq!(calls[0].body["trigger"], "scheduled");
+    let (status, why): (String, String) =
+        sqlx::query_as("select status, error_message from executions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed");
+    assert!(
+        why.contains("cronwatch stopped before the URL answered"),
+        "{why}"
+    );
 }
 
 /// A run whose replica died mid-call is ended by the sweeper once its call would have
@@ -656,4 +672,44 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     assert_eq!(resp.status(), 403);
     assert_eq!(snapshot(&pool).await, before);
     assert_eq!(endpoint.calls().len(), 1);
+}
+
+/// A replica that stops ends the calls still waiting for their answer as failed,
+/// saying so, instead of leaving them running until the sweeper's timeout.
+#[sqlx::test(migrations = "../migrations")]
+async fn stopping_ends_the_calls_still_waiting(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (_, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "quick",
+        json!({ "http": { "url": format!("{base}/ok") } }),
+    )
+    .await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/slow") } }),
+    )
+    .await;
+    let (_, quick, _) = run_now(&app, "quick", Some(&app.admin)).await;
+    let (_, slow, _) = run_now(&app, "slow", Some(&app.admin)).await;
+
+    let wait = Duration::from_millis(500);
+    let ended = server::runner::end_calls_in_flight(&app.state, wait).await;
+    assert_eq!(ended, 1);
+    let quick = ended_run(&app, &quick).await;
+    assert_eq!(quick["status"], "completed", "answered in time: {quick}");
+    let slow = ended_run(&app, &slow).await;
+    assert_eq!(slow["status"], "failed", "{slow}");
+    let why = slow["error_message"].as_str().unwrap();
+    assert!(
+        why.contains("cronwatch stopped before the URL answered"),
+        "{why}"
+    );
+    assert!(app.state.calls.ids().is_empty());
+}
+
+async fn ended_run(app: &TestApp, run: &Value) -> Value {
+    ended(app, run["id"].as_str().unwrap()).await
 }

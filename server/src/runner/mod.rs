@@ -4,8 +4,9 @@
 //! A run is started in the database first (in the caller's transaction, with the job's
 //! row locked, so two replicas or two clicks cannot start it twice), then the call is
 //! made in the background and its answer recorded as the run's end through the report
-//! writer, like any report. A replica that dies mid-call leaves the run running; the
-//! sweeper ends it as timed out once the job's timeout has passed.
+//! writer, like any report. A replica that stops ends the runs whose answer has not
+//! come ([`end_calls_in_flight`]); one that dies leaves them running, and the sweeper
+//! ends them as timed out a little after their timeout.
 
 mod call;
 pub mod scheduler;
@@ -14,10 +15,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use app::db::executions::{self, NewExecution, Outcome, Report};
+use std::time::Duration;
+
+use app::db::executions::{self, Completion, NewExecution, Outcome, Report};
 use app::db::jobs;
 use app::error::ApiError;
-use app::model::{ExecutionSummary, HttpCall, Job, JobKind, Trigger};
+use app::model::{ExecutionStatus, ExecutionSummary, HttpCall, Job, JobKind, Trigger};
 use app::state::AppState;
 
 /// Why a run starts.
@@ -108,8 +111,9 @@ impl Started {
     /// answer as the run's end.
     pub fn call(self, state: &AppState) {
         let state = state.clone();
+        let id = self.execution.id;
+        state.calls.begin(id);
         tokio::spawn(async move {
-            let id = self.execution.id;
             let done = call::call(
                 &self.job,
                 &self.http,
@@ -125,6 +129,29 @@ impl Started {
                 }
                 Err(e) => tracing::warn!(%id, error = %e, "could not record an http run's end"),
             }
+            state.calls.end(id);
         });
     }
+}
+
+/// At shutdown: waits up to `wait` for the calls under way to be answered, then ends
+/// those still waiting as failed (not left running until the sweeper's timeout). The
+/// URL may still carry the call out: the run says so. Answers how many were ended.
+pub async fn end_calls_in_flight(state: &AppState, wait: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !state.calls.ids().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ended = 0;
+    for id in state.calls.ids() {
+        let why = "cronwatch stopped before the URL answered (the call was made and may still be \
+                   carried out)";
+        let done = Completion::by_cronwatch(ExecutionStatus::Failed, why);
+        match state.writer.submit(Report::Complete(id, done)).await {
+            Ok(_) => ended += 1,
+            Err(e) => tracing::warn!(%id, error = %e, "could not end an http run at shutdown"),
+        }
+        state.calls.end(id);
+    }
+    ended
 }
