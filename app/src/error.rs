@@ -22,6 +22,13 @@ pub enum ApiError {
     /// The request contradicts the current state (e.g. completing a finished run differently).
     #[error("{0}")]
     Conflict(String),
+    /// A run of the job is going on: the answer names it (`execution_id`), so that a
+    /// script can follow it instead of starting another.
+    #[error("{message}")]
+    AlreadyRunning {
+        message: String,
+        execution_id: uuid::Uuid,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     /// Well-formed but invalid values (bad job name, bad cron expression, …).
@@ -54,7 +61,7 @@ impl ApiError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::AlreadyRunning { .. } => 409,
             Self::PayloadTooLarge(_) => 413,
             Self::Invalid(_) => 422,
             Self::RateLimited { .. } => 429,
@@ -70,7 +77,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::AlreadyRunning { .. } => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Invalid(_) => "invalid",
             Self::RateLimited { .. } => "rate_limited",
@@ -92,6 +99,11 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code().to_string(),
                 message,
+                #[cfg(feature = "ssr")]
+                execution_id: match self {
+                    Self::AlreadyRunning { execution_id, .. } => Some(*execution_id),
+                    _ => None,
+                },
             },
         }
     }

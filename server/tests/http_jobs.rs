@@ -361,6 +361,8 @@ async fn run_now_is_refused_when_it_must_be_and_changes_nothing(pool: PgPool) {
         body["error"]["message"].as_str().unwrap().contains(id),
         "{body}"
     );
+    assert_eq!(body["error"]["execution_id"], id, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
     assert_eq!(ended(&app, id).await["status"], "completed");
     assert_eq!(endpoint.calls().len(), 1);
 
@@ -650,12 +652,20 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+    let resp_csp = resp
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap().to_string());
     let page = resp.text().await.unwrap();
     assert!(
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt; was not run"),
         "{page}"
     );
     assert!(!page.contains("<script>"), "{page}");
+    assert_eq!(
+        resp_csp.as_deref(),
+        Some("default-src 'none'; style-src 'self'")
+    );
 
     let viewer = common::signed_in(&app, &pool, "vic", Role::Viewer).await;
     let html = common::monitoring_html(&app, &viewer, &[]).await;

@@ -35,6 +35,11 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// The run a 409 refers to (the one going on). Server-side only: the page never
+    /// reads it (the browser skips the field).
+    #[cfg(feature = "ssr")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<uuid::Uuid>,
 }
 
 #[cfg(test)]

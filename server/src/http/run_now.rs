@@ -6,7 +6,7 @@
 //! Audited as `job.run`. The dashboard's Run now button posts the same as a form.
 
 use axum::extract::{Path, State};
-use axum::http::header::RETRY_AFTER;
+use axum::http::header::{CONTENT_SECURITY_POLICY, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Json;
@@ -109,6 +109,11 @@ fn refusal_page(name: &str, e: &ApiError, back: &str) -> Response {
         Html(html),
     )
         .into_response();
+    // Nothing on it runs or loads but the style sheet.
+    resp.headers_mut().insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'"),
+    );
     if let ApiError::RateLimited {
         retry_after_secs, ..
     } = e

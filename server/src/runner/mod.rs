@@ -69,9 +69,10 @@ pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, Ht
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = running {
-        return Err(ApiError::Conflict(format!(
-            "job {name:?} is already running: execution {id}"
-        )));
+        return Err(ApiError::AlreadyRunning {
+            message: format!("job {name:?} is already running: execution {id}"),
+            execution_id: id,
+        });
     }
     Ok((job, http))
 }

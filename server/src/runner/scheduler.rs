@@ -58,7 +58,9 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
         let (job, http) = match lock_runnable(&mut tx, &name).await {
             Ok(runnable) => runnable,
             // Started or redefined since the list was read: the next pass sees it.
-            Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => continue,
+            Err(
+                ApiError::Conflict(_) | ApiError::AlreadyRunning { .. } | ApiError::NotFound(_),
+            ) => continue,
             Err(e) => return Err(e),
         };
         let spec = RunSpec {
