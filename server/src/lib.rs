@@ -9,6 +9,7 @@ pub mod database;
 pub mod demo;
 pub mod embedded_pg;
 pub mod http;
+pub mod locks;
 pub mod runner;
 pub mod serve;
 pub mod wrap;

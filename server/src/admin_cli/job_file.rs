@@ -13,6 +13,7 @@ use app::db::jobs::{self, JobDefinition, DEFAULT_GRACE_MS};
 use app::model::{Job, JobKind};
 
 use super::{audit_cli, table};
+use crate::locks;
 
 /// What a declaration file holds.
 #[derive(Deserialize, Debug)]
@@ -22,9 +23,6 @@ struct JobFile {
     #[serde(default)]
     jobs: BTreeMap<String, JobDefinition>,
 }
-
-/// The advisory lock that serialises syncs ("cw-jobs" in ASCII).
-const SYNC_LOCK: i64 = 0x63_77_2d_6a_6f_62_73;
 
 /// How `sync` treats what it finds.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,10 +45,7 @@ pub async fn sync(pool: &sqlx::PgPool, path: &Path, options: SyncOptions) -> any
     let mut tx = pool.begin().await?;
     // Replicas started together sync one after the other: the later ones find every
     // job unchanged instead of each recording it as created.
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(SYNC_LOCK)
-        .execute(&mut *tx)
-        .await?;
+    locks::lock(&mut tx, locks::JOBS_SYNC).await?;
     let mut rows = Vec::with_capacity(file.jobs.len());
     for (name, def) in file.jobs {
         let (job, declared) = jobs::declare(&mut tx, &name, def)

@@ -5,10 +5,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::{try_lock, Webhook};
+use super::Webhook;
+use crate::locks;
 
-/// Held by the replica that delivers notifications (ASCII "cw-hook").
-const DELIVER_LOCK: i64 = 0x63_77_2d_68_6f_6f_6b;
 /// The first retry waits this long, each next one twice as long, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(10);
 const MAX_BACKOFF: TimeDelta = TimeDelta::minutes(10);
@@ -71,7 +70,7 @@ pub async fn deliver_due(
     let mut done = Delivery::default();
     loop {
         let mut tx = pool.begin().await?;
-        if !try_lock(&mut tx, DELIVER_LOCK).await? {
+        if !locks::try_lock(&mut tx, locks::ALERT_DELIVERY).await? {
             return Ok(done);
         }
         let next: Option<Waiting> = sqlx::query_as(

@@ -22,11 +22,10 @@ use app::db::{execution_list, jobs, stats};
 use app::health::{self, Alert};
 use app::model::{Job, RUNNING_SHOWN};
 
+use crate::locks;
+
 pub use delivery::{deliver_due, queue_state, Delivery, QueueState, DELIVERY_WINDOW};
 pub use webhook::{http_url, signature, webhook_secret, Webhook, SIGNATURE_HEADER};
-
-/// Held by the replica that evaluates alerts (ASCII "cw-alrt").
-const EVALUATE_LOCK: i64 = 0x63_77_2d_61_6c_72_74;
 
 /// An alert that opened or resolved at one evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,14 +72,6 @@ impl Transition {
     }
 }
 
-/// Takes advisory lock `key` until the transaction ends, unless another holds it.
-pub(crate) async fn try_lock(tx: &mut PgConnection, key: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
-        .bind(key)
-        .fetch_one(tx)
-        .await
-}
-
 /// What the alert says, beyond its kind.
 fn detail(alert: Alert, job: &Job, running_since: Option<DateTime<Utc>>) -> String {
     let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
@@ -110,7 +101,7 @@ pub async fn evaluate(
     announce: bool,
 ) -> Result<Vec<Transition>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    if !try_lock(&mut tx, EVALUATE_LOCK).await? {
+    if !locks::try_lock(&mut tx, locks::ALERT_EVALUATION).await? {
         return Ok(vec![]);
     }
     // Read once the lock is held: what the previous evaluator wrote is committed.

@@ -20,14 +20,13 @@ use app::state::AppState;
 use app::validate::encode_query_value;
 
 use super::caller::Caller;
+use crate::locks;
 use crate::runner::{self, RunSpec};
 
 /// Seconds between two manual runs of one job.
 const PER_JOB_SECS: i64 = 30;
 /// Manual runs in all per minute.
 const PER_MINUTE: i64 = 10;
-/// Serialises the limit checks of concurrent requests (on every replica).
-const RUN_NOW_LOCK: i64 = 0x63_77_2d_72_75_6e; // "cw-run"
 
 pub async fn run(
     State(state): State<AppState>,
@@ -126,10 +125,8 @@ fn refusal_page(name: &str, e: &ApiError, back: &str) -> Response {
 
 /// 429 with the seconds to wait, if a manual run now would exceed a limit.
 async fn check_limits(tx: &mut PgConnection, name: &str) -> Result<(), ApiError> {
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(RUN_NOW_LOCK)
-        .execute(&mut *tx)
-        .await?;
+    // Requests on every replica count one at a time.
+    locks::lock(&mut *tx, locks::RUN_NOW).await?;
     // Seconds until the job's latest manual run and the minute's oldest fall out of
     // their windows (null when under the limit).
     let (job_wait, all_wait): (Option<f64>, Option<f64>) = sqlx::query_as(

@@ -17,10 +17,8 @@ use app::model::Trigger;
 use app::state::AppState;
 
 use super::{lock_runnable, start, RunSpec};
-use crate::alerts::try_lock;
+use crate::locks;
 
-/// The advisory lock of the replica that schedules.
-const SCHEDULER_LOCK: i64 = 0x63_77_2d_63_72_6f_6e; // "cw-cron"
 /// Who the audit and the run say started a scheduled run.
 pub const SCHEDULER: &str = "cronwatch:scheduler";
 
@@ -40,7 +38,7 @@ pub async fn run(state: AppState, every: Duration) {
 /// ids of the runs started. Their calls are made once the starts are committed.
 pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    if !try_lock(&mut tx, SCHEDULER_LOCK).await? {
+    if !locks::try_lock(&mut tx, locks::SCHEDULER).await? {
         return Ok(vec![]);
     }
     let due: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
