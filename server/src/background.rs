@@ -14,13 +14,19 @@ const EVENTS_CHANNEL: &str = "cronwatch_events";
 /// Runs timed out per transaction by the sweeper.
 const STUCK_CHUNK: i64 = 500;
 
-/// Hands committed events to this replica's live streams. Every transaction that
-/// records events sends a NOTIFY (see `cw_emit_events`); a listener task turns those
-/// into doorbell rings, which coalesce, and this task fetches what is new.
-pub async fn run_event_pump(state: AppState) {
-    if let Ok(latest) = events::latest_seq(&state.pool).await {
-        state.hub.set_latest(latest);
-    }
+/// Starts handing committed events to this replica's live streams, from the newest
+/// event recorded now. That number is read before the pump runs, and before anything is
+/// served: read later, it could pass events committed meanwhile, which no stream that
+/// opened "from now" would then receive.
+pub async fn spawn_event_pump(state: AppState) -> Result<tokio::task::JoinHandle<()>, sqlx::Error> {
+    state.hub.set_latest(events::latest_seq(&state.pool).await?);
+    Ok(tokio::spawn(run_event_pump(state)))
+}
+
+/// Every transaction that records events sends a NOTIFY (see `cw_emit_events`); a
+/// listener task turns those into doorbell rings, which coalesce, and this task
+/// fetches what is new.
+async fn run_event_pump(state: AppState) {
     tokio::spawn(listen(state.clone()));
     loop {
         state.hub.rung().await;

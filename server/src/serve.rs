@@ -74,7 +74,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let state = state(database.pool.clone(), config);
     let hub = state.hub.clone();
     let for_shutdown = state.clone();
-    let pump = tokio::spawn(background::run_event_pump(state.clone()));
+    let pump = background::spawn_event_pump(state.clone()).await?;
     let sweeper = tokio::spawn(background::run_sweeper(
         state.clone(),
         Duration::from_secs(10),

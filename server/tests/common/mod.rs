@@ -39,7 +39,9 @@ pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
     let state = server::serve::state(pool.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::background::run_event_pump(state.clone()));
+    server::background::spawn_event_pump(state.clone())
+        .await
+        .unwrap();
     let router =
         server::http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
