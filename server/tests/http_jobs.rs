@@ -400,14 +400,16 @@ async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
     let app = spawn(&pool).await;
     let other = spawn(&pool).await;
     let (endpoint, base) = Endpoint::start().await;
-    let every_minute = json!({ "schedule": "* * * * *",
+    // Once a year, made due by hand below: no new time falls due while the test runs
+    // (an every-minute schedule did, across a minute boundary).
+    let once_a_year = json!({ "schedule": "0 0 1 1 *",
                                "http": { "url": format!("{base}/ok"), "secret_env": SECRET_VAR } });
-    http_job(&app, "refresh-mv-metadata", every_minute.clone()).await;
-    let mut paused = every_minute.clone();
+    http_job(&app, "refresh-mv-metadata", once_a_year.clone()).await;
+    let mut paused = once_a_year.clone();
     paused["enabled"] = json!(false);
     http_job(&app, "paused", paused).await;
     // An external job that is due is only expected, never run.
-    app.put_job("external", &json!({ "schedule": "* * * * *" }))
+    app.put_job("external", &json!({ "schedule": "0 0 1 1 *" }))
         .await;
     let due_at: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("update jobs set next_run_at = date_trunc('minute', now()) - interval '5 minutes' returning next_run_at")
@@ -461,7 +463,7 @@ async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
     http_job(
         &app,
         "slow",
-        json!({ "schedule": "* * * * *",
+        json!({ "schedule": "0 0 1 1 *",
                                        "http": { "url": format!("{base}/slow") } }),
     )
     .await;
