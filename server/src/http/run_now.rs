@@ -147,23 +147,22 @@ async fn check_limits(tx: &mut PgConnection, name: &str) -> Result<(), ApiError>
     .bind(PER_MINUTE)
     .fetch_one(&mut *tx)
     .await?;
-    let wait = |secs: f64| secs.ceil().max(1.0) as u64;
-    if let Some(secs) = job_wait {
+    let refusal = match (job_wait, all_wait) {
+        (Some(secs), _) => Some((
+            secs,
+            format!("job {name:?} was run by hand less than {PER_JOB_SECS} s ago"),
+        )),
+        (None, Some(secs)) => Some((
+            secs,
+            format!("{PER_MINUTE} jobs were run by hand in the last minute"),
+        )),
+        (None, None) => None,
+    };
+    if let Some((secs, why)) = refusal {
+        let wait = secs.ceil().max(1.0) as u64;
         return Err(ApiError::RateLimited {
-            message: format!(
-                "job {name:?} was run by hand less than {PER_JOB_SECS} s ago: try again in {} s",
-                wait(secs)
-            ),
-            retry_after_secs: wait(secs),
-        });
-    }
-    if let Some(secs) = all_wait {
-        return Err(ApiError::RateLimited {
-            message: format!(
-                "{PER_MINUTE} jobs were run by hand in the last minute: try again in {} s",
-                wait(secs)
-            ),
-            retry_after_secs: wait(secs),
+            message: format!("{why}: try again in {wait} s"),
+            retry_after_secs: wait,
         });
     }
     Ok(())
