@@ -84,12 +84,8 @@ pub fn check(call: &HttpCall) -> Result<(), String> {
 pub struct JobSecrets(HashMap<String, String>);
 
 impl JobSecrets {
-    /// The secrets of this process's environment.
-    pub fn from_env() -> Self {
-        Self::from_pairs(std::env::vars())
-    }
-
-    /// The secrets among `pairs` (name, value); others are ignored.
+    /// The secrets among `pairs` (name, value), such as `std::env::vars()`; others are
+    /// ignored.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         Self(
             pairs

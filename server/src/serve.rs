@@ -64,11 +64,14 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         let options = admin_cli::job_file::SyncOptions::default();
         admin_cli::job_file::sync(&database.pool, file, options).await?;
     }
+    // The demo's `http` jobs call this server's demo endpoint with its secret.
+    let demo = args.demo.then(demo::DemoEndpoint::new);
+    let secrets = std::env::vars().chain(demo.as_ref().map(demo::DemoEndpoint::secret_pair));
     let config = Config {
         secure_cookies: args.secure_cookies,
         session_idle: args.session_idle,
         retention_days: args.retention_days,
-        job_secrets: app::http_call::JobSecrets::from_env(),
+        job_secrets: app::http_call::JobSecrets::from_pairs(secrets),
         ..Config::default()
     };
     let state = state(database.pool.clone(), config);
@@ -92,15 +95,20 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
     let listener = TcpListener::bind(&args.bind).await?;
     let addr = listener.local_addr()?;
-    let feeder = if args.demo {
-        let token = demo::install(&database.pool).await?;
-        Some(tokio::spawn(demo::feed(demo::loopback_url(addr), token)))
+    let feeder = if demo.is_some() {
+        let base = demo::loopback_url(addr);
+        let installed = demo::install(&database.pool, &base).await?;
+        Some(tokio::spawn(demo::feed(state.clone(), base, installed)))
     } else {
         None
     };
     println!("cronwatch listening on http://{addr}");
+    let mut router = http::router(state);
+    if let Some(endpoint) = demo {
+        router = router.merge(endpoint.router());
+    }
     // Connect info gives sign-in throttling the client's address.
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // On the signal, live streams are told to end (see `http::events`), so the graceful
     // shutdown waits only for requests in flight.
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -1,12 +1,15 @@
-//! `cronwatch serve --demo`: DESIGN.md's demo jobs, and a feeder that reports through
-//! the real ingest API a week of history, live runs, a stuck run, a failure streak and
-//! moving batch counters. A second start re-sends the same history without duplicates.
+//! `cronwatch serve --demo`: DESIGN.md's demo jobs, most of which really run (the
+//! scheduler and Run now call the server's own demo endpoint with its secret), and a
+//! feeder that reports through the real ingest API a week of history, the other jobs'
+//! live runs, a stuck run, a failure streak and moving batch counters. A second start
+//! re-sends the same history without duplicates.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use app::model::{BatchQueue, ExecutionStatus, Job};
+use app::db::tokens::{self, Scope};
+use app::model::{BatchQueue, ExecutionStatus, Job, JobKind};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sqlx::PgPool;
@@ -95,6 +98,19 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
         .description
         .starts_with("Indexes 2 knowledge-base documents"));
     assert!(jobs.iter().all(|j| j.next_run_at.is_some()));
+    // Two report their runs; the others are called by cronwatch, at the demo endpoint.
+    let reported: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::External)
+        .map(|j| j.name.as_str())
+        .collect();
+    assert_eq!(reported.len(), 2, "{reported:?}");
+    assert!(reported.contains(&"reanalyze-kb-failures"), "the stuck one");
+    for job in jobs.iter().filter(|j| j.kind == JobKind::Http) {
+        let call = job.http.as_ref().expect("an http job has its call");
+        assert_eq!(call.url, format!("{}/demo/jobs/{}", server.base, job.name));
+        assert_eq!(call.secret_env.as_deref(), Some("CRONWATCH_SECRET_DEMO"));
+    }
 
     // A week of history arrives through the API (every 5 minutes for one job alone).
     eventually("a week of history", || async {
@@ -150,6 +166,8 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
         batches().await != before
     })
     .await;
+
+    really_run(&pool, &server.base).await;
     let stats: app::model::Stats = get("/api/v1/stats?hours=168")
         .await
         .unwrap()
@@ -187,9 +205,85 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
     );
 }
 
+/// The demo's `http` jobs really run: the feeder's extra runs, a scheduled run (made
+/// due by hand) and an admin's Run now each call the demo endpoint, which answers as the
+/// job would after a second or more. Without the secret the endpoint refuses.
+async fn really_run(pool: &PgPool, base: &str) {
+    let ended_by = |who: &'static str, job: &'static str| async move {
+        sqlx::query_as::<_, (String, Option<serde_json::Value>, Option<i64>)>(
+            "select e.status, e.output, e.duration_ms from executions e
+               join jobs j on j.id = e.job_id
+              where e.triggered_by = $1 and ($2 = '' or j.name = $2) and e.status <> 'running'
+              limit 1",
+        )
+        .bind(who)
+        .bind(job)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    };
+    let answered = |run: Option<(String, Option<serde_json::Value>, Option<i64>)>| {
+        run.is_some_and(|(status, output, ms)| {
+            ["completed", "failed"].contains(&status.as_str())
+                && output.is_some()
+                && ms.is_some_and(|ms| ms >= 1_000)
+        })
+    };
+    eventually("the feeder's run of an http job is answered", || async {
+        answered(ended_by("cronwatch:demo", "").await)
+    })
+    .await;
+
+    sqlx::query("update jobs set next_run_at = now() where name = 'check-alerts'")
+        .execute(pool)
+        .await
+        .unwrap();
+    eventually(
+        "the scheduler's run of check-alerts is answered",
+        || async { answered(ended_by("cronwatch:scheduler", "check-alerts").await) },
+    )
+    .await;
+
+    // An admin's Run now (refused while the feeder's own run of the job is under way).
+    let admin = tokens::create(pool, "test-admin", Scope::Admin, None)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    eventually("an admin's Run now is accepted", || async {
+        let resp = http
+            .post(format!("{base}/api/v1/jobs/cleanup-executions/run"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        match resp.status().as_u16() {
+            202 => true,
+            409 => false,
+            other => panic!("run now answered {other}"),
+        }
+    })
+    .await;
+    eventually("the admin's run is answered", || async {
+        answered(ended_by("token:test-admin", "cleanup-executions").await)
+    })
+    .await;
+
+    for secret in [None, Some("guess")] {
+        let mut call = http.post(format!("{base}/demo/jobs/check-alerts"));
+        if let Some(s) = secret {
+            call = call.header("x-cron-secret", s);
+        }
+        let resp = call.send().await.unwrap();
+        assert_eq!(resp.status(), 401, "secret {secret:?}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+    }
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_restarted_demo_ends_the_runs_its_last_server_left_running(pool: PgPool) {
-    server::demo::install(&pool).await.unwrap();
+    let base = "http://127.0.0.1:9";
+    server::demo::install(&pool, base).await.unwrap();
     let app = common::spawn_app(pool.clone()).await;
     let start = |job: &'static str, host: &'static str| {
         let app = &app;
@@ -208,7 +302,7 @@ async fn a_restarted_demo_ends_the_runs_its_last_server_left_running(pool: PgPoo
     let stuck = start("reanalyze-kb-failures", "demo-worker-1").await;
     let real = start("check-alerts", "db-host").await;
 
-    server::demo::install(&pool).await.unwrap();
+    server::demo::install(&pool, base).await.unwrap();
     let status = |id: String| {
         let app = &app;
         async move {

@@ -24,8 +24,8 @@ const SECRET_VAR: &str = "CRONWATCH_SECRET_CRON";
 const SECRET: &str = "s3cret-value";
 
 /// An endpoint on loopback that jobs call: keeps what each call sent, and answers
-/// by path: `/ok` JSON, `/down` 503 with text, `/slow` after 3 s (`/slower` 30 s),
-/// `/moved` a redirect.
+/// by path: `/ok` JSON, `/down` 503 with text, `/refused` 422 with a JSON reason,
+/// `/slow` after 3 s (`/slower` 30 s), `/moved` a redirect.
 #[derive(Clone, Default)]
 struct Endpoint {
     calls: Arc<Mutex<Vec<Call>>>,
@@ -71,6 +71,10 @@ async fn answer(
     match path.as_str() {
         "ok" => axum::Json(json!({ "analyzed_count": 100, "errors": [] })).into_response(),
         "down" => (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response(),
+        "refused" => {
+            let why = json!({ "error": { "code": 7, "message": "invoice 42 is locked" } });
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(why)).into_response()
+        }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             "finally".into_response()
@@ -266,6 +270,13 @@ async fn failures_timeouts_and_missing_secrets_end_the_run_as_such(pool: PgPool)
             json!({}),
             "failed",
             "HTTP 503 Service Unavailable",
+        ),
+        (
+            "refused",
+            json!({ "url": format!("{base}/refused") }),
+            json!({}),
+            "failed",
+            "the URL answered HTTP 422 Unprocessable Entity: invoice 42 is locked",
         ),
         (
             "slow",

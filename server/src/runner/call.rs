@@ -94,7 +94,9 @@ pub async fn call(
                 } else {
                     ""
                 };
-                format!("the URL answered HTTP {status}{redirect}")
+                let why = output.as_ref().and_then(reason);
+                let why = why.map_or(String::new(), |w| format!(": {w}"));
+                format!("the URL answered HTTP {status}{redirect}{why}")
             });
             Completion {
                 status: if status.is_success() {
@@ -127,6 +129,34 @@ pub async fn call(
     }
 }
 
+/// The most of a failed answer's own reason that goes into the run's error message
+/// (the whole answer is its output).
+const REASON_CAP: usize = 300;
+
+/// The reason a JSON error answer gives, in the shapes endpoints commonly use:
+/// `{"error": "…"}`, `{"error": {"message": "…"}}` or `{"message": "…"}`.
+fn reason(answer: &serde_json::Value) -> Option<String> {
+    let text = [
+        answer.get("error"),
+        answer.get("error").and_then(|e| e.get("message")),
+        answer.get("message"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|v| v.as_str())
+    .map(str::trim)
+    .filter(|t| !t.is_empty())?;
+    let mut cut = text.len().min(REASON_CAP);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Some(if cut < text.len() {
+        format!("{}…", &text[..cut])
+    } else {
+        text.to_string()
+    })
+}
+
 /// An end with no answer to keep.
 fn ended(status: ExecutionStatus, why: String, began: Instant) -> Completion {
     Completion {
@@ -150,4 +180,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason;
+    use serde_json::json;
+
+    #[test]
+    fn a_failed_answer_gives_its_reason_in_the_common_shapes() {
+        assert_eq!(reason(&json!({"error": "quota"})).as_deref(), Some("quota"));
+        let nested = json!({"error": {"code": 7, "message": "db down"}});
+        assert_eq!(reason(&nested).as_deref(), Some("db down"));
+        assert_eq!(
+            reason(&json!({"message": " busy "})).as_deref(),
+            Some("busy")
+        );
+        assert_eq!(reason(&json!({"error": true, "detail": "x"})), None);
+        assert_eq!(reason(&json!({"error": ""})), None);
+        assert_eq!(reason(&json!([1, 2])), None);
+        let long = "é".repeat(400);
+        let cut = reason(&json!({ "error": long })).unwrap();
+        assert!(
+            cut.ends_with('…') && cut.len() <= 300 + '…'.len_utf8(),
+            "{}",
+            cut.len()
+        );
+    }
 }
