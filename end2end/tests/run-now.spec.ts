@@ -43,10 +43,17 @@ test("an admin runs an http job from its row and watches it end, live", async ({
     await confirm.click();
 
     // Back at the job's row, its executions listed: running, then ended by the live stream.
-    await expect(page).toHaveURL(/\/monitoring\?tab=crons&job=qa-analysis-now#job-qa-analysis-now$/);
+    await expect(page).toHaveURL(/\/monitoring\?tab=crons&job=qa-analysis-now&run=[0-9a-f-]{36}#job-qa-analysis-now$/);
     await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
     await expect(row.locator(".badge")).toHaveText("running");
+    const toast = page.getByRole("status").locator(".toast");
+    await expect(toast).toHaveCount(0);
     await expect(row.locator(".badge")).toHaveText("completed", { timeout: 10_000 });
+    // A toast says the run has ended, until dismissed.
+    await expect(toast.locator("span")).toHaveText(/^Your run of qa-analysis-now completed in \d+\.\d s\.$/);
+    await page.screenshot({ path: "test-results/run-now-toast.png" });
+    await toast.getByRole("button", { name: "Dismiss" }).click();
+    await expect(toast).toHaveCount(0);
     const run = page.locator("tr[data-execution]").first();
     await expect(run).toContainText("manual");
     await run.click();

@@ -637,18 +637,39 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
 
     let resp = post(&admin, "monitor-openai").await.unwrap();
     assert_eq!(resp.status(), 303);
-    assert_eq!(
-        resp.headers()[reqwest::header::LOCATION],
-        "/monitoring?tab=crons&job=monitor-openai#job-monitor-openai"
-    );
     let (id, by): (uuid::Uuid, String) =
         sqlx::query_as("select id, triggered_by from executions where trigger = 'manual'")
             .fetch_one(&pool)
             .await
             .unwrap();
+    // Back at the job's row, naming the run for the toast that says when it ends.
+    let back = format!("/monitoring?tab=crons&job=monitor-openai&run={id}#job-monitor-openai");
+    assert_eq!(resp.headers()[reqwest::header::LOCATION], back.as_str());
     assert_eq!(by, "user:ann");
     assert_eq!(ended(&app, &id.to_string()).await["status"], "completed");
     assert_eq!(endpoint.calls().len(), 1);
+    // Ended before the page is loaded: the page says so at once.
+    let html = admin
+        .get(app.url(back.split('#').next().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Your run of monitor-openai completed in"),
+        "{html}"
+    );
+    let other = format!(
+        "/monitoring?tab=crons&job=monitor-openai&run={}",
+        uuid::Uuid::new_v4()
+    );
+    let html = admin.get(app.url(&other)).send().await.unwrap();
+    assert!(
+        !html.text().await.unwrap().contains("Your run of"),
+        "another run: no toast"
+    );
 
     // Refusals come back as a page with the reason, and the status.
     let resp = post(&admin, "monitor-openai").await.unwrap();

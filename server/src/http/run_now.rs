@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::model::{job_row_anchor, ExecutionSummary, Trigger};
+use app::pages::dashboard::RUN_PARAM;
 use app::state::AppState;
 use app::validate::encode_query_value;
 
@@ -38,21 +39,26 @@ pub async fn run(
 }
 
 /// `POST /monitoring/jobs/{name}/run`: the dashboard's Run now button, a plain form.
-/// Back to the page at the job's row, its executions listed, where the run shows live;
+/// Back to the page at the job's row, its executions listed, where the run shows live
+/// (and a toast says when it has ended);
 /// a refusal is a short page saying why, with the way back.
 pub async fn run_form(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
 ) -> Response {
-    let back = format!(
-        "/monitoring?tab=crons&job={}#{}",
-        encode_query_value(&name),
-        job_row_anchor(&name)
-    );
+    let back = |run: Option<&ExecutionSummary>| {
+        // The page names the run it came back for: a toast says when it has ended.
+        let run = run.map_or(String::new(), |r| format!("&{RUN_PARAM}={}", r.id));
+        format!(
+            "/monitoring?tab=crons&job={}{run}#{}",
+            encode_query_value(&name),
+            job_row_anchor(&name)
+        )
+    };
     match start(&state, &caller, &name).await {
-        Ok(_) => Redirect::to(&back).into_response(),
-        Err(e) => refusal_page(&name, &e, &back),
+        Ok(run) => Redirect::to(&back(Some(&run))).into_response(),
+        Err(e) => refusal_page(&name, &e, &back(None)),
     }
 }
 

@@ -7,6 +7,7 @@ mod chart;
 mod executions;
 mod format;
 mod jobs;
+mod run_toast;
 mod state;
 
 use chrono::Utc;
@@ -19,6 +20,8 @@ use chart::Timeline;
 use executions::{ExecutionModal, ExecutionsTable, Filters, Pager};
 use format::countdown;
 use jobs::{Attention, JobsTable};
+use run_toast::RunToast;
+pub use run_toast::RUN_PARAM;
 use state::Live;
 
 /// The id of the executions section, which links that change its view scroll to.
@@ -60,6 +63,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
         }
     });
     let selected = RwSignal::new(None::<Uuid>);
+    let run = url.with_untracked(|q| q.get(RUN_PARAM));
     let ping = StoredValue::new(initial.ping_urls);
     #[cfg(feature = "hydrate")]
     {
@@ -110,6 +114,7 @@ pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
                 "No queue has reported yet: a job POSTs its counters to "<code>"/api/v1/batches/NAME"</code>"."</p>
         </section>
         <ExecutionModal live selected/>
+        <RunToast live run/>
     }
 }
 
