@@ -67,8 +67,9 @@ SQLX_OFFLINE=true cargo clippy --locked --release -p app -p server --features ap
 SQLX_OFFLINE=true cargo clippy --locked --profile wasm-release -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 say "Rust tests"
-SQLX_OFFLINE=true cargo test --locked --release -p app --features ssr
-SQLX_OFFLINE=true cargo test --locked --release -p server
+# One invocation: both crates' test builds share one feature set (no dependency built
+# twice) and compile side by side.
+SQLX_OFFLINE=true cargo test --locked --release -p app -p server --features app/ssr
 
 say "browser tests"
 db="cronwatch_e2e_$$"
