@@ -119,29 +119,39 @@ impl EventHub {
     }
 }
 
-/// The `http` job calls this replica is making, by run id, so that at shutdown those
-/// still waiting for an answer are ended rather than left running.
+/// The `http` job calls this replica is making, by run id: at shutdown those still
+/// waiting for an answer are ended rather than left running, and a cancelled run's call
+/// is stopped (its connection dropped).
 #[derive(Clone, Default)]
 pub struct CallsInFlight {
-    ids: Arc<std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>>,
+    calls: Arc<std::sync::Mutex<std::collections::HashMap<uuid::Uuid, Arc<Notify>>>>,
 }
 
 impl CallsInFlight {
-    pub fn begin(&self, id: uuid::Uuid) {
-        self.lock().insert(id);
+    /// Registers run `id`'s call; the answer is told when to stop ([`Self::stop`]).
+    pub fn begin(&self, id: uuid::Uuid) -> Arc<Notify> {
+        self.lock().entry(id).or_default().clone()
     }
 
     pub fn end(&self, id: uuid::Uuid) {
         self.lock().remove(&id);
     }
 
-    pub fn ids(&self) -> Vec<uuid::Uuid> {
-        self.lock().iter().copied().collect()
+    /// Tells run `id`'s call to stop, if this replica is making it (a stop told before
+    /// the call waits for it is kept).
+    pub fn stop(&self, id: uuid::Uuid) -> bool {
+        self.lock().get(&id).map(|n| n.notify_one()).is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<uuid::Uuid>> {
-        // A set of ids cannot be left half-changed by a panic elsewhere.
-        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn ids(&self) -> Vec<uuid::Uuid> {
+        self.lock().keys().copied().collect()
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<uuid::Uuid, Arc<Notify>>> {
+        // A map of ids cannot be left half-changed by a panic elsewhere.
+        self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

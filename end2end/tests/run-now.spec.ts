@@ -38,7 +38,7 @@ test("an admin runs an http job from its row and watches it end, live", async ({
     const confirm = row.getByRole("button", { name: "Run now" });
     await expect(confirm).toBeHidden();
     await row.locator(".run-now > summary").click();
-    await expect(row.locator(".run-now form")).toContainText("Calls qa-analysis-now now. It usually takes 1 min");
+    await expect(row.locator(".run-now form").first()).toContainText("Calls qa-analysis-now now. It usually takes 1 min");
     await row.screenshot({ path: "test-results/run-now-confirm.png" });
     await confirm.click();
 
@@ -63,6 +63,51 @@ test("an admin runs an http job from its row and watches it end, live", async ({
     expect(calls[0].headers["x-cron-secret"]).toBe("e2e-secret");
     expect(JSON.parse(calls[0].body)).toMatchObject({ job: "qa-analysis-now", trigger: "manual", triggered_by: "user:admin" });
   } finally {
+    endpoint.close();
+  }
+});
+
+test("an admin cancels the run under way from its row; the toast says it ended", async ({ page, request }) => {
+  // An endpoint that never answers in time: the run stays under way until cancelled.
+  let calls = 0;
+  let dropped = false;
+  const endpoint = createServer((req, res) => {
+    calls += 1;
+    res.on("close", () => (dropped = !res.writableEnded));
+    setTimeout(() => res.end("{}"), 60_000);
+  });
+  await new Promise<void>((ok) => endpoint.listen(0, "127.0.0.1", ok));
+  const port = (endpoint.address() as AddressInfo).port;
+  try {
+    const admin = { Authorization: `Bearer ${token("admin")}` };
+    const put = await request.put("/api/v1/jobs/refresh-views-now", {
+      headers: admin,
+      data: { kind: "http", http: { url: `http://127.0.0.1:${port}/refresh` } },
+    });
+    expect(put.status()).toBe(201);
+
+    await signIn(page);
+    const row = page.locator('tr[data-job="refresh-views-now"]');
+    await row.locator(".run-now > summary").click();
+    const cancel = row.getByRole("button", { name: "Cancel run" });
+    await expect(cancel).toBeHidden(); // nothing under way yet
+    await row.getByRole("button", { name: "Run now" }).click();
+    await expect(row.locator(".badge")).toHaveText("running");
+    expect(calls).toBe(1);
+
+    await row.locator(".run-now > summary").click();
+    await expect(cancel).toBeVisible();
+    await row.screenshot({ path: "test-results/cancel-run.png" });
+    await cancel.click();
+    await expect(page).toHaveURL(/job=refresh-views-now&run=[0-9a-f-]{36}#job-refresh-views-now$/);
+    await expect(row.locator(".badge")).toHaveText("cancelled");
+    await expect(page.getByRole("status").locator(".toast span")).toHaveText(
+      /^Your run of refresh-views-now ended cancelled after [\d.]+ (ms|s): cancelled by user:admin$/,
+    );
+    await expect(cancel).toBeHidden();
+    await expect.poll(() => dropped, { message: "the call's connection was closed" }).toBe(true);
+  } finally {
+    endpoint.closeAllConnections();
     endpoint.close();
   }
 });

@@ -38,10 +38,12 @@ pub fn leptos_options() -> LeptosOptions {
         .build()
 }
 
-/// Builds the state (and starts the report writer) over `pool`, that the router and the background tasks share.
+/// Builds the state over `pool` that the router and the background tasks share, and
+/// starts the tasks that live as long as it: the report writer, and the listener that
+/// stops cancelled runs' calls.
 pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
     let hub = EventHub::new();
-    AppState {
+    let state = AppState {
         leptos_options: leptos_options(),
         writer: ReportWriter::spawn(pool.clone()),
         tokens: Arc::new(TokenCache::default()),
@@ -50,7 +52,9 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
         pool,
         hub,
         config: Arc::new(config),
-    }
+    };
+    tokio::spawn(runner::stop_cancelled_calls(state.clone()));
+    state
 }
 
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {

@@ -757,3 +757,245 @@ async fn stopping_ends_the_calls_still_waiting(pool: PgPool) {
 async fn ended_run(app: &TestApp, run: &Value) -> Value {
     ended(app, run["id"].as_str().unwrap()).await
 }
+
+/// Waits up to `secs` for `state` to have no call under way.
+async fn calls_end(state: &app::state::AppState, secs: u64) -> bool {
+    for _ in 0..secs * 20 {
+        if state.calls.ids().is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Waits until `endpoint` has been called `n` times.
+async fn called(endpoint: &Endpoint, n: usize) {
+    for _ in 0..200 {
+        if endpoint.calls().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the endpoint was not called {n} times");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_cancels_a_run_and_its_call_is_dropped(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/slower") } }),
+    )
+    .await;
+    let (code, run, _) = run_now(&app, "slow", Some(&app.admin)).await;
+    assert_eq!(code, 202, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    called(&endpoint, 1).await;
+    let reported = app.start("reports-only").await;
+
+    let cancel = |id: String, token: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let token = token.map(|t| match t {
+                "admin" => app.admin.clone(),
+                "read" => app.read.clone(),
+                _ => app.ingest.clone(),
+            });
+            let mut req = app
+                .client
+                .post(app.url(&format!("/api/v1/executions/{id}/cancel")));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            status_json(req.send().await.unwrap()).await
+        }
+    };
+    let before = snapshot(&pool).await;
+    let refusals = [
+        (id.clone(), None, 401, "unauthorized"),
+        (id.clone(), Some("read"), 403, "forbidden"),
+        (id.clone(), Some("ingest"), 403, "forbidden"),
+        ("not-a-uuid".to_string(), Some("admin"), 404, "not_found"),
+        (
+            uuid::Uuid::new_v4().to_string(),
+            Some("admin"),
+            404,
+            "not_found",
+        ),
+        (
+            reported["id"].as_str().unwrap().to_string(),
+            Some("admin"),
+            409,
+            "conflict",
+        ),
+    ];
+    for (target, token, status, code) in refusals {
+        let (got, body) = cancel(target.clone(), token).await;
+        assert_eq!(
+            (got, error_code(&body).as_str()),
+            (status, code),
+            "{target} {token:?}: {body}"
+        );
+    }
+    assert_eq!(snapshot(&pool).await, before, "refusals changed nothing");
+    assert!(
+        !app.state.calls.ids().is_empty(),
+        "the call is still under way"
+    );
+
+    let (status, done) = cancel(id.clone(), Some("admin")).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "cancelled");
+    assert_eq!(done["error_message"], "cancelled by token:admin-test");
+    // The call is dropped at once, not left to its 30 s answer.
+    assert!(calls_end(&app.state, 5).await, "the call was dropped");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, now) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(now["status"], "cancelled", "{now}");
+    let audited = count(
+        &pool,
+        "select count(*) from audit_events where action = 'execution.cancel'",
+    )
+    .await;
+    assert_eq!(audited, 1);
+
+    let before = snapshot(&pool).await;
+    let (status, body) = cancel(id.clone(), Some("admin")).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already ended as cancelled"),
+        "{body}"
+    );
+    assert_eq!(snapshot(&pool).await, before);
+    // The job is no longer running: its row says how its last run ended.
+    let (_, job) = app.get("/api/v1/jobs/slow", &app.read).await;
+    assert_eq!(job["last_status"], "cancelled", "{job}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) {
+    use server::runner::{self, RunSpec};
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/slower") } }),
+    )
+    .await;
+    // A second replica over the same database makes the call.
+    let other = server::serve::state(pool.clone(), Config::default());
+    server::background::spawn_event_pump(other.clone())
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let (job, http) = runner::lock_runnable(&mut tx, "slow").await.unwrap();
+    let spec = RunSpec {
+        trigger: app::model::Trigger::Api,
+        triggered_by: "test".into(),
+        scheduled_for: None,
+        run_key: None,
+    };
+    let started = runner::start(&mut tx, job, http, spec)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    let id = started.execution.id;
+    started.call(&other);
+    called(&endpoint, 1).await;
+    assert_eq!(other.calls.ids(), [id]);
+
+    let (status, done) = app
+        .post(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &app.admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, done["status"].as_str()),
+        (200, Some("cancelled")),
+        "{done}"
+    );
+    assert!(
+        calls_end(&other, 10).await,
+        "the other replica dropped its call"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPool) {
+    use app::model::Role;
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/slower") } }),
+    )
+    .await;
+    let post = |browser: &reqwest::Client, job: &str, what: &str| {
+        browser
+            .post(app.url(&format!("/monitoring/jobs/{job}/{what}")))
+            .header("origin", &app.base)
+            .send()
+    };
+    let admin = common::signed_in(&app, &pool, "ann", Role::Admin).await;
+    let html = common::monitoring_html(&app, &admin, &[]).await;
+    assert!(
+        html.contains("action=\"/monitoring/jobs/slow/cancel\""),
+        "{html}"
+    );
+
+    // Nothing under way: refused, saying so.
+    let before = snapshot(&pool).await;
+    let resp = post(&admin, "slow", "cancel").await.unwrap();
+    assert_eq!(resp.status(), 409);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("slow was not cancelled"), "{page}");
+    assert!(page.contains("has no run under way"), "{page}");
+    assert_eq!(post(&admin, "nope", "cancel").await.unwrap().status(), 404);
+    assert_eq!(snapshot(&pool).await, before);
+
+    assert_eq!(post(&admin, "slow", "run").await.unwrap().status(), 303);
+    called(&endpoint, 1).await;
+    let id: uuid::Uuid = sqlx::query_scalar("select id from executions")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    // Neither a viewer nor another site cancels it.
+    let viewer = common::signed_in(&app, &pool, "vic", Role::Viewer).await;
+    let before = snapshot(&pool).await;
+    assert_eq!(post(&viewer, "slow", "cancel").await.unwrap().status(), 403);
+    let resp = admin
+        .post(app.url("/monitoring/jobs/slow/cancel"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(snapshot(&pool).await, before);
+
+    let resp = post(&admin, "slow", "cancel").await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[reqwest::header::LOCATION],
+        format!("/monitoring?tab=crons&job=slow&run={id}#job-slow").as_str()
+    );
+    let (_, run) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(run["status"], "cancelled", "{run}");
+    assert_eq!(run["error_message"], "cancelled by user:ann");
+    assert!(calls_end(&app.state, 5).await, "the call was dropped");
+}

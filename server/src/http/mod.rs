@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod batches;
 pub mod caller;
+pub mod cancel;
 pub mod compat;
 pub mod events;
 pub mod extract;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             post(jobs::regenerate_ping_key_form),
         )
         .route("/monitoring/jobs/{name}/run", post(run_now::run_form))
+        .route("/monitoring/jobs/{name}/cancel", post(cancel::cancel_form))
         .merge(site_routes(&state))
         .layer(middleware::from_fn(auth::guard_pages))
         .layer(middleware::from_fn_with_state(
@@ -109,6 +111,7 @@ fn api_routes() -> Router<AppState> {
         )
         .route("/v1/executions", get(read::list_executions))
         .route("/v1/executions/{id}", get(read::get_execution))
+        .route("/v1/executions/{id}/cancel", post(cancel::cancel))
         .route("/v1/batches/{name}", post(batches::report))
         .route("/v1/batches", get(read::list_batches))
         .route("/v1/jobs", get(jobs::list))

@@ -47,18 +47,27 @@ pub async fn run_form(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Response {
+    form_answer(&name, "was not run", start(&state, &caller, &name).await)
+}
+
+/// A dashboard form's answer: back to the page at job `name`'s row, its executions
+/// listed, naming the run (a toast says when it has ended); or the refusal page.
+pub fn form_answer(
+    name: &str,
+    refused: &str,
+    result: Result<ExecutionSummary, ApiError>,
+) -> Response {
     let back = |run: Option<&ExecutionSummary>| {
-        // The page names the run it came back for: a toast says when it has ended.
         let run = run.map_or(String::new(), |r| format!("&{RUN_PARAM}={}", r.id));
         format!(
             "/monitoring?tab=crons&job={}{run}#{}",
-            encode_query_value(&name),
-            job_row_anchor(&name)
+            encode_query_value(name),
+            job_row_anchor(name)
         )
     };
-    match start(&state, &caller, &name).await {
+    match result {
         Ok(run) => Redirect::to(&back(Some(&run))).into_response(),
-        Err(e) => refusal_page(&name, &e, &back(None)),
+        Err(e) => refusal_page(name, refused, &e, &back(None)),
     }
 }
 
@@ -89,23 +98,25 @@ async fn start(
     Ok(execution)
 }
 
-/// The page a refused form post gets, with the refusal's status (and Retry-After).
-fn refusal_page(name: &str, e: &ApiError, back: &str) -> Response {
+/// The page a refused form post gets ("NAME was not run"), with the refusal's status
+/// (and Retry-After).
+fn refusal_page(name: &str, refused: &str, e: &ApiError, back: &str) -> Response {
     let shown = match e {
         // Details of these are for the log, not the page.
         ApiError::Internal(_) | ApiError::Unavailable(_) => {
-            tracing::warn!(error = %e, job = name, "run now failed");
-            "cronwatch could not start it; try again in a moment.".to_string()
+            tracing::warn!(error = %e, job = name, "dashboard form failed");
+            "cronwatch could not do it; try again in a moment.".to_string()
         }
         e => e.to_string(),
     };
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Not run · cronwatch</title><link rel=\"stylesheet\" href=\"/pkg/cronwatch.css\">\
-         </head><body><main class=\"refusal\"><h1>{} was not run</h1><p>{}</p>\
+         <title>Refused · cronwatch</title><link rel=\"stylesheet\" href=\"/pkg/cronwatch.css\">\
+         </head><body><main class=\"refusal\"><h1>{} {}</h1><p>{}</p>\
          <p><a href=\"{}\">Back to the dashboard</a></p></main></body></html>",
         encode_text(name),
+        encode_text(refused),
         encode_text(&shown),
         encode_double_quoted_attribute(back)
     );

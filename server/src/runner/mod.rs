@@ -6,10 +6,14 @@
 //! made in the background and its answer recorded as the run's end through the report
 //! writer, like any report. A replica that stops ends the runs whose answer has not
 //! come ([`end_calls_in_flight`]); one that dies leaves them running, and the sweeper
-//! ends them as timed out a little after their timeout.
+//! ends them as timed out a little after their timeout. An admin can cancel a run
+//! ([`cancel`]): it ends as `cancelled` and the replica making its call drops it.
 
 mod call;
+mod cancel;
 pub mod scheduler;
+
+pub use cancel::{cancel, stop_cancelled_calls};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -60,21 +64,25 @@ pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, Ht
             )))
         }
     };
-    let running: Option<Uuid> = sqlx::query_scalar(
-        "select e.id from executions e join jobs j on j.id = e.job_id
-          where j.name = $1 and e.status = 'running'
-          order by e.started_at desc limit 1",
-    )
-    .bind(name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(id) = running {
+    if let Some(id) = running_run(&mut *tx, name).await? {
         return Err(ApiError::AlreadyRunning {
             message: format!("job {name:?} is already running: execution {id}"),
             execution_id: id,
         });
     }
     Ok((job, http))
+}
+
+/// The latest run of job `name` still running, if any.
+pub async fn running_run(db: &mut PgConnection, name: &str) -> Result<Option<Uuid>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "select e.id from executions e join jobs j on j.id = e.job_id
+          where j.name = $1 and e.status = 'running'
+          order by e.started_at desc limit 1",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Records the start of a run of `job` (locked by [`lock_runnable`]) in the caller's
@@ -113,15 +121,22 @@ impl Started {
     pub fn call(self, state: &AppState) {
         let state = state.clone();
         let id = self.execution.id;
-        state.calls.begin(id);
+        let stop = state.calls.begin(id);
         tokio::spawn(async move {
-            let done = call::call(
+            let call = call::call(
                 &self.job,
                 &self.http,
                 &self.execution,
                 &state.config.job_secrets,
-            )
-            .await;
+            );
+            let done = tokio::select! {
+                done = call => done,
+                // Cancelled: its end is recorded; dropping the call closes the connection.
+                () = stop.notified() => {
+                    state.calls.end(id);
+                    return;
+                }
+            };
             match state.writer.submit(Report::Complete(id, done)).await {
                 Ok(_) => {}
                 // The sweeper ended it first (its timeout passed): that end stands.
