@@ -50,7 +50,7 @@ test("an admin runs an http job from its row and watches it end, live", async ({
     await expect(toast).toHaveCount(0);
     await expect(row.locator(".badge")).toHaveText("completed", { timeout: 10_000 });
     // A toast says the run has ended, until dismissed.
-    await expect(toast.locator("span")).toHaveText(/^Your run of qa-analysis-now completed in \d+\.\d s\.$/);
+    await expect(toast.locator("span")).toHaveText(/^The run of qa-analysis-now completed in \d+\.\d s\.$/);
     await page.screenshot({ path: "test-results/run-now-toast.png" });
     await toast.getByRole("button", { name: "Dismiss" }).click();
     await expect(toast).toHaveCount(0);
@@ -102,7 +102,7 @@ test("an admin cancels the run under way from its row; the toast says it ended",
     await expect(page).toHaveURL(/job=refresh-views-now&run=[0-9a-f-]{36}#job-refresh-views-now$/);
     await expect(row.locator(".badge")).toHaveText("cancelled");
     await expect(page.getByRole("status").locator(".toast span")).toHaveText(
-      /^Your run of refresh-views-now ended cancelled after [\d.]+ (ms|s): cancelled by user:admin$/,
+      /^The run of refresh-views-now ended cancelled after [\d.]+ (ms|s): cancelled by user:admin$/,
     );
     await expect(cancel).toBeHidden();
     await expect.poll(() => dropped, { message: "the call's connection was closed" }).toBe(true);

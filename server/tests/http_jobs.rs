@@ -658,7 +658,7 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
         .await
         .unwrap();
     assert!(
-        html.contains("Your run of monitor-openai completed in"),
+        html.contains("The run of monitor-openai completed in"),
         "{html}"
     );
     let other = format!(
@@ -667,7 +667,7 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     );
     let html = admin.get(app.url(&other)).send().await.unwrap();
     assert!(
-        !html.text().await.unwrap().contains("Your run of"),
+        !html.text().await.unwrap().contains("The run of"),
         "another run: no toast"
     );
 

@@ -1,4 +1,5 @@
-//! The toast that tells a person when the run they started with Run now has ended.
+//! The toast that tells a person when the run they started (or cancelled) from the
+//! dashboard has ended.
 
 use leptos::prelude::*;
 
@@ -6,12 +7,12 @@ use super::format::duration;
 use super::state::Live;
 use crate::model::{ExecutionStatus, ExecutionSummary};
 
-/// The URL parameter naming the run that Run now started (it leads back to the page
-/// with `run=ID`).
+/// The URL parameter naming the run that Run now started or Cancel run ended (both
+/// lead back to the page with `run=ID`).
 pub const RUN_PARAM: &str = "run";
 
 /// Says how run `run` ended, once it has, until dismissed. The run is read from the
-/// executions table, which Run now leads back to filtered on its job and which follows
+/// executions table, which the forms lead back to filtered on its job and which follows
 /// the live stream; a run that ended before the page loaded is told at once. The area
 /// is always there, so screen readers announce what appears in it.
 #[component]
@@ -37,19 +38,19 @@ pub fn RunToast(live: Live, run: Option<String>) -> impl IntoView {
     }
 }
 
-/// "Your run of JOB completed in 4.2 s." (or how it failed).
+/// "The run of JOB completed in 4.2 s." (or how it failed).
 pub fn ended_text(e: &ExecutionSummary) -> String {
     let took = duration(e.duration_ms);
     let job = &e.job;
     match (e.status, &e.error_message) {
-        (ExecutionStatus::Completed, _) => format!("Your run of {job} completed in {took}."),
+        (ExecutionStatus::Completed, _) => format!("The run of {job} completed in {took}."),
         (status, Some(why)) => {
             format!(
-                "Your run of {job} ended {} after {took}: {why}",
+                "The run of {job} ended {} after {took}: {why}",
                 status.as_str()
             )
         }
-        (status, None) => format!("Your run of {job} ended {} after {took}.", status.as_str()),
+        (status, None) => format!("The run of {job} ended {} after {took}.", status.as_str()),
     }
 }
 
@@ -63,20 +64,20 @@ mod tests {
         run.duration_ms = Some(4_210);
         assert_eq!(
             ended_text(&run),
-            "Your run of qa-quality-analysis completed in 4.2 s."
+            "The run of qa-quality-analysis completed in 4.2 s."
         );
         run.status = ExecutionStatus::Failed;
         run.error_message = Some("the URL answered HTTP 503 Service Unavailable".into());
         assert_eq!(
             ended_text(&run),
-            "Your run of qa-quality-analysis ended failed after 4.2 s: the URL answered HTTP 503 \
+            "The run of qa-quality-analysis ended failed after 4.2 s: the URL answered HTTP 503 \
              Service Unavailable"
         );
         run.status = ExecutionStatus::TimedOut;
         run.error_message = None;
         assert_eq!(
             ended_text(&run),
-            "Your run of qa-quality-analysis ended timed_out after 4.2 s."
+            "The run of qa-quality-analysis ended timed_out after 4.2 s."
         );
     }
 }
