@@ -21,6 +21,12 @@ pub const DEFAULT_TIMEOUT_MS: i64 = 60_000;
 /// How long after its timeout the sweeper ends a call's run itself (its replica died):
 /// a live replica's own timeout comes first.
 pub const HTTP_SWEEP_SLACK_MS: i64 = 30_000;
+/// Most retries of one failed run.
+pub const MAX_RETRIES: i32 = 10;
+/// The wait before a first retry when the job gives none (a minute).
+pub const DEFAULT_RETRY_BACKOFF_MS: i64 = 60_000;
+/// Shortest and longest first wait accepted (a second, a day).
+const RETRY_BACKOFF_MS: std::ops::RangeInclusive<i64> = 1_000..=86_400_000;
 /// Longest URL accepted.
 const MAX_URL_LEN: usize = 2048;
 /// Headers the HTTP client sets itself (or that would change how the body is read).
@@ -60,6 +66,20 @@ pub fn check(call: &HttpCall) -> Result<(), String> {
                 "http.secret_env {var:?} must name an environment variable of the server \
                  starting with {SECRET_ENV_PREFIX} (A-Z, 0-9, _), e.g. \
                  {SECRET_ENV_PREFIX}CRON: only those can be sent"
+            ));
+        }
+    }
+    if let Some(n) = call.retries {
+        if !(0..=MAX_RETRIES).contains(&n) {
+            return Err(format!("http.retries must be 0 to {MAX_RETRIES}, not {n}"));
+        }
+    }
+    if let Some(ms) = call.retry_backoff_ms {
+        if !RETRY_BACKOFF_MS.contains(&ms) {
+            return Err(format!(
+                "http.retry_backoff_ms must be {} to {} (a second to a day), not {ms}",
+                RETRY_BACKOFF_MS.start(),
+                RETRY_BACKOFF_MS.end()
             ));
         }
     }
@@ -117,6 +137,27 @@ mod tests {
             url: url.into(),
             secret_env: env.map(Into::into),
             secret_header: header.map(Into::into),
+            ..HttpCall::default()
+        }
+    }
+
+    #[test]
+    fn retries_are_bounded() {
+        let with = |retries, retry_backoff_ms| HttpCall {
+            retries,
+            retry_backoff_ms,
+            ..call("https://e.com/x", None, None)
+        };
+        assert!(check(&with(Some(3), Some(1_000))).is_ok());
+        assert!(check(&with(Some(10), Some(86_400_000))).is_ok());
+        assert!(check(&with(Some(0), None)).is_ok());
+        for bad in [
+            with(Some(11), None),
+            with(Some(-1), None),
+            with(Some(2), Some(999)),
+            with(None, Some(86_400_001)),
+        ] {
+            assert!(check(&bad).is_err(), "{bad:?} passed");
         }
     }
 

@@ -24,7 +24,8 @@ const SECRET_VAR: &str = "CRONWATCH_SECRET_CRON";
 const SECRET: &str = "s3cret-value";
 
 /// An endpoint on loopback that jobs call: keeps what each call sent, and answers
-/// by path: `/ok` JSON, `/down` 503 with text, `/refused` 422 with a JSON reason,
+/// by path: `/ok` JSON, `/down` 503 with text, `/fails` 502 (`/fails-once` only on
+/// its first call), `/refused` 422 with a JSON reason,
 /// `/slow` after 3 s (`/slower` 30 s), `/moved` a redirect.
 #[derive(Clone, Default)]
 struct Endpoint {
@@ -71,6 +72,12 @@ async fn answer(
     match path.as_str() {
         "ok" => axum::Json(json!({ "analyzed_count": 100, "errors": [] })).into_response(),
         "down" => (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response(),
+        "fails" => (StatusCode::BAD_GATEWAY, "upstream down").into_response(),
+        // Fails on its first call only.
+        "fails-once" if e.calls().iter().filter(|c| c.path == "fails-once").count() == 1 => {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        "fails-once" => axum::Json(json!({ "ok": true })).into_response(),
         "refused" => {
             let why = json!({ "error": { "code": 7, "message": "invoice 42 is locked" } });
             (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(why)).into_response()
@@ -153,6 +160,8 @@ async fn http_job_definitions_are_checked_and_never_hold_a_secret(pool: PgPool) 
         json!({ "kind": "http", "http": { "url": url, "secret_env": SECRET_VAR,
                                           "secret_header": "Host" } }),
         json!({ "kind": "http", "http": { "url": url, "method": "GET" } }),
+        json!({ "kind": "http", "http": { "url": url, "retries": 11 } }),
+        json!({ "kind": "http", "http": { "url": url, "retries": 1, "retry_backoff_ms": 10 } }),
     ];
     for def in refused {
         let path = "/api/v1/jobs/bad-http";
@@ -566,6 +575,7 @@ async fn a_call_whose_replica_died_is_ended_by_the_sweeper(pool: PgPool) {
         triggered_by: "user:ann".into(),
         scheduled_for: None,
         run_key: None,
+        attempt: 1,
     };
     let orphan = server::runner::start(&mut tx, job, http, spec)
         .await
@@ -903,6 +913,7 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
         triggered_by: "test".into(),
         scheduled_for: None,
         run_key: None,
+        attempt: 1,
     };
     let started = runner::start(&mut tx, job, http, spec)
         .await
@@ -998,4 +1009,93 @@ async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPo
     assert_eq!(run["status"], "cancelled", "{run}");
     assert_eq!(run["error_message"], "cancelled by user:ann");
     assert!(calls_end(&app.state, 5).await, "the call was dropped");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn failed_runs_are_retried_with_a_growing_wait_then_given_up(pool: PgPool) {
+    use server::runner::scheduler;
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let retried = |path: &str, retries: i32| {
+        json!({ "http": { "url": format!("{base}/{path}"), "retries": retries,
+                          "retry_backoff_ms": 1000 } })
+    };
+    http_job(&app, "always-fails", retried("fails", 2)).await;
+    http_job(&app, "fails-once", retried("fails-once", 3)).await;
+    http_job(
+        &app,
+        "no-retries",
+        json!({ "http": { "url": format!("{base}/fails") } }),
+    )
+    .await;
+    for name in ["always-fails", "fails-once", "no-retries"] {
+        let (code, run, _) = run_now(&app, name, Some(&app.admin)).await;
+        assert_eq!(code, 202, "{run}");
+        ended(&app, run["id"].as_str().unwrap()).await;
+    }
+    // The scheduler's passes for 9 s: waits of 1 s then 2 s give the two retries, and a
+    // third retry would have come 4 s after the last.
+    let until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < until {
+        scheduler::fire_due(&app.state).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let runs = |job: &'static str| {
+        let pool = &pool;
+        async move {
+            sqlx::query_as::<
+                _,
+                (
+                    String,
+                    String,
+                    i32,
+                    String,
+                    chrono::DateTime<chrono::Utc>,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                ),
+            >(
+                "select e.trigger, e.status, e.attempt, coalesce(e.triggered_by, ''),
+                        e.started_at, e.completed_at
+                   from executions e join jobs j on j.id = e.job_id
+                  where j.name = $1 order by e.started_at",
+            )
+            .bind(job)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        }
+    };
+    let failing = runs("always-fails").await;
+    let shape: Vec<(&str, &str, i32)> = failing
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_str(), r.2))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("manual", "failed", 1),
+            ("retry", "failed", 2),
+            ("retry", "failed", 3)
+        ],
+        "two retries, then given up"
+    );
+    assert_eq!(failing[1].3, "cronwatch:retry");
+    let wait =
+        |before: usize| (failing[before + 1].4 - failing[before].5.unwrap()).num_milliseconds();
+    assert!(wait(0) >= 1000, "first wait {} ms", wait(0));
+    assert!(wait(1) >= 2000, "second wait doubled: {} ms", wait(1));
+
+    let recovered = runs("fails-once").await;
+    let shape: Vec<(&str, &str, i32)> = recovered
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_str(), r.2))
+        .collect();
+    assert_eq!(
+        shape,
+        [("manual", "failed", 1), ("retry", "completed", 2)],
+        "a retry that succeeds ends the chain"
+    );
+    assert_eq!(runs("no-retries").await.len(), 1, "no retries unless asked");
+    let calls = |path: &str| endpoint.calls().iter().filter(|c| c.path == path).count();
+    assert_eq!((calls("fails"), calls("fails-once")), (4, 2));
 }

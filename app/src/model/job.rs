@@ -65,8 +65,10 @@ pub struct Job {
 /// How cronwatch runs an `http` job: a POST to `url` (the body names the job and the
 /// run), carrying the value of the server's environment variable `secret_env` in the
 /// header `secret_header` (`X-Cron-Secret` by default), as the pingers it replaces did.
-/// The secret itself is never stored: only the variable's name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The secret itself is never stored: only the variable's name. A run that fails or
+/// times out is run again up to `retries` times, after `retry_backoff_ms` (a minute by
+/// default), doubled at each further attempt.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCall {
     pub url: String,
@@ -74,6 +76,10 @@ pub struct HttpCall {
     pub secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff_ms: Option<i64>,
 }
 
 impl Job {

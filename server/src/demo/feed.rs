@@ -95,6 +95,7 @@ async fn run_now(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
         triggered_by: FEEDER.into(),
         scheduled_for: None,
         run_key: None,
+        attempt: 1,
     };
     let started = runner::start(&mut tx, job, http, spec).await?;
     tx.commit().await?;

@@ -120,6 +120,8 @@ pub const BATCHES: [&str; 3] = ["kb-indexation", "web-crawls", "quality-analysis
 const STUCK_JOB: &str = "reanalyze-kb-failures";
 /// The job whose last runs all failed (the dashboard flags the streak).
 const FAILING_JOB: &str = "monitor-openai";
+/// The job whose failed runs are tried again.
+const RETRIED_JOB: &str = "index-kb-progressive";
 /// Name of the feeder's API token (replaced at each start: its secret lives in memory).
 const TOKEN_NAME: &str = "demo-feeder";
 
@@ -155,7 +157,10 @@ pub async fn install(pool: &sqlx::PgPool, base: &str) -> anyhow::Result<Installe
             http: (!j.reported).then(|| HttpCall {
                 url: endpoint::url(base, j.name),
                 secret_env: Some(endpoint::SECRET_ENV.into()),
-                secret_header: None,
+                // Its embedding requests time out now and then: tried again twice.
+                retries: (j.name == RETRIED_JOB).then_some(2),
+                retry_backoff_ms: (j.name == RETRIED_JOB).then_some(30_000),
+                ..HttpCall::default()
             }),
         };
         let mut tx = pool.begin().await?;

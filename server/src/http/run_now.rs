@@ -86,6 +86,7 @@ async fn start(
         triggered_by: who.clone(),
         scheduled_for: None,
         run_key: None,
+        attempt: 1,
     };
     let started = runner::start(&mut tx, job, http, spec)
         .await?

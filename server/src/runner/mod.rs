@@ -35,6 +35,8 @@ pub struct RunSpec {
     pub scheduled_for: Option<DateTime<Utc>>,
     /// Makes a scheduled start idempotent: one run per job and scheduled time.
     pub run_key: Option<String>,
+    /// 1, or the retry's number plus one.
+    pub attempt: i32,
 }
 
 /// A run recorded as started, whose call is still to be made ([`Started::call`]).
@@ -105,7 +107,7 @@ pub async fn start(
         host,
         scheduled_for: spec.scheduled_for,
         run_key: spec.run_key,
-        attempt: 1,
+        attempt: spec.attempt,
     });
     let Outcome { execution, changed } = executions::apply_one(&mut *tx, report).await?;
     Ok(changed.then_some(Started {

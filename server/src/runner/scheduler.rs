@@ -5,14 +5,19 @@
 //! A run missed while no server was up is made up once, as soon as one is (not once
 //! per missed time). A job still running when its next time comes is not started
 //! again: it shows late until the running call ends, then the missed run is made up.
+//!
+//! It also starts the retries of failed runs ([`due_retries`]), kept in no queue: each
+//! pass reads them off the jobs' latest runs, so a replica that dies loses none.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use app::db::sweeps;
 use app::error::ApiError;
+use app::http_call::DEFAULT_RETRY_BACKOFF_MS;
 use app::model::Trigger;
 use app::state::AppState;
 
@@ -21,6 +26,54 @@ use crate::locks;
 
 /// Who the audit and the run say started a scheduled run.
 pub const SCHEDULER: &str = "cronwatch:scheduler";
+/// Who the run says started a retry.
+pub const RETRY: &str = "cronwatch:retry";
+
+/// The run of the time `at`, keyed by it: one run per job and scheduled time.
+fn scheduled(at: DateTime<Utc>) -> RunSpec {
+    RunSpec {
+        trigger: Trigger::Scheduled,
+        triggered_by: SCHEDULER.into(),
+        scheduled_for: Some(at),
+        run_key: Some(format!("scheduled:{}", at.to_rfc3339())),
+        attempt: 1,
+    }
+}
+
+/// The retries due: of each `http` job whose latest run failed or timed out with
+/// retries left, once its wait (`retry_backoff_ms`, doubled at each further attempt)
+/// has passed since it ended. Keyed by the failed run, so it is retried once; a run
+/// that starts meanwhile (its next time, Run now) becomes the latest and ends the
+/// chain.
+async fn due_retries(tx: &mut PgConnection) -> Result<Vec<(String, RunSpec)>, ApiError> {
+    let due: Vec<(String, Uuid, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select j.name, e.id, e.attempt, e.scheduled_for
+           from jobs j join executions e on e.id = j.last_execution_id
+          where j.kind = 'http' and j.http is not null and j.enabled
+            and e.status in ('failed', 'timed_out')
+            and e.attempt <= coalesce((j.http->>'retries')::int, 0)
+            and e.completed_at + make_interval(secs => coalesce(
+                    (j.http->>'retry_backoff_ms')::bigint, $1) * power(2, e.attempt - 1) / 1000.0)
+                <= now()
+          order by e.completed_at",
+    )
+    .bind(DEFAULT_RETRY_BACKOFF_MS)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(due
+        .into_iter()
+        .map(|(name, failed, attempt, scheduled_for)| {
+            let spec = RunSpec {
+                trigger: Trigger::Retry,
+                triggered_by: RETRY.into(),
+                scheduled_for,
+                run_key: Some(format!("retry:{failed}")),
+                attempt: attempt + 1,
+            };
+            (name, spec)
+        })
+        .collect())
+}
 
 /// Looks for due runs every `every`.
 pub async fn run(state: AppState, every: Duration) {
@@ -34,14 +87,14 @@ pub async fn run(state: AppState, every: Duration) {
     }
 }
 
-/// Starts every due run of an `http` job, unless another replica is doing so; the
-/// ids of the runs started. Their calls are made once the starts are committed.
+/// Starts every due run of an `http` job (at its time, or a retry), unless another
+/// replica is doing so; the ids of the runs started. Their calls are made once the starts are committed.
 pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let mut tx = state.pool.begin().await?;
     if !locks::try_lock(&mut tx, locks::SCHEDULER).await? {
         return Ok(vec![]);
     }
-    let due: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+    let mut due: Vec<(String, RunSpec)> = sqlx::query_as::<_, (String, DateTime<Utc>)>(
         "select name, next_run_at from jobs
           where kind = 'http' and http is not null and enabled and schedule is not null
             and next_run_at <= now()
@@ -50,9 +103,13 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
           order by next_run_at",
     )
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|(name, at)| (name, scheduled(at)))
+    .collect();
+    due.extend(due_retries(&mut tx).await?);
     let mut started = Vec::new();
-    for (name, at) in due {
+    for (name, spec) in due {
         let (job, http) = match lock_runnable(&mut tx, &name).await {
             Ok(runnable) => runnable,
             // Started or redefined since the list was read: the next pass sees it.
@@ -60,12 +117,6 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
                 ApiError::Conflict(_) | ApiError::AlreadyRunning { .. } | ApiError::NotFound(_),
             ) => continue,
             Err(e) => return Err(e),
-        };
-        let spec = RunSpec {
-            trigger: Trigger::Scheduled,
-            triggered_by: SCHEDULER.into(),
-            scheduled_for: Some(at),
-            run_key: Some(format!("scheduled:{}", at.to_rfc3339())),
         };
         started.extend(start(&mut tx, job, http, spec).await?);
     }
