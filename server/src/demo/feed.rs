@@ -64,7 +64,7 @@ pub async fn feed(state: AppState, base: String, installed: Installed) {
                 // left alone: their alerts are part of the demo
             } else if job.reported {
                 tokio::spawn(live_run(api.clone(), job, "api", None));
-            } else if let Err(e) = run_now(&state, job).await {
+            } else if let Err(e) = start_run(&state, job).await {
                 tracing::debug!(error = %e, job = job.name, "demo run not started");
             }
         }
@@ -87,7 +87,7 @@ const FEEDER: &str = "cronwatch:demo";
 
 /// Starts a run of `http` job `job` as an API client would (not a person: the manual
 /// runs' limits stay the visitor's), unless it is running already.
-async fn run_now(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
+async fn start_run(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
     let (job, http) = runner::lock_runnable(&mut tx, job.name).await?;
     let spec = RunSpec {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use app::db::audit;
 use app::db::executions::{self, Completion, Report};
 use app::error::ApiError;
-use app::model::{ChangeEvent, ExecutionStatus, ExecutionSummary};
+use app::model::{ChangeEvent, ExecutionStatus, ExecutionSummary, JobKind};
 use app::state::AppState;
 
 /// Ends running execution `id` of an `http` job as cancelled by `who`: 404 for no such
@@ -25,7 +25,7 @@ pub async fn cancel(state: &AppState, who: &str, id: Uuid) -> Result<ExecutionSu
     .await?;
     let (job, kind, status) =
         run.ok_or_else(|| ApiError::NotFound(format!("execution {id} not found")))?;
-    if kind != "http" {
+    if kind != JobKind::Http.as_str() {
         return Err(ApiError::Conflict(format!(
             "execution {id} is a run of {job:?}, which reports its own runs: cronwatch did not \
              start it and cannot stop it"
