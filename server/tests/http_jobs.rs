@@ -104,6 +104,20 @@ async fn spawn(pool: &PgPool) -> TestApp {
     spawn_app_with(pool.clone(), config).await
 }
 
+/// A server, the test endpoint, and http job `slow` calling the endpoint's `path`
+/// (the cancel tests' setup).
+async fn with_slow_job(pool: &PgPool, path: &str) -> (TestApp, Endpoint) {
+    let app = spawn(pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    http_job(
+        &app,
+        "slow",
+        json!({ "http": { "url": format!("{base}/{path}") } }),
+    )
+    .await;
+    (app, endpoint)
+}
+
 /// Declares `def` (with its `http` call) as http job `name`; asserts it is created.
 async fn http_job(app: &TestApp, name: &str, mut def: Value) {
     def["kind"] = json!("http");
@@ -792,14 +806,7 @@ async fn called(endpoint: &Endpoint, n: usize) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_admin_cancels_a_run_and_its_call_is_dropped(pool: PgPool) {
-    let app = spawn(&pool).await;
-    let (endpoint, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slower") } }),
-    )
-    .await;
+    let (app, endpoint) = with_slow_job(&pool, "slower").await;
     let (code, run, _) = run_now(&app, "slow", Some(&app.admin)).await;
     assert_eq!(code, 202, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
@@ -893,14 +900,7 @@ async fn an_admin_cancels_a_run_and_its_call_is_dropped(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) {
     use server::runner::{self, RunSpec};
-    let app = spawn(&pool).await;
-    let (endpoint, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slower") } }),
-    )
-    .await;
+    let (app, endpoint) = with_slow_job(&pool, "slower").await;
     // A second replica over the same database makes the call.
     let other = server::serve::state(pool.clone(), Config::default());
     server::background::spawn_event_pump(other.clone())
@@ -946,14 +946,7 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPool) {
     use app::model::Role;
-    let app = spawn(&pool).await;
-    let (endpoint, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slower") } }),
-    )
-    .await;
+    let (app, endpoint) = with_slow_job(&pool, "slower").await;
     let post = |browser: &reqwest::Client, job: &str, what: &str| {
         browser
             .post(app.url(&format!("/monitoring/jobs/{job}/{what}")))
