@@ -69,20 +69,7 @@ pub fn check(call: &HttpCall) -> Result<(), String> {
             ));
         }
     }
-    if let Some(n) = call.retries {
-        if !(0..=MAX_RETRIES).contains(&n) {
-            return Err(format!("http.retries must be 0 to {MAX_RETRIES}, not {n}"));
-        }
-    }
-    if let Some(ms) = call.retry_backoff_ms {
-        if !RETRY_BACKOFF_MS.contains(&ms) {
-            return Err(format!(
-                "http.retry_backoff_ms must be {} to {} (a second to a day), not {ms}",
-                RETRY_BACKOFF_MS.start(),
-                RETRY_BACKOFF_MS.end()
-            ));
-        }
-    }
+    check_retries("http", call.retries, call.retry_backoff_ms)?;
     if let Some(header) = &call.secret_header {
         if call.secret_env.is_none() {
             return Err("http.secret_header needs http.secret_env: the secret it carries".into());
@@ -92,6 +79,32 @@ pub fn check(call: &HttpCall) -> Result<(), String> {
         if RESERVED_HEADERS.contains(&name.as_str()) {
             return Err(format!(
                 "http.secret_header cannot be {header:?}: cronwatch sets it itself"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a retry policy (of an http call or a command); `what` is where its fields
+/// sit in the definition, for the error.
+pub fn check_retries(
+    what: &str,
+    retries: Option<i32>,
+    backoff_ms: Option<i64>,
+) -> Result<(), String> {
+    if let Some(n) = retries {
+        if !(0..=MAX_RETRIES).contains(&n) {
+            return Err(format!(
+                "{what}.retries must be 0 to {MAX_RETRIES}, not {n}"
+            ));
+        }
+    }
+    if let Some(ms) = backoff_ms {
+        if !RETRY_BACKOFF_MS.contains(&ms) {
+            return Err(format!(
+                "{what}.retry_backoff_ms must be {} to {} (a second to a day), not {ms}",
+                RETRY_BACKOFF_MS.start(),
+                RETRY_BACKOFF_MS.end()
             ));
         }
     }

@@ -98,8 +98,8 @@ async fn publish_new(state: &AppState) -> Result<(), sqlx::Error> {
     }
 }
 
-/// Every `every`: stuck and abandoned runs become `timed_out`, expected starts move
-/// forward, old executions and events go.
+/// Every `every`: stuck and abandoned runs become `timed_out`, command runs whose agent
+/// was lost end, expected starts move forward, old executions and events go.
 pub async fn run_sweeper(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -118,6 +118,13 @@ pub async fn sweep_once(state: &AppState) -> Result<(), ApiError> {
     let timed_out = sweeps::end_overdue_runs(&state.pool, retention, now, STUCK_CHUNK).await?;
     if !timed_out.is_empty() {
         tracing::info!(count = timed_out.len(), "executions timed out");
+    }
+    let lost = crate::runner::agent_runs::sweep(state).await?;
+    if lost > 0 {
+        tracing::info!(
+            count = lost,
+            "command runs ended by the sweeper (agent lost, none took it, or overran)"
+        );
     }
     sweeps::advance_schedules(&state.pool).await?;
     let deleted = sweeps::delete_expired(&state.pool, retention, now, 1000).await?;

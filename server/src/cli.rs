@@ -87,6 +87,20 @@ impl AlertArgs {
     }
 }
 
+/// A lease: a human duration the server accepts (2 s to 5 min).
+fn parse_lease(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let range = crate::agent::protocol::LEASE_MS;
+    if !range.contains(&(d.as_millis() as i64)) {
+        return Err(format!(
+            "must be {} s to {} s",
+            range.start() / 1000,
+            range.end() / 1000
+        ));
+    }
+    Ok(d)
+}
+
 /// A human duration ("12h", "90m", "1d 2h") of at least a second.
 fn parse_idle(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
@@ -135,6 +149,29 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Claim and run the runs of `command` jobs (`CRONWATCH_URL`, `CRONWATCH_TOKEN`:
+    /// an ingest token). Runs until stopped; a stop ends its runs as cancelled.
+    Agent(AgentArgs),
+}
+
+/// How `cronwatch agent` runs.
+#[derive(Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// The agent's name, shown as its runs' host (default: this host's name).
+    #[arg(long, env = "CRONWATCH_AGENT_NAME")]
+    pub name: Option<String>,
+    /// The agent's tags (comma-separated): it takes the runs of commands that ask for
+    /// no tag it lacks.
+    #[arg(long, env = "CRONWATCH_AGENT_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Most commands run at once.
+    #[arg(long, env = "CRONWATCH_AGENT_MAX_RUNS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_runs: u16,
+    /// How long a run stays held when the agent falls silent (e.g. 30s): past it the
+    /// run ends as failed, its agent lost. Heartbeats go three times within it.
+    #[arg(long, env = "CRONWATCH_AGENT_LEASE", default_value = "30s", value_parser = parse_lease)]
+    pub lease: std::time::Duration,
 }
 
 #[derive(Subcommand, Debug)]

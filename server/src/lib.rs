@@ -2,6 +2,7 @@
 //! `http` jobs, the private PostgreSQL, and the command-line tools. `main.rs` only dispatches.
 
 pub mod admin_cli;
+pub mod agent;
 pub mod alerts;
 pub mod background;
 pub mod cli;

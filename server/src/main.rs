@@ -3,7 +3,7 @@ use clap::Parser;
 use server::admin_cli::{alerts, audit_trail, job_file, jobs, tokens, users};
 use server::cli::{AlertsAction, Cli, Command, JobsAction, TokenAction, UserAction};
 use server::database::Database;
-use server::{serve, wrap};
+use server::{agent, serve, wrap};
 use sqlx::PgPool;
 
 #[tokio::main]
@@ -30,6 +30,7 @@ async fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Serve(args) => serve::serve(&args).await.map(|_| 0),
         Command::Run { job, command } => Ok(wrap::run(job, command).await),
+        Command::Agent(args) => Ok(agent::run(args).await),
         Command::Migrate { db } => {
             Database::open(&db, 2).await?.close().await;
             println!("migrations applied");

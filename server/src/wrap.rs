@@ -24,14 +24,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::signal::unix;
 use uuid::Uuid;
 
-const TAIL_BYTES: usize = 16 * 1024;
+/// How much of a command's output is kept for its report: its last 16 KiB.
+pub(crate) const TAIL_BYTES: usize = 16 * 1024;
 
-/// Where and how to report.
+/// Where and how to report (also the agent's way to the server).
 pub struct Reporter {
-    base: String,
-    token: String,
-    client: reqwest::Client,
-    budget: Duration,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) budget: Duration,
 }
 
 impl Reporter {
@@ -39,6 +40,16 @@ impl Reporter {
     /// no report could ever be accepted: these are refused for good, so waiting out the
     /// retry budget on them would only delay the cron.
     pub fn from_env(job: &str) -> Result<Self, String> {
+        if !app::validate::is_valid_name(job) {
+            return Err(format!(
+                "the job name {job:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
+            ));
+        }
+        Self::from_env_any_job()
+    }
+
+    /// The reporter that `CRONWATCH_URL` and `CRONWATCH_TOKEN` describe.
+    pub fn from_env_any_job() -> Result<Self, String> {
         let budget = std::env::var("CRONWATCH_REPORT_TIMEOUT")
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
@@ -56,11 +67,6 @@ impl Reporter {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or("CRONWATCH_TOKEN is not set")?;
-        if !app::validate::is_valid_name(job) {
-            return Err(format!(
-                "the job name {job:?} is invalid: use 1 to 64 of a-z, 0-9 and '-'"
-            ));
-        }
         Ok(Self {
             base,
             token,
@@ -74,7 +80,7 @@ impl Reporter {
     }
 
     /// POSTs `body` until it is accepted, refused for good (4xx), or the budget is spent.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         body: serde_json::Value,
@@ -213,22 +219,15 @@ async fn execute(command: &[String]) -> Ended {
         Err(e) => {
             let msg = format!("could not start {:?}: {e}", command[0]);
             eprintln!("cronwatch: {msg}");
-            // What a shell answers: 126 for a file it may not execute, 127 for one
-            // it cannot find.
-            let code = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                126
-            } else {
-                127
-            };
             return Ended {
-                code,
+                code: spawn_failure_code(&e),
                 tail: String::new(),
                 spawn_error: Some(msg),
                 stopped_by: None,
             };
         }
     };
-    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
+    let tail = Tail::default();
     let out = tokio::spawn(tee(
         child.stdout.take().expect("piped"),
         tokio::io::stdout(),
@@ -254,22 +253,58 @@ async fn execute(command: &[String]) -> Ended {
     };
     let _ = out.await;
     let _ = err.await;
-    let code = match status {
+    Ended {
+        code: exit_code(status),
+        tail: tail.text(),
+        spawn_error: None,
+        stopped_by,
+    }
+}
+
+/// What a shell answers for a program it could not start: 126 for a file it may not
+/// execute, 127 for one it cannot find.
+pub(crate) fn spawn_failure_code(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        126
+    } else {
+        127
+    }
+}
+
+/// The code to report for an ended process: its own, or 128 + the signal that ended it
+/// (as a shell shows it).
+pub(crate) fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
+    match status {
         Ok(s) => s.code().unwrap_or_else(|| {
             use std::os::unix::process::ExitStatusExt;
             128 + s.signal().unwrap_or(0)
         }),
         Err(_) => 1,
-    };
-    let bytes: Vec<u8> = tail
-        .lock()
-        .map(|t| t.iter().copied().collect())
-        .unwrap_or_default();
-    Ended {
-        code,
-        tail: String::from_utf8_lossy(&bytes).into_owned(),
-        spawn_error: None,
-        stopped_by,
+    }
+}
+
+/// The last [`TAIL_BYTES`] of a command's output, shared by the tasks copying its
+/// stdout and stderr.
+#[derive(Clone, Default)]
+pub(crate) struct Tail(Arc<Mutex<VecDeque<u8>>>);
+
+impl Tail {
+    fn push(&self, bytes: &[u8]) {
+        if let Ok(mut t) = self.0.lock() {
+            t.extend(bytes);
+            let excess = t.len().saturating_sub(TAIL_BYTES);
+            t.drain(..excess);
+        }
+    }
+
+    /// The tail as text (bytes that are not UTF-8 replaced).
+    pub(crate) fn text(&self) -> String {
+        let bytes: Vec<u8> = self
+            .0
+            .lock()
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
@@ -300,10 +335,10 @@ impl StopSignals {
 }
 
 /// Copies `from` to `to`, keeping the last [`TAIL_BYTES`] in `tail`.
-async fn tee(
+pub(crate) async fn tee(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    tail: Arc<Mutex<VecDeque<u8>>>,
+    tail: Tail,
 ) {
     let mut buf = [0u8; 8192];
     loop {
@@ -313,10 +348,6 @@ async fn tee(
         };
         let _ = to.write_all(&buf[..n]).await;
         let _ = to.flush().await;
-        if let Ok(mut t) = tail.lock() {
-            t.extend(&buf[..n]);
-            let excess = t.len().saturating_sub(TAIL_BYTES);
-            t.drain(..excess);
-        }
+        tail.push(&buf[..n]);
     }
 }

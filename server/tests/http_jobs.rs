@@ -141,20 +141,6 @@ async fn run_now(app: &TestApp, name: &str, token: Option<&str>) -> (u16, Value,
     (status, body, retry_after)
 }
 
-/// Execution `id` once it has ended (waits up to 20 s).
-async fn ended(app: &TestApp, id: &str) -> Value {
-    for _ in 0..200 {
-        let (_, e) = app
-            .get(&format!("/api/v1/executions/{id}"), &app.read)
-            .await;
-        if e["status"] != "running" {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("execution {id} never ended");
-}
-
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
@@ -236,7 +222,7 @@ async fn an_admin_runs_a_job_now_and_its_answer_is_recorded(pool: PgPool) {
     assert_eq!(run["triggered_by"], "token:admin-test");
     let id = run["id"].as_str().unwrap();
 
-    let done = ended(&app, id).await;
+    let done = app.ended(id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(
         done["output"],
@@ -336,7 +322,7 @@ async fn failures_timeouts_and_missing_secrets_end_the_run_as_such(pool: PgPool)
         http_job(&app, name, extra).await;
         let (code, run, _) = run_now(&app, name, Some(&app.admin)).await;
         assert_eq!(code, 202, "{run}");
-        let done = ended(&app, run["id"].as_str().unwrap()).await;
+        let done = app.ended(run["id"].as_str().unwrap()).await;
         assert_eq!(done["status"], status, "{name}: {done}");
         let message = done["error_message"].as_str().unwrap();
         assert!(message.contains(error), "{name}: {message}");
@@ -397,7 +383,7 @@ async fn run_now_is_refused_when_it_must_be_and_changes_nothing(pool: PgPool) {
     );
     assert_eq!(body["error"]["execution_id"], id, "{body}");
     assert_eq!(body["error"]["code"], "conflict");
-    assert_eq!(ended(&app, id).await["status"], "completed");
+    assert_eq!(app.ended(id).await["status"], "completed");
     assert_eq!(endpoint.calls().len(), 1);
 
     // Ten runs a minute in all: the eleventh job waits.
@@ -459,7 +445,7 @@ async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
     let fired: Vec<_> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
     let id = fired[0].to_string();
-    let done = ended(&app, &id).await;
+    let done = app.ended(&id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["job"], "refresh-mv-metadata");
     assert_eq!(done["trigger"], "scheduled");
@@ -511,7 +497,7 @@ async fn the_scheduler_fires_each_due_run_once_and_moves_on(pool: PgPool) {
         .unwrap()
         .is_empty());
     // Once it has ended, the missed run is made up.
-    ended(&app, run["id"].as_str().unwrap()).await;
+    app.ended(run["id"].as_str().unwrap()).await;
     assert_eq!(
         server::runner::scheduler::fire_due(&app.state)
             .await
@@ -670,7 +656,7 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     let back = format!("/monitoring?tab=crons&job=monitor-openai&run={id}#job-monitor-openai");
     assert_eq!(resp.headers()[reqwest::header::LOCATION], back.as_str());
     assert_eq!(by, "user:ann");
-    assert_eq!(ended(&app, &id.to_string()).await["status"], "completed");
+    assert_eq!(app.ended(&id.to_string()).await["status"], "completed");
     assert_eq!(endpoint.calls().len(), 1);
     // Ended before the page is loaded: the page says so at once.
     let html = admin
@@ -779,7 +765,7 @@ async fn stopping_ends_the_calls_still_waiting(pool: PgPool) {
 }
 
 async fn ended_run(app: &TestApp, run: &Value) -> Value {
-    ended(app, run["id"].as_str().unwrap()).await
+    app.ended(run["id"].as_str().unwrap()).await
 }
 
 /// Waits up to `secs` for `state` to have no call under way.
@@ -907,7 +893,7 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
         .await
         .unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let (job, http) = runner::lock_runnable(&mut tx, "slow").await.unwrap();
+    let (job, how) = runner::lock_runnable(&mut tx, "slow").await.unwrap();
     let spec = RunSpec {
         trigger: app::model::Trigger::Api,
         triggered_by: "test".into(),
@@ -915,13 +901,13 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
         run_key: None,
         attempt: 1,
     };
-    let started = runner::start(&mut tx, job, http, spec)
+    let started = runner::start(&mut tx, job, how, spec)
         .await
         .unwrap()
         .unwrap();
     tx.commit().await.unwrap();
     let id = started.execution.id;
-    started.call(&other);
+    started.launch(&other);
     called(&endpoint, 1).await;
     assert_eq!(other.calls.ids(), [id]);
 
@@ -1024,7 +1010,7 @@ async fn failed_runs_are_retried_with_a_growing_wait_then_given_up(pool: PgPool)
     for name in ["always-fails", "fails-once", "no-retries"] {
         let (code, run, _) = run_now(&app, name, Some(&app.admin)).await;
         assert_eq!(code, 202, "{run}");
-        ended(&app, run["id"].as_str().unwrap()).await;
+        app.ended(run["id"].as_str().unwrap()).await;
     }
     // The scheduler's passes for 9 s: waits of 1 s then 2 s give the two retries, and a
     // third retry would have come 4 s after the last.

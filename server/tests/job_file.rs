@@ -291,6 +291,16 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
         },
     });
     assert_eq!(app.put_job("odd-one", &odd).await, 201);
+    let command = json!({
+        "kind": "command",
+        "command": {
+            "argv": ["sh", "-c", "pg_dump \"$DB\" | gzip > '/backups/a b.gz' # \\ ]"],
+            "agent_tags": ["db-host"],
+            "retries": 2,
+            "retry_backoff_ms": 5000,
+        },
+    });
+    assert_eq!(app.put_job("odd-command", &command).await, 201);
     app.start("reported-only").await;
 
     let (ok, exported, err) = common::cli::run(&url_of(&pool), &["jobs", "export"], None).await;
@@ -304,6 +314,7 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
     let (ok, out, err) = sync(&pool, &file).await;
     assert!(ok, "{err}");
     assert!(out.contains("odd-one        unchanged"), "{out}");
+    assert!(out.contains("odd-command    unchanged"), "{out}");
     assert!(out.contains("reported-only  unchanged"), "{out}");
     assert_eq!(common::snapshot(&pool).await, before);
 
@@ -318,6 +329,9 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
     for (field, want) in odd.as_object().unwrap() {
         assert_eq!(&job[field], want, "{field}");
     }
+    let (_, job) = app.get("/api/v1/jobs/odd-command", &app.read).await;
+    assert_eq!(job["kind"], command["kind"]);
+    assert_eq!(job["command"], command["command"]);
     std::fs::remove_file(&file).unwrap();
 }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agents;
 mod alerts;
 mod audit_trail;
 mod cli;

@@ -9,7 +9,8 @@ use crate::db::events;
 use crate::db::executions::MAX_DURATION_MS;
 use crate::error::ApiError;
 use crate::model::{
-    name_order, ChangeEvent, ExecutionStatus, HttpCall, Job, JobKind, JobRemoval, DASHBOARD_HOURS,
+    name_order, ChangeEvent, CommandSpec, ExecutionStatus, HttpCall, Job, JobKind, JobRemoval,
+    DASHBOARD_HOURS,
 };
 use crate::schedule::Schedule;
 use crate::validate::{is_valid_name, refuse_nul};
@@ -35,6 +36,9 @@ pub struct JobDefinition {
     /// How cronwatch calls it; required for (and only for) kind `http`.
     #[serde(default)]
     pub http: Option<HttpCall>,
+    /// What an agent runs; required for (and only for) kind `command`.
+    #[serde(default)]
+    pub command: Option<CommandSpec>,
 }
 
 fn yes() -> bool {
@@ -84,22 +88,36 @@ impl JobDefinition {
                 "tags: at most 32, each [a-z0-9-]{1,64}".into(),
             ));
         }
-        match (self.kind, &self.http) {
-            (JobKind::Http, None) => {
+        // Each kind's own part, and only its own: a part of another kind is a mistake.
+        for (part, given, kind) in [
+            ("http", self.http.is_some(), JobKind::Http),
+            ("command", self.command.is_some(), JobKind::Command),
+        ] {
+            if given && self.kind != kind {
+                return Err(ApiError::Invalid(format!(
+                    "{part} is for jobs of kind \"{part}\" (this one is {:?}): set kind = \"{part}\"",
+                    self.kind.as_str()
+                )));
+            }
+        }
+        match (self.kind, &self.http, &self.command) {
+            (JobKind::Http, None, _) => {
                 return Err(ApiError::Invalid(
                     "an http job needs http.url: the URL cronwatch POSTs to".into(),
                 ))
             }
-            (JobKind::Http, Some(call)) => {
+            (JobKind::Http, Some(call), _) => {
                 crate::http_call::check(call).map_err(ApiError::Invalid)?
             }
-            (kind, Some(_)) => {
-                return Err(ApiError::Invalid(format!(
-                    "http is for jobs of kind \"http\" (this one is {:?}): set kind = \"http\"",
-                    kind.as_str()
-                )))
+            (JobKind::Command, _, None) => {
+                return Err(ApiError::Invalid(
+                    "a command job needs command.argv: the program an agent runs".into(),
+                ))
             }
-            (_, None) => {}
+            (JobKind::Command, _, Some(spec)) => {
+                crate::command_spec::check(spec).map_err(ApiError::Invalid)?
+            }
+            (JobKind::External, ..) => {}
         }
         let tz = self.timezone.as_deref().unwrap_or("UTC");
         match &self.schedule {
@@ -142,6 +160,7 @@ impl JobDefinition {
             && job.estimated_duration_ms == self.estimated_duration_ms
             && job.tags == self.tags
             && job.http == self.http
+            && job.command.as_deref() == self.command.as_ref()
     }
 }
 
@@ -160,6 +179,7 @@ impl From<&Job> for JobDefinition {
             estimated_duration_ms: job.estimated_duration_ms,
             tags: job.tags.clone(),
             http: job.http.clone(),
+            command: job.command.as_deref().cloned(),
         }
     }
 }
@@ -264,6 +284,7 @@ pub struct JobRow {
     pub consecutive_failures: i32,
     pub ping_key: Uuid,
     pub http: Option<serde_json::Value>,
+    pub command: Option<serde_json::Value>,
 }
 
 impl JobRow {
@@ -287,6 +308,7 @@ impl JobRow {
             last_duration_ms: self.last_duration_ms,
             consecutive_failures: self.consecutive_failures,
             http: self.http.and_then(|v| serde_json::from_value(v).ok()),
+            command: self.command.and_then(|v| serde_json::from_value(v).ok()),
         }
     }
 }
@@ -300,7 +322,7 @@ pub async fn find_by_name(
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where name = $1",
@@ -316,7 +338,7 @@ pub async fn find_by_ping_key(pool: &PgPool, key: Uuid) -> Result<Option<JobRow>
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where ping_key = $1",
@@ -363,7 +385,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs"
@@ -395,14 +417,15 @@ pub async fn put(
     // editing a description must not excuse a run that is late.
     let row = sqlx::query!(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
-                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http, command)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          on conflict (name) do update set
            display_name = excluded.display_name, description = excluded.description,
            kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,
            enabled = excluded.enabled, timeout_ms = excluded.timeout_ms,
            grace_ms = excluded.grace_ms, estimated_duration_ms = excluded.estimated_duration_ms,
-           tags = excluded.tags, http = excluded.http, updated_at = now(),
+           tags = excluded.tags, http = excluded.http, command = excluded.command,
+           updated_at = now(),
            next_run_at = case when jobs.schedule is not distinct from excluded.schedule
                                    and jobs.timezone = excluded.timezone
                                    and jobs.enabled = excluded.enabled
@@ -421,6 +444,9 @@ pub async fn put(
         &def.tags,
         next_run_at,
         def.http
+            .as_ref()
+            .map(|c| serde_json::to_value(c).unwrap_or_default()),
+        def.command
             .as_ref()
             .map(|c| serde_json::to_value(c).unwrap_or_default()),
     )

@@ -67,7 +67,9 @@ pub async fn end_overdue_runs(
 /// Running executions past their job's timeout or started before `cutoff`, oldest
 /// first, each with whether it is past the cutoff. An `http` job's run always has a
 /// timeout (the call's), so one whose replica died mid-call is ended too, a little
-/// after its call would have given up by itself.
+/// after its call would have given up by itself. A `command` job's run is timed from
+/// when an agent took it, so those are left to the agent and its sweep
+/// (`runner::agent_runs` in the server).
 async fn overdue(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
@@ -78,7 +80,7 @@ async fn overdue(
            from executions e join jobs j on j.id = e.job_id
           where e.status = 'running'
             and (e.started_at < $1
-                 or (j.timeout_ms is not null
+                 or (j.timeout_ms is not null and j.kind <> 'command'
                      and e.started_at + make_interval(secs => j.timeout_ms / 1000.0) < now())
                  or (j.kind = 'http'
                      and e.started_at + make_interval(

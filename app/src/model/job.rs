@@ -60,6 +60,11 @@ pub struct Job {
     #[cfg(feature = "ssr")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpCall>,
+    /// How an agent runs it, for a `command` job. Server-side only, as `http`; boxed,
+    /// as job change events would otherwise all grow by its size.
+    #[cfg(feature = "ssr")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Box<CommandSpec>>,
 }
 
 /// How cronwatch runs an `http` job: a POST to `url` (the body names the job and the
@@ -76,6 +81,21 @@ pub struct HttpCall {
     pub secret_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_backoff_ms: Option<i64>,
+}
+
+/// How a `command` job runs: a `cronwatch agent` that has every one of `agent_tags`
+/// claims the run and executes `argv` directly (no shell: `["sh", "-c", "…"]` for one),
+/// killing it past the job's timeout. Retries as for [`HttpCall`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub argv: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +125,8 @@ impl Job {
             consecutive_failures: 0,
             #[cfg(feature = "ssr")]
             http: None,
+            #[cfg(feature = "ssr")]
+            command: None,
         }
     }
 }

@@ -153,5 +153,10 @@ fn declaration_of(job: &Job) -> toml::Table {
             put("http", toml::Value::Table(call));
         }
     }
+    if let Some(command) = &job.command {
+        if let Ok(toml::Value::Table(spec)) = toml::Value::try_from(command) {
+            put("command", toml::Value::Table(spec));
+        }
+    }
     t
 }

@@ -89,7 +89,7 @@ const FEEDER: &str = "cronwatch:demo";
 /// runs' limits stay the visitor's), unless it is running already.
 async fn start_run(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
-    let (job, http) = runner::lock_runnable(&mut tx, job.name).await?;
+    let (job, how) = runner::lock_runnable(&mut tx, job.name).await?;
     let spec = RunSpec {
         trigger: Trigger::Api,
         triggered_by: FEEDER.into(),
@@ -97,10 +97,10 @@ async fn start_run(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
         run_key: None,
         attempt: 1,
     };
-    let started = runner::start(&mut tx, job, http, spec).await?;
+    let started = runner::start(&mut tx, job, how, spec).await?;
     tx.commit().await?;
     if let Some(run) = started {
-        run.call(state);
+        run.launch(state);
     }
     Ok(())
 }

@@ -162,6 +162,7 @@ pub async fn install(pool: &sqlx::PgPool, base: &str) -> anyhow::Result<Installe
                 retry_backoff_ms: (j.name == RETRIED_JOB).then_some(30_000),
                 ..HttpCall::default()
             }),
+            command: None,
         };
         let mut tx = pool.begin().await?;
         jobs::put(&mut tx, j.name, def).await?;

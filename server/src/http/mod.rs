@@ -1,5 +1,6 @@
 //! The HTTP surface: the API routes, the SSE stream, pings, health, and the site.
 
+pub mod agents;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
@@ -126,6 +127,8 @@ fn api_routes() -> Router<AppState> {
             "/v1/jobs/{name}/ping-key",
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),
         )
+        .route("/v1/agent/claim", post(agents::claim))
+        .route("/v1/agent/heartbeat", post(agents::heartbeat))
         .route("/v1/stats", get(read::get_stats))
         .route("/v1/metrics", get(metrics::metrics))
         .route("/v1/audit", get(audit::list))

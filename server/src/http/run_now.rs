@@ -79,7 +79,7 @@ async fn start(
 ) -> Result<ExecutionSummary, ApiError> {
     let who = caller.require(Scope::Admin)?;
     let mut tx = state.pool.begin().await?;
-    let (job, http) = runner::lock_runnable(&mut tx, name).await?;
+    let (job, how) = runner::lock_runnable(&mut tx, name).await?;
     check_limits(&mut tx, name).await?;
     let spec = RunSpec {
         trigger: Trigger::Manual,
@@ -88,14 +88,14 @@ async fn start(
         run_key: None,
         attempt: 1,
     };
-    let started = runner::start(&mut tx, job, http, spec)
+    let started = runner::start(&mut tx, job, how, spec)
         .await?
         .ok_or_else(|| ApiError::Internal("a run without a run key was a repeat".into()))?;
     let execution = started.execution.clone();
     let details = serde_json::json!({ "execution_id": execution.id });
     audit::record(&mut *tx, &who, "job.run", Some(name), None, details).await?;
     tx.commit().await?;
-    started.call(state);
+    started.launch(state);
     Ok(execution)
 }
 

@@ -1,6 +1,8 @@
-//! Cancelling a run cronwatch started: the run ends as `cancelled` (audited), and the
-//! replica making its call drops it, closing the connection, which is all a caller can
-//! do to stop a URL's work. Another replica learns of it through the change events.
+//! Cancelling a run cronwatch started: the run ends as `cancelled` (audited). For an
+//! `http` job, the replica making its call drops it, closing the connection, which is
+//! all a caller can do to stop a URL's work; another replica learns of it through the
+//! change events. For a `command` job, its agent learns of it at its next heartbeat
+//! and kills the command.
 
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
@@ -11,7 +13,7 @@ use app::error::ApiError;
 use app::model::{ChangeEvent, ExecutionStatus, ExecutionSummary, JobKind};
 use app::state::AppState;
 
-/// Ends running execution `id` of an `http` job as cancelled by `who`: 404 for no such
+/// Ends running execution `id` of an `http` or `command` job as cancelled by `who`: 404 for no such
 /// run, 409 for one that has ended or that its job reports itself (cronwatch did not
 /// start it and cannot stop it).
 pub async fn cancel(state: &AppState, who: &str, id: Uuid) -> Result<ExecutionSummary, ApiError> {
@@ -25,7 +27,7 @@ pub async fn cancel(state: &AppState, who: &str, id: Uuid) -> Result<ExecutionSu
     .await?;
     let (job, kind, status) =
         run.ok_or_else(|| ApiError::NotFound(format!("execution {id} not found")))?;
-    if kind != JobKind::Http.as_str() {
+    if JobKind::parse(&kind) == Some(JobKind::External) {
         return Err(ApiError::Conflict(format!(
             "execution {id} is a run of {job:?}, which reports its own runs: cronwatch did not \
              start it and cannot stop it"

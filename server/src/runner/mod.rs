@@ -1,14 +1,17 @@
-//! Runs `http` jobs: at their scheduled times ([`scheduler`], one replica at a time)
-//! and when an admin asks (`POST /api/v1/jobs/{name}/run`, see `http::run_now`).
+//! Runs `http` and `command` jobs: at their scheduled times ([`scheduler`], one replica
+//! at a time) and when an admin asks (`POST /api/v1/jobs/{name}/run`, see
+//! `http::run_now`).
 //!
 //! A run is started in the database first (in the caller's transaction, with the job's
-//! row locked, so two replicas or two clicks cannot start it twice), then the call is
-//! made in the background and its answer recorded as the run's end through the report
-//! writer, like any report. A replica that stops ends the runs whose answer has not
+//! row locked, so two replicas or two clicks cannot start it twice). An `http` job's
+//! call is then made in the background and its answer recorded as the run's end
+//! through the report writer, like any report. A `command` job's run waits for a
+//! `cronwatch agent` to claim it ([`agent_runs`]), which reports its end. A replica that stops ends the runs whose answer has not
 //! come ([`end_calls_in_flight`]); one that dies leaves them running, and the sweeper
 //! ends them as timed out a little after their timeout. An admin can cancel a run
 //! ([`cancel`]): it ends as `cancelled` and the replica making its call drops it.
 
+pub mod agent_runs;
 mod call;
 mod cancel;
 pub mod scheduler;
@@ -24,7 +27,7 @@ use std::time::Duration;
 use app::db::executions::{self, Completion, NewExecution, Outcome, Report};
 use app::db::jobs;
 use app::error::ApiError;
-use app::model::{ExecutionStatus, ExecutionSummary, HttpCall, Job, JobKind, Trigger};
+use app::model::{CommandSpec, ExecutionStatus, ExecutionSummary, HttpCall, Job, JobKind, Trigger};
 use app::state::AppState;
 
 /// Why a run starts.
@@ -39,29 +42,38 @@ pub struct RunSpec {
     pub attempt: i32,
 }
 
-/// A run recorded as started, whose call is still to be made ([`Started::call`]).
+/// How cronwatch runs a job.
+pub enum How {
+    /// It calls a URL.
+    Call(HttpCall),
+    /// An agent runs a command.
+    Command(CommandSpec),
+}
+
+/// A run recorded as started, still to be carried out ([`Started::launch`]).
 pub struct Started {
     pub job: Job,
-    pub http: HttpCall,
+    pub how: How,
     pub execution: ExecutionSummary,
 }
 
 /// Locks job `name`'s row and answers it, if cronwatch can run it: 404 for no such
-/// job, 409 for a job that only reports (or an http job without a URL), 409 naming
-/// the running execution if one is running.
-pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, HttpCall), ApiError> {
+/// job, 409 for a job that only reports (or one without its URL or command), 409
+/// naming the running execution if one is running.
+pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, How), ApiError> {
     // Locked before it is read: a definition replaced meanwhile is seen whole.
     sqlx::query("select 1 from jobs where name = $1 for update")
         .bind(name)
         .execute(&mut *tx)
         .await?;
     let job = jobs::get(&mut *tx, name).await?;
-    let http = match (job.kind, &job.http) {
-        (JobKind::Http, Some(call)) => call.clone(),
-        (kind, _) => {
+    let how = match (job.kind, &job.http, &job.command) {
+        (JobKind::Http, Some(call), _) => How::Call(call.clone()),
+        (JobKind::Command, _, Some(spec)) => How::Command(spec.as_ref().clone()),
+        (kind, ..) => {
             return Err(ApiError::Conflict(format!(
                 "job {name:?} is of kind {:?}: it reports its own runs, cronwatch cannot start \
-                 it (only http jobs are run by cronwatch)",
+                 it (only http and command jobs are run by cronwatch)",
                 kind.as_str()
             )))
         }
@@ -72,7 +84,7 @@ pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, Ht
             execution_id: id,
         });
     }
-    Ok((job, http))
+    Ok((job, how))
 }
 
 /// The latest run of job `name` still running, if any.
@@ -92,12 +104,16 @@ pub async fn running_run(db: &mut PgConnection, name: &str) -> Result<Option<Uui
 pub async fn start(
     tx: &mut PgConnection,
     job: Job,
-    http: HttpCall,
+    how: How,
     spec: RunSpec,
 ) -> Result<Option<Started>, ApiError> {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok());
+    // A call is made from here; a command runs on the agent that claims it.
+    let host = match how {
+        How::Call(_) => nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok()),
+        How::Command(_) => None,
+    };
     let report = Report::Start(NewExecution {
         job: job.name.clone(),
         id: None,
@@ -110,27 +126,32 @@ pub async fn start(
         attempt: spec.attempt,
     });
     let Outcome { execution, changed } = executions::apply_one(&mut *tx, report).await?;
-    Ok(changed.then_some(Started {
+    if !changed {
+        return Ok(None);
+    }
+    if let How::Command(command) = &how {
+        agent_runs::queue(&mut *tx, &job, command, execution.summary.id).await?;
+    }
+    Ok(Some(Started {
         job,
-        http,
+        how,
         execution: execution.summary,
     }))
 }
 
 impl Started {
-    /// Makes the call in the background (once the start is committed) and records its
-    /// answer as the run's end.
-    pub fn call(self, state: &AppState) {
+    /// Carries the run out once its start is committed: makes an http job's call in
+    /// the background and records its answer as the run's end. A command's run waits
+    /// for an agent, which reports its end itself.
+    pub fn launch(self, state: &AppState) {
+        let How::Call(http) = self.how else {
+            return;
+        };
         let state = state.clone();
         let id = self.execution.id;
         let stop = state.calls.begin(id);
         tokio::spawn(async move {
-            let call = call::call(
-                &self.job,
-                &self.http,
-                &self.execution,
-                &state.config.job_secrets,
-            );
+            let call = call::call(&self.job, &http, &self.execution, &state.config.job_secrets);
             let done = tokio::select! {
                 done = call => done,
                 // Cancelled: its end is recorded; dropping the call closes the connection.

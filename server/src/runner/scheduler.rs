@@ -1,4 +1,4 @@
-//! Fires `http` jobs at their scheduled times. Every replica runs the loop; an
+//! Fires `http` and `command` jobs at their scheduled times. Every replica runs the loop; an
 //! advisory lock lets one of them look at a time, and each due run is started under
 //! a run key made of its scheduled time, so it is started once even if two looked.
 //!
@@ -40,7 +40,7 @@ fn scheduled(at: DateTime<Utc>) -> RunSpec {
     }
 }
 
-/// The retries due: of each `http` job whose latest run failed or timed out with
+/// The retries due: of each `http` or `command` job whose latest run failed or timed out with
 /// retries left, once its wait (`retry_backoff_ms`, doubled at each further attempt)
 /// has passed since it ended. Keyed by the failed run, so it is retried once; a run
 /// that starts meanwhile (its next time, Run now) becomes the latest and ends the
@@ -49,11 +49,13 @@ async fn due_retries(tx: &mut PgConnection) -> Result<Vec<(String, RunSpec)>, Ap
     let due: Vec<(String, Uuid, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
         "select j.name, e.id, e.attempt, e.scheduled_for
            from jobs j join executions e on e.id = j.last_execution_id
-          where j.kind = 'http' and j.http is not null and j.enabled
+          where ((j.kind = 'http' and j.http is not null)
+                 or (j.kind = 'command' and j.command is not null)) and j.enabled
             and e.status in ('failed', 'timed_out')
-            and e.attempt <= coalesce((j.http->>'retries')::int, 0)
+            and e.attempt <= coalesce((coalesce(j.http, j.command)->>'retries')::int, 0)
             and e.completed_at + make_interval(secs => coalesce(
-                    (j.http->>'retry_backoff_ms')::bigint, $1) * power(2, e.attempt - 1) / 1000.0)
+                    (coalesce(j.http, j.command)->>'retry_backoff_ms')::bigint, $1)
+                    * power(2, e.attempt - 1) / 1000.0)
                 <= now()
           order by e.completed_at",
     )
@@ -87,7 +89,7 @@ pub async fn run(state: AppState, every: Duration) {
     }
 }
 
-/// Starts every due run of an `http` job (at its time, or a retry), unless another
+/// Starts every due run of an `http` or `command` job (at its time, or a retry), unless another
 /// replica is doing so; the ids of the runs started. Their calls are made once the starts are committed.
 pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     let mut tx = state.pool.begin().await?;
@@ -96,7 +98,8 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     }
     let mut due: Vec<(String, RunSpec)> = sqlx::query_as::<_, (String, DateTime<Utc>)>(
         "select name, next_run_at from jobs
-          where kind = 'http' and http is not null and enabled and schedule is not null
+          where ((kind = 'http' and http is not null) or (kind = 'command' and command is not null))
+            and enabled and schedule is not null
             and next_run_at <= now()
             and not exists (select 1 from executions e
                              where e.job_id = jobs.id and e.status = 'running')
@@ -110,7 +113,7 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     due.extend(due_retries(&mut tx).await?);
     let mut started = Vec::new();
     for (name, spec) in due {
-        let (job, http) = match lock_runnable(&mut tx, &name).await {
+        let (job, how) = match lock_runnable(&mut tx, &name).await {
             Ok(runnable) => runnable,
             // Started or redefined since the list was read: the next pass sees it.
             Err(
@@ -118,7 +121,7 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
             ) => continue,
             Err(e) => return Err(e),
         };
-        started.extend(start(&mut tx, job, http, spec).await?);
+        started.extend(start(&mut tx, job, how, spec).await?);
     }
     tx.commit().await?;
     if !started.is_empty() {
@@ -127,7 +130,7 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     }
     let ids = started.iter().map(|s| s.execution.id).collect();
     for run in started {
-        run.call(state);
+        run.launch(state);
     }
     Ok(ids)
 }

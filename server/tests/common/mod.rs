@@ -102,6 +102,20 @@ impl TestApp {
         status_json(self.get_raw(path, Some(token)).await).await
     }
 
+    /// Execution `id` once it has ended (waits up to 20 s).
+    pub async fn ended(&self, id: &str) -> Value {
+        for _ in 0..200 {
+            let (_, e) = self
+                .get(&format!("/api/v1/executions/{id}"), &self.read)
+                .await;
+            if e["status"] != "running" {
+                return e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("execution {id} never ended");
+    }
+
     pub async fn start(&self, job: &str) -> Value {
         let (status, body) = self
             .post(
@@ -224,6 +238,7 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
         "api_tokens",
         "audit_events",
         "users",
+        "agent_runs",
     ] {
         let digest: Option<String> = sqlx::query_scalar(&format!(
             "select md5(coalesce(string_agg(r::text, '|' order by r::text), ''))

@@ -204,9 +204,10 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                     // A job that appeared after the page loaded: live events carry no keys.
                     None => view! { <div class="ping-url muted">"Ping URL: reload the page to see it."</div> }.into_any(),
                 })}
-                // Admins (who get the ping URLs) can run what cronwatch calls itself. As
+                // Admins (who get the ping URLs) can run what cronwatch runs itself (http calls,
+                // agents' commands). As
                 // for the ping URL, a row shows what its job was when the page loaded.
-                {job.with_untracked(|j| (ping.with_value(Option::is_some) && j.kind == JobKind::Http).then(|| view! {
+                {job.with_untracked(|j| (ping.with_value(Option::is_some) && j.kind != JobKind::External).then(|| view! {
                     <RunNow name=name.clone() display_name=j.display_name.clone() estimate=j.estimated_duration_ms/>
                 }))}
             </td>

@@ -1,0 +1,552 @@
+//! `command` jobs and `cronwatch agent`: an agent (the real binary) claims their runs,
+//! runs the command, and reports its end with the exit code, the output's tail and
+//! its last JSON line; Cancel and the job's timeout kill the command; a stopped agent
+//! reports its runs cancelled; a lost agent's runs end as failed; two agents never
+//! take the same run; bad requests and definitions change nothing.
+
+use std::time::Duration;
+
+use crate::common;
+
+use common::{error_code, snapshot, spawn_app, status_json, TestApp};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+
+/// Declares command job `name` running `argv`, with `extra` definition fields.
+async fn command_job(app: &TestApp, name: &str, argv: &[&str], extra: Value) {
+    let mut def = json!({ "kind": "command", "command": { "argv": argv } });
+    for (k, v) in extra.as_object().unwrap() {
+        match k.as_str() {
+            "agent_tags" | "retries" | "retry_backoff_ms" => def["command"][k] = v.clone(),
+            _ => def[k] = v.clone(),
+        }
+    }
+    assert_eq!(app.put_job(name, &def).await, 201, "{def}");
+}
+
+/// `cronwatch agent --name NAME [ARGS]` reporting to `app` with its ingest token.
+fn agent(app: &TestApp, name: &str, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["agent", "--name", name])
+        .args(args)
+        .env("CRONWATCH_URL", &app.base)
+        .env("CRONWATCH_TOKEN", &app.ingest)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// An admin's Run now of `name`: the run it started.
+async fn run_now(app: &TestApp, name: &str) -> String {
+    let (status, run) = app
+        .post(&format!("/api/v1/jobs/{name}/run"), &app.admin, &json!({}))
+        .await;
+    assert_eq!(status, 202, "{run}");
+    run["id"].as_str().unwrap().to_string()
+}
+
+/// Claims a run for agent `agent` over HTTP as an agent would, waiting `wait_ms`.
+async fn claim(app: &TestApp, agent: &str, tags: &[&str], wait_ms: i64) -> (u16, Value) {
+    let body = json!({ "agent": agent, "tags": tags, "lease_ms": 2000, "wait_ms": wait_ms });
+    let resp = app
+        .post_raw("/api/v1/agent/claim", Some(&app.ingest), body.to_string())
+        .await;
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn heartbeat(app: &TestApp, agent: &str, ids: &[&str]) -> Value {
+    let body = json!({ "agent": agent, "executions": ids, "lease_ms": 2000 });
+    let (status, answer) = app
+        .post("/api/v1/agent/heartbeat", &app.ingest, &body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// Whether process `pid` is gone (or a zombie no one has reaped yet: it runs no more).
+fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    }
+}
+
+/// Reads the pid a command wrote to `file`, waiting up to 10 s for it.
+async fn pid_in(file: &std::path::Path) -> i32 {
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Ok(pid) = text.trim().parse() {
+                return pid;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the command never wrote its pid to {file:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_agent_runs_command_jobs_and_reports_their_end(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let script = "echo hi; echo '{\"rows\": 3}'; exit 3";
+    command_job(&app, "backup", &["sh", "-c", script], json!({})).await;
+    let env = "echo \"$CRONWATCH_JOB attempt=$CRONWATCH_ATTEMPT token=${CRONWATCH_TOKEN:-none} \
+               id=$CRONWATCH_EXECUTION_ID\"";
+    command_job(&app, "report", &["sh", "-c", env], json!({})).await;
+    command_job(&app, "missing", &["/nonexistent/program"], json!({})).await;
+    let _agent = agent(&app, "box-1", &[]);
+
+    // A failing command: its code, tail, JSON last line and the agent as its host.
+    let id = run_now(&app, "backup").await;
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["exit_code"], 3);
+    assert_eq!(done["error_message"], "exited with code 3");
+    assert!(
+        done["log_tail"].as_str().unwrap().starts_with("hi\n"),
+        "{done}"
+    );
+    assert_eq!(done["output"], json!({ "rows": 3 }));
+    assert_eq!(done["host"], "box-1");
+    assert_eq!(done["trigger"], "manual");
+    assert!(done["duration_ms"].as_i64().unwrap() >= 0);
+
+    // The command learns its run, not the agent's token.
+    let id = run_now(&app, "report").await;
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["log_tail"],
+        format!("report attempt=1 token=none id={id}\n")
+    );
+
+    // A program that is not there fails as a shell would say.
+    let id = run_now(&app, "missing").await;
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["exit_code"], 127);
+    assert!(done["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("could not start \"/nonexistent/program\""));
+
+    // The scheduler fires a due command job; the agent runs it.
+    command_job(
+        &app,
+        "nightly",
+        &["echo", "scheduled"],
+        json!({ "schedule": "0 3 * * *" }),
+    )
+    .await;
+    sqlx::query("update jobs set next_run_at = now() - interval '1 second' where name = 'nightly'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let started = server::runner::scheduler::fire_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(started.len(), 1);
+    let done = app.ended(&started[0].to_string()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["trigger"], "scheduled");
+    assert_eq!(done["log_tail"], "scheduled\n");
+
+    // A failed run is retried after its wait, with the next attempt number.
+    command_job(
+        &app,
+        "flaky",
+        &["sh", "-c", "echo attempt $CRONWATCH_ATTEMPT; exit 1"],
+        json!({ "retries": 1, "retry_backoff_ms": 1000 }),
+    )
+    .await;
+    let first = run_now(&app, "flaky").await;
+    assert_eq!(app.ended(&first).await["status"], "failed");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let retried = server::runner::scheduler::fire_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    let done = app.ended(&retried[0].to_string()).await;
+    assert_eq!(done["trigger"], "retry");
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(done["log_tail"], "attempt 2\n");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(server::runner::scheduler::fire_due(&app.state)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // An admin's dashboard offers Run now for command jobs too, and the form runs one.
+    let admin = common::signed_in(&app, &pool, "ann", app::model::Role::Admin).await;
+    let html = common::monitoring_html(&app, &admin, &[]).await;
+    assert!(
+        html.contains("action=\"/monitoring/jobs/nightly/run\""),
+        "{html}"
+    );
+    let resp = admin
+        .post(app.url("/monitoring/jobs/nightly/run"))
+        .header("origin", &app.base)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "select e.id from executions e join jobs j on j.id = e.job_id
+          where j.name = 'nightly' and e.triggered_by = 'user:ann'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(app.ended(&id.to_string()).await["status"], "completed");
+
+    // Ended runs leave the queue at the next sweep.
+    server::background::sweep_once(&app.state).await.unwrap();
+    let queued: i64 = sqlx::query_scalar("select count(*) from agent_runs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cancel_timeout_and_a_stopping_agent_kill_the_command(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let dir = std::env::temp_dir().join(format!("cronwatch-agent-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pidfile = |n: &str| dir.join(n);
+    // The shell starts sleep in the background and waits: a kill must reach the group.
+    let sleeper = |file: &std::path::Path| {
+        format!(
+            "echo started; sleep 30 & echo $! > {}; wait",
+            file.display()
+        )
+    };
+    let (a, b, c) = (pidfile("a"), pidfile("b"), pidfile("c"));
+    command_job(&app, "long", &["sh", "-c", &sleeper(&a)], json!({})).await;
+    command_job(
+        &app,
+        "slow",
+        &["sh", "-c", &sleeper(&b)],
+        json!({ "timeout_ms": 1000 }),
+    )
+    .await;
+    command_job(&app, "stopped", &["sh", "-c", &sleeper(&c)], json!({})).await;
+    let mut agent_1 = agent(&app, "box-1", &["--lease", "3s"]);
+
+    // Cancel: the run ends as cancelled at once, the agent kills the command within
+    // its next heartbeat, and its own report does not overwrite the cancel.
+    let id = run_now(&app, "long").await;
+    let pid = pid_in(&a).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/executions/{id}/cancel"),
+            &app.admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    let mut waited = 0;
+    while !gone(pid) && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(gone(pid), "the cancelled command still runs");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "cancelled");
+    assert_eq!(done["error_message"], "cancelled by token:admin-test");
+
+    // Timeout: killed once its timeout passes, ended as timed out with its tail.
+    let clock = std::time::Instant::now();
+    let id = run_now(&app, "slow").await;
+    let pid = pid_in(&b).await;
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "timed_out", "{done}");
+    assert_eq!(done["error_message"], "killed after its timeout of 1 s");
+    assert_eq!(done["log_tail"], "started\n");
+    assert!(clock.elapsed() < Duration::from_secs(15));
+    assert!(gone(pid));
+
+    // A stopped agent stops its commands and reports them cancelled before it exits.
+    let id = run_now(&app, "stopped").await;
+    let pid = pid_in(&c).await;
+    let agent_pid = nix::unistd::Pid::from_raw(agent_1.id().unwrap() as i32);
+    nix::sys::signal::kill(agent_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(15), agent_1.wait())
+        .await
+        .expect("the agent did not exit")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(gone(pid));
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(
+        done["error_message"],
+        "the agent was stopped (SIGTERM) while the command ran"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn claims_are_exclusive_and_a_lost_agents_runs_end_as_failed(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    command_job(&app, "raw", &["true"], json!({})).await;
+    let id = run_now(&app, "raw").await;
+
+    // Two agents ask at once: one gets the run.
+    let (one, two) = tokio::join!(claim(&app, "a1", &[], 0), claim(&app, "a2", &[], 0));
+    let (holder, claimed) = match (one, two) {
+        ((200, c), (204, _)) => ("a1", c),
+        ((204, _), (200, c)) => ("a2", c),
+        other => panic!("one claim should get the run: {other:?}"),
+    };
+    assert_eq!(
+        claimed,
+        json!({ "execution_id": id, "job": "raw", "argv": ["true"], "timeout_ms": null,
+                "attempt": 1, "lease_ms": 2000 })
+    );
+    let (_, run) = app
+        .get(&format!("/api/v1/executions/{id}"), &app.read)
+        .await;
+    assert_eq!(run["host"], holder);
+    assert_eq!(claim(&app, "a3", &[], 0).await.0, 204);
+
+    // Heartbeats: the holder's renews; another agent is told to stop it.
+    assert_eq!(heartbeat(&app, holder, &[&id]).await, json!({ "stop": [] }));
+    assert_eq!(heartbeat(&app, "a3", &[&id]).await, json!({ "stop": [id] }));
+
+    // The holder falls silent: past its lease, the sweeper ends the run as failed.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    server::background::sweep_once(&app.state).await.unwrap();
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "failed");
+    let why = done["error_message"].as_str().unwrap();
+    assert!(
+        why.starts_with(&format!(
+            "agent {holder} was lost: it stopped renewing its lease"
+        )),
+        "{why}"
+    );
+    assert_eq!(
+        heartbeat(&app, holder, &[&id]).await,
+        json!({ "stop": [id] })
+    );
+
+    // Tags: a run that asks for gpu goes only to an agent that has it.
+    command_job(&app, "train", &["true"], json!({ "agent_tags": ["gpu"] })).await;
+    let id = run_now(&app, "train").await;
+    assert_eq!(claim(&app, "cpu-box", &["linux"], 0).await.0, 204);
+    let (status, claimed) = claim(&app, "gpu-box", &["linux", "gpu"], 0).await;
+    assert_eq!(
+        (status, claimed["execution_id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    // A waiting claim gets a run started while it waits.
+    command_job(&app, "later", &["true"], json!({})).await;
+    let waiting = tokio::spawn({
+        let (base, token) = (app.base.clone(), app.ingest.clone());
+        async move {
+            let body = json!({ "agent": "a4", "wait_ms": 10000 });
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/api/v1/agent/claim"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = run_now(&app, "later").await;
+    let (status, claimed) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting claim was not woken by the new run")
+        .unwrap();
+    assert_eq!(
+        (status, claimed["execution_id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    // A run no agent takes fails once it has waited as long as it may run.
+    command_job(
+        &app,
+        "orphan",
+        &["true"],
+        json!({ "timeout_ms": 1000, "agent_tags": ["arm"] }),
+    )
+    .await;
+    let id = run_now(&app, "orphan").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server::background::sweep_once(&app.state).await.unwrap();
+    let done = app.ended(&id).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(
+        done["error_message"],
+        "no agent with the tags arm took the run within 1 s: start one with `cronwatch agent`"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    command_job(&app, "queued", &["true"], json!({})).await;
+    run_now(&app, "queued").await;
+    let before = snapshot(&pool).await;
+
+    let ok = json!({ "agent": "a1", "wait_ms": 0 });
+    let refused: [(&str, Option<&str>, String, u16); 11] = [
+        ("/api/v1/agent/claim", None, ok.to_string(), 401),
+        ("/api/v1/agent/claim", Some("wrong"), ok.to_string(), 401),
+        ("/api/v1/agent/claim", Some(&app.read), ok.to_string(), 403),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            "{\"agent\":".into(),
+            400,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            json!({ "agent": "Box 1", "wait_ms": 0 }).to_string(),
+            422,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            json!({ "agent": "a1", "lease_ms": 100 }).to_string(),
+            422,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            json!({ "agent": "a1", "wait_ms": 600000 }).to_string(),
+            422,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            json!({ "agent": "a1", "tags": ["GPU"] }).to_string(),
+            422,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.ingest),
+            json!({ "agent": "a1", "host": "x" }).to_string(),
+            422,
+        ),
+        (
+            "/api/v1/agent/heartbeat",
+            Some(&app.read),
+            json!({ "agent": "a1", "executions": [] }).to_string(),
+            403,
+        ),
+        (
+            "/api/v1/agent/heartbeat",
+            Some(&app.ingest),
+            json!({ "agent": "a1", "executions": ["nope"] }).to_string(),
+            422,
+        ),
+    ];
+    for (path, token, body, want) in refused {
+        let (status, answer) = status_json(app.post_raw(path, token, body.clone()).await).await;
+        assert_eq!(status, want, "{path} {body}: {answer}");
+        assert!(!error_code(&answer).is_empty(), "{answer}");
+        assert_eq!(
+            snapshot(&pool).await,
+            before,
+            "{path} {body} changed something"
+        );
+    }
+    let ids: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let (status, _) = app
+        .post(
+            "/api/v1/agent/heartbeat",
+            &app.ingest,
+            &json!({ "agent": "a1", "executions": ids }),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    let definitions = [
+        (
+            json!({ "kind": "command" }),
+            "a command job needs command.argv",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": [] } }),
+            "command.argv is empty",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": ["sh", "a\u{0}b"] } }),
+            "NUL",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": ["true"], "retries": 11 } }),
+            "command.retries",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": ["true"], "agent_tags": ["Big"] } }),
+            "agent_tags",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": ["true"], "shell": true } }),
+            "unknown field",
+        ),
+        (
+            json!({ "kind": "http", "command": { "argv": ["true"] } }),
+            "command is for jobs of kind \"command\"",
+        ),
+        (
+            json!({ "kind": "command", "command": { "argv": ["true"] }, "http": { "url": "https://example.com" } }),
+            "http is for jobs of kind \"http\"",
+        ),
+    ];
+    for (def, says) in definitions {
+        let resp = app
+            .client
+            .put(app.url("/api/v1/jobs/bad"))
+            .bearer_auth(&app.admin)
+            .json(&def)
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = status_json(resp).await;
+        assert_eq!(status, 422, "{def}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{def}: {answer}");
+    }
+    assert_eq!(snapshot(&pool).await, before);
+
+    // The agent refuses to start without what it needs, and says why.
+    // (tokio's Command: the server answering the agent runs on this test's thread.)
+    let no_token = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["agent", "--name", "a1"])
+        .env("CRONWATCH_URL", &app.base)
+        .env_remove("CRONWATCH_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("CRONWATCH_TOKEN is not set"));
+    let read_token = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+        .args(["agent", "--name", "a1"])
+        .env("CRONWATCH_URL", &app.base)
+        .env("CRONWATCH_TOKEN", &app.read)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(read_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&read_token.stderr).contains("403"));
+    assert_eq!(snapshot(&pool).await, before);
+}
