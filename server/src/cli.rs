@@ -150,7 +150,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Claim and run the runs of `command` jobs (`CRONWATCH_URL`, `CRONWATCH_TOKEN`:
-    /// an ingest token). Runs until stopped; a stop ends its runs as cancelled.
+    /// an agent token: `token create NAME --scope agent`). Runs until stopped; a stop ends its runs as cancelled.
     Agent(AgentArgs),
 }
 
@@ -404,6 +404,7 @@ pub enum ScopeArg {
     Ingest,
     Read,
     Admin,
+    Agent,
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ fn agent(app: &TestApp, name: &str, args: &[&str]) -> Child {
         .args(["agent", "--name", name])
         .args(args)
         .env("CRONWATCH_URL", &app.base)
-        .env("CRONWATCH_TOKEN", &app.ingest)
+        .env("CRONWATCH_TOKEN", &app.agent)
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .spawn()
@@ -51,7 +51,7 @@ async fn run_now(app: &TestApp, name: &str) -> String {
 async fn claim(app: &TestApp, agent: &str, tags: &[&str], wait_ms: i64) -> (u16, Value) {
     let body = json!({ "agent": agent, "tags": tags, "lease_ms": 2000, "wait_ms": wait_ms });
     let resp = app
-        .post_raw("/api/v1/agent/claim", Some(&app.ingest), body.to_string())
+        .post_raw("/api/v1/agent/claim", Some(&app.agent), body.to_string())
         .await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
@@ -59,9 +59,7 @@ async fn claim(app: &TestApp, agent: &str, tags: &[&str], wait_ms: i64) -> (u16,
 
 async fn heartbeat(app: &TestApp, agent: &str, ids: &[&str]) -> Value {
     let body = json!({ "agent": agent, "executions": ids, "lease_ms": 2000 });
-    let (status, answer) = app
-        .post("/api/v1/agent/heartbeat", &app.ingest, &body)
-        .await;
+    let (status, answer) = app.post("/api/v1/agent/heartbeat", &app.agent, &body).await;
     assert_eq!(status, 200, "{answer}");
     answer
 }
@@ -352,7 +350,7 @@ async fn claims_are_exclusive_and_a_lost_agents_runs_end_as_failed(pool: PgPool)
     // A waiting claim gets a run started while it waits.
     command_job(&app, "later", &["true"], json!({})).await;
     let waiting = tokio::spawn({
-        let (base, token) = (app.base.clone(), app.ingest.clone());
+        let (base, token) = (app.base.clone(), app.agent.clone());
         async move {
             let body = json!({ "agent": "a4", "wait_ms": 10000 });
             let resp = reqwest::Client::new()
@@ -403,43 +401,50 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
     let before = snapshot(&pool).await;
 
     let ok = json!({ "agent": "a1", "wait_ms": 0 });
-    let refused: [(&str, Option<&str>, String, u16); 11] = [
+    let refused: [(&str, Option<&str>, String, u16); 12] = [
         ("/api/v1/agent/claim", None, ok.to_string(), 401),
         ("/api/v1/agent/claim", Some("wrong"), ok.to_string(), 401),
         ("/api/v1/agent/claim", Some(&app.read), ok.to_string(), 403),
+        // A cron script's token reports runs; it cannot take them.
         (
             "/api/v1/agent/claim",
             Some(&app.ingest),
+            ok.to_string(),
+            403,
+        ),
+        (
+            "/api/v1/agent/claim",
+            Some(&app.agent),
             "{\"agent\":".into(),
             400,
         ),
         (
             "/api/v1/agent/claim",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "Box 1", "wait_ms": 0 }).to_string(),
             422,
         ),
         (
             "/api/v1/agent/claim",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "a1", "lease_ms": 100 }).to_string(),
             422,
         ),
         (
             "/api/v1/agent/claim",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "a1", "wait_ms": 600000 }).to_string(),
             422,
         ),
         (
             "/api/v1/agent/claim",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "a1", "tags": ["GPU"] }).to_string(),
             422,
         ),
         (
             "/api/v1/agent/claim",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "a1", "host": "x" }).to_string(),
             422,
         ),
@@ -451,7 +456,7 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
         ),
         (
             "/api/v1/agent/heartbeat",
-            Some(&app.ingest),
+            Some(&app.agent),
             json!({ "agent": "a1", "executions": ["nope"] }).to_string(),
             422,
         ),
@@ -472,7 +477,7 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
     let (status, _) = app
         .post(
             "/api/v1/agent/heartbeat",
-            &app.ingest,
+            &app.agent,
             &json!({ "agent": "a1", "executions": ids }),
         )
         .await;
@@ -539,14 +544,14 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
         .unwrap();
     assert_eq!(no_token.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_token.stderr).contains("CRONWATCH_TOKEN is not set"));
-    let read_token = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
+    let ingest_token = Command::new(env!("CARGO_BIN_EXE_cronwatch"))
         .args(["agent", "--name", "a1"])
         .env("CRONWATCH_URL", &app.base)
-        .env("CRONWATCH_TOKEN", &app.read)
+        .env("CRONWATCH_TOKEN", &app.ingest)
         .output()
         .await
         .unwrap();
-    assert_eq!(read_token.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&read_token.stderr).contains("403"));
+    assert_eq!(ingest_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&ingest_token.stderr).contains("403"));
     assert_eq!(snapshot(&pool).await, before);
 }

@@ -20,6 +20,9 @@ pub enum Scope {
     Ingest,
     Read,
     Admin,
+    /// A `cronwatch agent`: claims command runs and reports them (ingest), nothing
+    /// else. Kept apart from ingest so that a cron script's token cannot take runs.
+    Agent,
 }
 
 impl Scope {
@@ -28,17 +31,18 @@ impl Scope {
             Self::Ingest => "ingest",
             Self::Read => "read",
             Self::Admin => "admin",
+            Self::Agent => "agent",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Ingest, Self::Read, Self::Admin]
+        [Self::Ingest, Self::Read, Self::Admin, Self::Agent]
             .into_iter()
             .find(|v| v.as_str() == s)
     }
 
     pub fn allows(self, needed: Scope) -> bool {
-        self == Scope::Admin || self == needed
+        self == Scope::Admin || self == needed || (self == Scope::Agent && needed == Scope::Ingest)
     }
 }
 
@@ -319,6 +323,11 @@ mod tests {
         assert!(!Scope::Read.allows(Scope::Ingest));
         assert!(!Scope::Ingest.allows(Scope::Read));
         assert!(!Scope::Ingest.allows(Scope::Admin));
+        // An agent reports what it runs; only it (or an admin) takes runs.
+        assert!(Scope::Agent.allows(Scope::Ingest));
+        assert!(!Scope::Agent.allows(Scope::Read));
+        assert!(!Scope::Ingest.allows(Scope::Agent));
+        assert!(Scope::Admin.allows(Scope::Agent));
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn scope_of(s: ScopeArg) -> Scope {
         ScopeArg::Ingest => Scope::Ingest,
         ScopeArg::Read => Scope::Read,
         ScopeArg::Admin => Scope::Admin,
+        ScopeArg::Agent => Scope::Agent,
     }
 }
 

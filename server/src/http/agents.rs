@@ -1,4 +1,4 @@
-//! The agents' side of `command` jobs (ingest-scoped tokens):
+//! The agents' side of `command` jobs (agent-scoped tokens):
 //! `POST /api/v1/agent/claim` hands the oldest waiting run an agent may take, waiting
 //! up to `wait_ms` for one (204 if none came); `POST /api/v1/agent/heartbeat` renews
 //! the leases of the runs an agent executes and names those it must stop. Types in
@@ -33,13 +33,16 @@ const MAX_HEARTBEAT_RUNS: usize = 1000;
 /// A waiting claim looks again this often even when no event woke it: a run's start
 /// event can be missed (a lagging stream), never the run itself.
 const RECHECK: Duration = Duration::from_secs(2);
+/// The shortest time between two looks of one waiting claim: reports starting by the
+/// thousand each second must not each cost every waiting agent a query.
+const MIN_GAP: Duration = Duration::from_millis(100);
 
 pub async fn claim(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::Ingest)?;
+    caller.require(Scope::Agent)?;
     check_agent(&req.agent)?;
     check_tags("tags", &req.tags).map_err(ApiError::Invalid)?;
     let lease_ms = lease(req.lease_ms)?;
@@ -53,6 +56,7 @@ pub async fn claim(
     let mut events = state.hub.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms as u64);
     loop {
+        let looked = tokio::time::Instant::now();
         if let Some(run) = agent_runs::claim(&state.pool, &req.agent, &req.tags, lease_ms).await? {
             return Ok(Json(run).into_response());
         }
@@ -65,6 +69,7 @@ pub async fn claim(
             // Shutting down: the agent asks again, of this replica's successor.
             () = state.hub.closed() => return Ok(StatusCode::NO_CONTENT.into_response()),
         }
+        tokio::time::sleep_until((looked + MIN_GAP).min(deadline)).await;
     }
 }
 
@@ -73,7 +78,7 @@ pub async fn heartbeat(
     caller: Caller,
     JsonBody(beat): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatAnswer>, ApiError> {
-    caller.require(Scope::Ingest)?;
+    caller.require(Scope::Agent)?;
     check_agent(&beat.agent)?;
     if beat.executions.len() > MAX_HEARTBEAT_RUNS {
         return Err(ApiError::Invalid(format!(

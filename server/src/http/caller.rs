@@ -34,8 +34,8 @@ impl Caller {
     pub fn require(&self, needed: Scope) -> Result<String, ApiError> {
         let (scope, who) = match self {
             Caller::Token(t) => (t.scope, format!("token:{}", t.name)),
-            Caller::User(u) if needed == Scope::Ingest => {
-                return Err(ApiError::Forbidden(format!("user {} cannot report executions; use a token", u.username)))
+            Caller::User(u) if matches!(needed, Scope::Ingest | Scope::Agent) => {
+                return Err(ApiError::Forbidden(format!("user {} cannot report executions or take runs; use a token", u.username)))
             }
             Caller::User(u) => (Self::user_scope(u.role), format!("user:{}", u.username)),
             Caller::Anonymous => {

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub ingest: String,
     pub read: String,
     pub admin: String,
+    pub agent: String,
 }
 
 /// Starts the router and the event pump on 127.0.0.1:0 over `pool`, with one token
@@ -56,6 +57,9 @@ pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
             .await
             .unwrap(),
         admin: tokens::create(&pool, "admin-test", Scope::Admin, None)
+            .await
+            .unwrap(),
+        agent: tokens::create(&pool, "agent-test", Scope::Agent, None)
             .await
             .unwrap(),
     }
