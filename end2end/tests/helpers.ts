@@ -17,7 +17,7 @@ export function psql(sql: string): string {
 }
 
 /** A fresh API token of `scope`, made with `cronwatch token create`. */
-export function token(scope: "ingest" | "read" | "admin"): string {
+export function token(scope: "ingest" | "read" | "admin" | "agent"): string {
   const out = cli(["token", "create", `e2e-${scope}-${Date.now()}-${Math.random()}`, "--scope", scope]);
   return out.trim().split("\n").pop()!;
 }

@@ -1,7 +1,8 @@
 import { createServer, IncomingHttpHeaders } from "node:http";
 import { AddressInfo } from "node:net";
 import { expect, test } from "@playwright/test";
-import { signIn, token } from "./helpers";
+import { spawn } from "node:child_process";
+import { BIN, signIn, token } from "./helpers";
 
 test("an admin runs an http job from its row and watches it end, live", async ({ page, request }) => {
   // The job's endpoint, on loopback: answers JSON after 1.5 s, keeping what it was sent.
@@ -38,7 +39,7 @@ test("an admin runs an http job from its row and watches it end, live", async ({
     const confirm = row.getByRole("button", { name: "Run now" });
     await expect(confirm).toBeHidden();
     await row.locator(".run-now > summary").click();
-    await expect(row.locator(".run-now form").first()).toContainText("Calls qa-analysis-now now. It usually takes 1 min");
+    await expect(row.locator(".run-now form").first()).toContainText("Runs qa-analysis-now now. It usually takes 1 min");
     await row.screenshot({ path: "test-results/run-now-confirm.png" });
     await confirm.click();
 
@@ -109,5 +110,49 @@ test("an admin cancels the run under way from its row; the toast says it ended",
   } finally {
     endpoint.closeAllConnections();
     endpoint.close();
+  }
+});
+
+test("an admin runs a command job; an agent runs it and the toast says how it ended", async ({ page, request, baseURL }) => {
+  const admin = { Authorization: `Bearer ${token("admin")}` };
+  const put = await request.put("/api/v1/jobs/nightly-export", {
+    headers: admin,
+    data: {
+      kind: "command",
+      description: "Exports the day's orders",
+      estimated_duration_ms: 2000,
+      command: { argv: ["sh", "-c", 'sleep 1; echo "exported <b>42</b> orders"; echo \'{"orders": 42}\''] },
+    },
+  });
+  expect(put.status()).toBe(201);
+  // A real agent on this host, with its own token.
+  const agent = spawn(BIN, ["agent", "--name", "e2e-box"], {
+    env: { ...process.env, CRONWATCH_URL: baseURL!, CRONWATCH_TOKEN: token("agent") },
+    stdio: "ignore",
+  });
+  try {
+    await signIn(page);
+    const row = page.locator('tr[data-job="nightly-export"]');
+    await row.locator(".run-now > summary").click();
+    await expect(row.locator(".run-now form").first()).toContainText("Runs nightly-export now. It usually takes 2.0 s");
+    await row.getByRole("button", { name: "Run now" }).click();
+
+    await expect(page).toHaveURL(/\/monitoring\?tab=crons&job=nightly-export&run=[0-9a-f-]{36}#job-nightly-export$/);
+    await expect(row.locator(".badge")).toHaveText("completed", { timeout: 15_000 });
+    const toast = page.getByRole("status").locator(".toast");
+    await expect(toast.locator("span")).toHaveText(/^The run of nightly-export completed in \d+\.\d s\.$/);
+    // The run's modal: the agent as its host, its last JSON line as output, its log
+    // escaped (the markup is shown as text).
+    const run = page.locator("tr[data-execution]").first();
+    await run.click();
+    const dialog = page.getByRole("dialog");
+    await expect(dialog.locator("pre.json")).toContainText('"orders": 42');
+    await expect(dialog).toContainText("exported <b>42</b> orders");
+    await expect(dialog).toContainText("e2e-box");
+    await page.screenshot({ path: "test-results/command-run.png" });
+  } finally {
+    const exited = new Promise((r) => agent.once("exit", r));
+    agent.kill("SIGTERM");
+    await exited;
   }
 });

@@ -101,7 +101,7 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
     }
 }
 
-/// An admin's Run now for a job cronwatch calls, in two steps, as plain HTML: the form
+/// An admin's Run now for a job cronwatch runs (a call, an agent's command), in two steps, as plain HTML: the form
 /// posts, the server starts the run and answers with the page at the job's row, where
 /// the run shows live until its end. Beside it while a run is under way: Cancel run.
 #[component]
@@ -111,13 +111,13 @@ fn RunNow(name: String, display_name: String, estimate: Option<i64>) -> impl Int
         <details class="run-now">
             <summary>"Run now…"</summary>
             <form method="post" action=format!("/monitoring/jobs/{name}/run")>
-                <span class="small">"Calls " <strong>{display_name}</strong> " now." {takes} " "</span>
+                <span class="small">"Runs " <strong>{display_name}</strong> " now." {takes} " "</span>
                 <button type="submit">"Run now"</button>
             </form>
             // Shown while the row says running (style sheet), without costing the bundle
             // a reactive view.
             <form class="cancel-run" method="post" action=format!("/monitoring/jobs/{name}/cancel")>
-                <span class="small">"Or stop the run under way: its call is dropped. "</span>
+                <span class="small">"Or stop the run under way. "</span>
                 <button type="submit">"Cancel run"</button>
             </form>
         </details>
