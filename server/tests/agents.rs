@@ -188,12 +188,7 @@ async fn an_agent_runs_command_jobs_and_reports_their_end(pool: PgPool) {
         html.contains("action=\"/monitoring/jobs/nightly/run\""),
         "{html}"
     );
-    let resp = admin
-        .post(app.url("/monitoring/jobs/nightly/run"))
-        .header("origin", &app.base)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.post_form(&admin, "/monitoring/jobs/nightly/run").await;
     assert_eq!(resp.status(), 303);
     let id: uuid::Uuid = sqlx::query_scalar(
         "select e.id from executions e join jobs j on j.id = e.job_id
@@ -400,64 +395,62 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
     run_now(&app, "queued").await;
     let before = snapshot(&pool).await;
 
-    let ok = json!({ "agent": "a1", "wait_ms": 0 });
+    let ok = json!({ "agent": "a1", "wait_ms": 0 }).to_string();
+    const CLAIM: &str = "/api/v1/agent/claim";
+    const BEAT: &str = "/api/v1/agent/heartbeat";
+    let (agent, read, ingest) = (
+        Some(app.agent.as_str()),
+        Some(app.read.as_str()),
+        Some(app.ingest.as_str()),
+    );
+    let body = |v: Value| v.to_string();
     let refused: [(&str, Option<&str>, String, u16); 12] = [
-        ("/api/v1/agent/claim", None, ok.to_string(), 401),
-        ("/api/v1/agent/claim", Some("wrong"), ok.to_string(), 401),
-        ("/api/v1/agent/claim", Some(&app.read), ok.to_string(), 403),
+        (CLAIM, None, ok.clone(), 401),
+        (CLAIM, Some("wrong"), ok.clone(), 401),
+        (CLAIM, read, ok.clone(), 403),
         // A cron script's token reports runs; it cannot take them.
+        (CLAIM, ingest, ok.clone(), 403),
+        (CLAIM, agent, "{\"agent\":".into(), 400),
         (
-            "/api/v1/agent/claim",
-            Some(&app.ingest),
-            ok.to_string(),
+            CLAIM,
+            agent,
+            body(json!({ "agent": "Box 1", "wait_ms": 0 })),
+            422,
+        ),
+        (
+            CLAIM,
+            agent,
+            body(json!({ "agent": "a1", "lease_ms": 100 })),
+            422,
+        ),
+        (
+            CLAIM,
+            agent,
+            body(json!({ "agent": "a1", "wait_ms": 600000 })),
+            422,
+        ),
+        (
+            CLAIM,
+            agent,
+            body(json!({ "agent": "a1", "tags": ["GPU"] })),
+            422,
+        ),
+        (
+            CLAIM,
+            agent,
+            body(json!({ "agent": "a1", "host": "x" })),
+            422,
+        ),
+        (
+            BEAT,
+            read,
+            body(json!({ "agent": "a1", "executions": [] })),
             403,
         ),
         (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            "{\"agent\":".into(),
-            400,
-        ),
-        (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            json!({ "agent": "Box 1", "wait_ms": 0 }).to_string(),
-            422,
-        ),
-        (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            json!({ "agent": "a1", "lease_ms": 100 }).to_string(),
-            422,
-        ),
-        (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            json!({ "agent": "a1", "wait_ms": 600000 }).to_string(),
-            422,
-        ),
-        (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            json!({ "agent": "a1", "tags": ["GPU"] }).to_string(),
-            422,
-        ),
-        (
-            "/api/v1/agent/claim",
-            Some(&app.agent),
-            json!({ "agent": "a1", "host": "x" }).to_string(),
-            422,
-        ),
-        (
-            "/api/v1/agent/heartbeat",
-            Some(&app.read),
-            json!({ "agent": "a1", "executions": [] }).to_string(),
-            403,
-        ),
-        (
-            "/api/v1/agent/heartbeat",
-            Some(&app.agent),
-            json!({ "agent": "a1", "executions": ["nope"] }).to_string(),
+            BEAT,
+            agent,
+            body(json!({ "agent": "a1", "executions": ["nope"] })),
             422,
         ),
     ];

@@ -623,12 +623,6 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     let def = json!({ "http": { "url": format!("{base}/ok") }, "estimated_duration_ms": 5000 });
     http_job(&app, "monitor-openai", def).await;
     app.start("reports-only").await;
-    let post = |browser: &reqwest::Client, job: &str| {
-        browser
-            .post(app.url(&format!("/monitoring/jobs/{job}/run")))
-            .header("origin", &app.base)
-            .send()
-    };
 
     let admin = common::signed_in(&app, &pool, "ann", Role::Admin).await;
     let html = common::monitoring_html(&app, &admin, &[]).await;
@@ -645,7 +639,9 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
         "reporting jobs have none"
     );
 
-    let resp = post(&admin, "monitor-openai").await.unwrap();
+    let resp = app
+        .post_form(&admin, "/monitoring/jobs/monitor-openai/run")
+        .await;
     assert_eq!(resp.status(), 303);
     let (id, by): (uuid::Uuid, String) =
         sqlx::query_as("select id, triggered_by from executions where trigger = 'manual'")
@@ -682,7 +678,9 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     );
 
     // Refusals come back as a page with the reason, and the status.
-    let resp = post(&admin, "monitor-openai").await.unwrap();
+    let resp = app
+        .post_form(&admin, "/monitoring/jobs/monitor-openai/run")
+        .await;
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().contains_key("retry-after"));
     let page = resp.text().await.unwrap();
@@ -692,9 +690,12 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
         page.contains("href=\"/monitoring?tab=crons&amp;job=monitor-openai#job-monitor-openai\""),
         "{page}"
     );
-    let resp = post(&admin, "%3Cscript%3Ealert(1)%3C%2Fscript%3E")
-        .await
-        .unwrap();
+    let resp = app
+        .post_form(
+            &admin,
+            "/monitoring/jobs/%3Cscript%3Ealert(1)%3C%2Fscript%3E/run",
+        )
+        .await;
     assert_eq!(resp.status(), 404);
     let resp_csp = resp
         .headers()
@@ -715,7 +716,12 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     let html = common::monitoring_html(&app, &viewer, &[]).await;
     assert!(!html.contains("/run\""), "no button for viewers");
     let before = snapshot(&pool).await;
-    assert_eq!(post(&viewer, "monitor-openai").await.unwrap().status(), 403);
+    assert_eq!(
+        app.post_form(&viewer, "/monitoring/jobs/monitor-openai/run")
+            .await
+            .status(),
+        403
+    );
     // From another site, not even an admin's browser starts a run.
     let resp = admin
         .post(app.url("/monitoring/jobs/monitor-openai/run"))
@@ -933,12 +939,6 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
 async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPool) {
     use app::model::Role;
     let (app, endpoint) = with_slow_job(&pool, "slower").await;
-    let post = |browser: &reqwest::Client, job: &str, what: &str| {
-        browser
-            .post(app.url(&format!("/monitoring/jobs/{job}/{what}")))
-            .header("origin", &app.base)
-            .send()
-    };
     let admin = common::signed_in(&app, &pool, "ann", Role::Admin).await;
     let html = common::monitoring_html(&app, &admin, &[]).await;
     assert!(
@@ -948,15 +948,25 @@ async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPo
 
     // Nothing under way: refused, saying so.
     let before = snapshot(&pool).await;
-    let resp = post(&admin, "slow", "cancel").await.unwrap();
+    let resp = app.post_form(&admin, "/monitoring/jobs/slow/cancel").await;
     assert_eq!(resp.status(), 409);
     let page = resp.text().await.unwrap();
     assert!(page.contains("slow was not cancelled"), "{page}");
     assert!(page.contains("has no run under way"), "{page}");
-    assert_eq!(post(&admin, "nope", "cancel").await.unwrap().status(), 404);
+    assert_eq!(
+        app.post_form(&admin, "/monitoring/jobs/nope/cancel")
+            .await
+            .status(),
+        404
+    );
     assert_eq!(snapshot(&pool).await, before);
 
-    assert_eq!(post(&admin, "slow", "run").await.unwrap().status(), 303);
+    assert_eq!(
+        app.post_form(&admin, "/monitoring/jobs/slow/run")
+            .await
+            .status(),
+        303
+    );
     called(&endpoint, 1).await;
     let id: uuid::Uuid = sqlx::query_scalar("select id from executions")
         .fetch_one(&pool)
@@ -966,7 +976,12 @@ async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPo
     // Neither a viewer nor another site cancels it.
     let viewer = common::signed_in(&app, &pool, "vic", Role::Viewer).await;
     let before = snapshot(&pool).await;
-    assert_eq!(post(&viewer, "slow", "cancel").await.unwrap().status(), 403);
+    assert_eq!(
+        app.post_form(&viewer, "/monitoring/jobs/slow/cancel")
+            .await
+            .status(),
+        403
+    );
     let resp = admin
         .post(app.url("/monitoring/jobs/slow/cancel"))
         .header("origin", "https://evil.example")
@@ -976,7 +991,7 @@ async fn the_dashboard_form_cancels_the_run_under_way_for_admins_only(pool: PgPo
     assert_eq!(resp.status(), 403);
     assert_eq!(snapshot(&pool).await, before);
 
-    let resp = post(&admin, "slow", "cancel").await.unwrap();
+    let resp = app.post_form(&admin, "/monitoring/jobs/slow/cancel").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(
         resp.headers()[reqwest::header::LOCATION],

@@ -106,6 +106,17 @@ impl TestApp {
         status_json(self.get_raw(path, Some(token)).await).await
     }
 
+    /// POSTs an empty dashboard form to `path` from `browser`, as the site's own page
+    /// does (same origin).
+    pub async fn post_form(&self, browser: &reqwest::Client, path: &str) -> reqwest::Response {
+        browser
+            .post(self.url(path))
+            .header("origin", &self.base)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Execution `id` once it has ended (waits up to 20 s).
     pub async fn ended(&self, id: &str) -> Value {
         for _ in 0..200 {
