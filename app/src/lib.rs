@@ -16,6 +16,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod http_call;
 #[cfg(feature = "ssr")]
+pub mod params;
+#[cfg(feature = "ssr")]
 pub mod schedule;
 #[cfg(feature = "ssr")]
 pub mod state;

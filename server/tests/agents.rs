@@ -548,3 +548,47 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
     assert!(String::from_utf8_lossy(&ingest_token.stderr).contains("403"));
     assert_eq!(snapshot(&pool).await, before);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_command_gets_its_parameters_in_its_environment_never_in_its_argv(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let marker = std::env::temp_dir().join(format!("cronwatch-param-{}", uuid::Uuid::new_v4()));
+    let script = "printf '%s|%s|%s\\n' \"$CRONWATCH_PARAM_TARGET\" \"$CRONWATCH_PARAM_COUNT\" \
+                  \"$CRONWATCH_PARAMS\"";
+    let params = json!([
+        { "name": "target", "required": true },
+        { "name": "count", "type": "integer", "default": 2 }
+    ]);
+    command_job(
+        &app,
+        "sync",
+        &["sh", "-c", script],
+        json!({ "params": params }),
+    )
+    .await;
+    let _agent = agent(&app, "box-p", &[]);
+
+    // A value that a shell would run stays a value: the command prints it as given.
+    let hostile = format!("$(touch {m}); touch {m}", m = marker.display());
+    let body = json!({ "params": { "target": hostile } });
+    let (status, run) = app.post("/api/v1/jobs/sync/run", &app.admin, &body).await;
+    assert_eq!(status, 202, "{run}");
+    let done = app.ended(run["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let all = json!({ "target": hostile, "count": 2 });
+    assert_eq!(done["log_tail"], format!("{hostile}|2|{all}\n"));
+    assert_eq!(done["params"], all);
+    assert!(!marker.exists(), "the value was never run");
+
+    // What a claim carries (raw, as an agent sees it): the values beside the argv. The
+    // job asks for a tag the running agent lacks, so the raw claim takes it.
+    let extra = json!({ "params": params, "agent_tags": ["raw"] });
+    command_job(&app, "tagged", &["true"], extra).await;
+    let body = json!({ "params": { "target": "b" } });
+    let (status, run) = app.post("/api/v1/jobs/tagged/run", &app.admin, &body).await;
+    assert_eq!(status, 202, "{run}");
+    let (status, claim) = claim(&app, "box-raw", &["raw"], 5000).await;
+    assert_eq!(status, 200, "{claim}");
+    assert_eq!(claim["execution_id"], run["id"]);
+    assert_eq!(claim["params"], json!({ "target": "b", "count": 2 }));
+}

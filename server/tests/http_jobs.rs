@@ -28,20 +28,20 @@ const SECRET: &str = "s3cret-value";
 /// its first call), `/refused` 422 with a JSON reason,
 /// `/slow` after 3 s (`/slower` 30 s), `/moved` a redirect.
 #[derive(Clone, Default)]
-struct Endpoint {
+pub(crate) struct Endpoint {
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
 #[derive(Clone, Debug)]
-struct Call {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Call {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Value,
 }
 
 impl Endpoint {
     /// The endpoint and its base URL.
-    async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let me = Endpoint::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -52,7 +52,7 @@ impl Endpoint {
         (me, base)
     }
 
-    fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -96,7 +96,7 @@ async fn answer(
 }
 
 /// A server that knows [`SECRET_VAR`] (and nothing else of the environment).
-async fn spawn(pool: &PgPool) -> TestApp {
+pub(crate) async fn spawn(pool: &PgPool) -> TestApp {
     let config = Config {
         job_secrets: JobSecrets::from_pairs([(SECRET_VAR.to_string(), SECRET.to_string())]),
         ..Config::default()
@@ -119,7 +119,7 @@ async fn with_slow_job(pool: &PgPool, path: &str) -> (TestApp, Endpoint) {
 }
 
 /// Declares `def` (with its `http` call) as http job `name`; asserts it is created.
-async fn http_job(app: &TestApp, name: &str, mut def: Value) {
+pub(crate) async fn http_job(app: &TestApp, name: &str, mut def: Value) {
     def["kind"] = json!("http");
     assert_eq!(app.put_job(name, &def).await, 201, "{def}");
 }
@@ -570,13 +570,7 @@ async fn a_call_whose_replica_died_is_ended_by_the_sweeper(pool: PgPool) {
     let (job, http) = server::runner::lock_runnable(&mut tx, "orphaned")
         .await
         .unwrap();
-    let spec = server::runner::RunSpec {
-        trigger: app::model::Trigger::Manual,
-        triggered_by: "user:ann".into(),
-        scheduled_for: None,
-        run_key: None,
-        attempt: 1,
-    };
+    let spec = server::runner::RunSpec::asked(app::model::Trigger::Manual, "user:ann", None);
     let orphan = server::runner::start(&mut tx, job, http, spec)
         .await
         .unwrap()
@@ -709,7 +703,7 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
     assert!(!page.contains("<script>"), "{page}");
     assert_eq!(
         resp_csp.as_deref(),
-        Some("default-src 'none'; style-src 'self'")
+        Some("default-src 'none'; style-src 'self'; form-action 'self'")
     );
 
     let viewer = common::signed_in(&app, &pool, "vic", Role::Viewer).await;
@@ -900,13 +894,7 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
         .unwrap();
     let mut tx = pool.begin().await.unwrap();
     let (job, how) = runner::lock_runnable(&mut tx, "slow").await.unwrap();
-    let spec = RunSpec {
-        trigger: app::model::Trigger::Api,
-        triggered_by: "test".into(),
-        scheduled_for: None,
-        run_key: None,
-        attempt: 1,
-    };
+    let spec = RunSpec::asked(app::model::Trigger::Api, "test", None);
     let started = runner::start(&mut tx, job, how, spec)
         .await
         .unwrap()

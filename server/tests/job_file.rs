@@ -299,6 +299,12 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
             "retries": 2,
             "retry_backoff_ms": 5000,
         },
+        "params": [
+            { "name": "db", "type": "string", "description": "which \"db\" # ]", "default": "app" },
+            { "name": "ratio", "type": "number", "default": 0.5 },
+            { "name": "full", "type": "boolean", "required": true },
+            { "name": "mode", "type": "string", "choices": ["a b", "c"] }
+        ],
     });
     assert_eq!(app.put_job("odd-command", &command).await, 201);
     app.start("reported-only").await;
@@ -332,6 +338,7 @@ async fn export_writes_a_file_that_syncs_back_unchanged(pool: PgPool) {
     let (_, job) = app.get("/api/v1/jobs/odd-command", &app.read).await;
     assert_eq!(job["kind"], command["kind"]);
     assert_eq!(job["command"], command["command"]);
+    assert_eq!(job["params"], command["params"]);
     std::fs::remove_file(&file).unwrap();
 }
 

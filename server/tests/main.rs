@@ -27,6 +27,7 @@ mod ping_logs;
 mod ping_runs;
 mod read_api;
 mod report_batches;
+mod run_params;
 mod run_wrapper;
 mod security_headers;
 mod sessions;

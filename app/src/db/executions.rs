@@ -82,6 +82,7 @@ struct Row {
     output: Option<serde_json::Value>,
     output_truncated: bool,
     log_tail: Option<String>,
+    params: Option<serde_json::Value>,
 }
 
 impl Row {
@@ -110,6 +111,7 @@ impl Row {
                 output: self.output,
                 output_truncated: self.output_truncated,
                 log_tail: self.log_tail,
+                params: self.params,
             },
         }
     }
@@ -120,7 +122,7 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>, sqlx::E
         Row,
         "select e.id, j.name as job, e.status, e.trigger, e.triggered_by, e.started_at,
                 e.completed_at, e.duration_ms, e.exit_code, e.error_message, e.attempt, e.host,
-                e.scheduled_for, e.output, e.output_truncated, e.log_tail
+                e.scheduled_for, e.output, e.output_truncated, e.log_tail, e.params
          from executions e join jobs j on j.id = e.job_id
          where e.id = $1",
         id

@@ -12,6 +12,7 @@ use crate::model::{
     name_order, ChangeEvent, CommandSpec, ExecutionStatus, HttpCall, Job, JobKind, JobRemoval,
     DASHBOARD_HOURS,
 };
+use crate::params::ParamSpec;
 use crate::schedule::Schedule;
 use crate::validate::{is_valid_name, refuse_nul};
 
@@ -39,6 +40,9 @@ pub struct JobDefinition {
     /// What an agent runs; required for (and only for) kind `command`.
     #[serde(default)]
     pub command: Option<CommandSpec>,
+    /// The parameters a run may be given (only jobs cronwatch runs take any).
+    #[serde(default)]
+    pub params: Vec<ParamSpec>,
 }
 
 fn yes() -> bool {
@@ -119,6 +123,15 @@ impl JobDefinition {
             }
             (JobKind::External, ..) => {}
         }
+        if !self.params.is_empty() && self.kind == JobKind::External {
+            return Err(ApiError::Invalid(
+                "params are for jobs cronwatch runs (kind \"http\" or \"command\"): an \
+                 external job starts itself and is given none"
+                    .into(),
+            ));
+        }
+        crate::params::check_specs(&self.params, self.schedule.is_some())
+            .map_err(ApiError::Invalid)?;
         let tz = self.timezone.as_deref().unwrap_or("UTC");
         match &self.schedule {
             Some(expr) => Schedule::parse(expr, tz)
@@ -161,6 +174,7 @@ impl JobDefinition {
             && job.tags == self.tags
             && job.http == self.http
             && job.command.as_deref() == self.command.as_ref()
+            && job.params == self.params
     }
 }
 
@@ -180,6 +194,7 @@ impl From<&Job> for JobDefinition {
             tags: job.tags.clone(),
             http: job.http.clone(),
             command: job.command.as_deref().cloned(),
+            params: job.params.clone(),
         }
     }
 }
@@ -285,6 +300,7 @@ pub struct JobRow {
     pub ping_key: Uuid,
     pub http: Option<serde_json::Value>,
     pub command: Option<serde_json::Value>,
+    pub params: Option<serde_json::Value>,
 }
 
 impl JobRow {
@@ -309,6 +325,10 @@ impl JobRow {
             consecutive_failures: self.consecutive_failures,
             http: self.http.and_then(|v| serde_json::from_value(v).ok()),
             command: self.command.and_then(|v| serde_json::from_value(v).ok()),
+            params: self
+                .params
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -322,7 +342,7 @@ pub async fn find_by_name(
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command, params,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where name = $1",
@@ -338,7 +358,7 @@ pub async fn find_by_ping_key(pool: &PgPool, key: Uuid) -> Result<Option<JobRow>
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command, params,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs where ping_key = $1",
@@ -385,7 +405,7 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Job>, sqlx::Error> {
         JobRow,
         "select id, name, display_name, description, kind, schedule, timezone, enabled,
                 timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at,
-                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command,
+                last_execution_id, last_started_at, last_status, consecutive_failures, ping_key, http, command, params,
                 (select e.duration_ms from executions e where e.id = jobs.last_execution_id)
                     as last_duration_ms
          from jobs"
@@ -417,15 +437,16 @@ pub async fn put(
     // editing a description must not excuse a run that is late.
     let row = sqlx::query!(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
-                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http, command)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                           timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http, command,
+                           params)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          on conflict (name) do update set
            display_name = excluded.display_name, description = excluded.description,
            kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,
            enabled = excluded.enabled, timeout_ms = excluded.timeout_ms,
            grace_ms = excluded.grace_ms, estimated_duration_ms = excluded.estimated_duration_ms,
            tags = excluded.tags, http = excluded.http, command = excluded.command,
-           updated_at = now(),
+           params = excluded.params, updated_at = now(),
            next_run_at = case when jobs.schedule is not distinct from excluded.schedule
                                    and jobs.timezone = excluded.timezone
                                    and jobs.enabled = excluded.enabled
@@ -449,6 +470,7 @@ pub async fn put(
         def.command
             .as_ref()
             .map(|c| serde_json::to_value(c).unwrap_or_default()),
+        (!def.params.is_empty()).then(|| serde_json::to_value(&def.params).unwrap_or_default()),
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -10,6 +10,7 @@ pub mod executions;
 pub mod jobs;
 pub mod output_caps;
 pub mod pings;
+pub mod planned_runs;
 pub mod stats;
 pub mod sweeps;
 pub mod tokens;

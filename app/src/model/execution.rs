@@ -128,6 +128,10 @@ pub struct ExecutionDetails {
     /// True when the reported output exceeded the cap and was replaced (see the API docs).
     pub output_truncated: bool,
     pub log_tail: Option<String>,
+    /// The parameters cronwatch ran it with (defaults filled in), for a job that
+    /// declares any.
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
 }
 
 /// A page of executions with the cursor of the next page, if any.

@@ -65,6 +65,10 @@ pub struct Job {
     #[cfg(feature = "ssr")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Box<CommandSpec>>,
+    /// The parameters a run may be given. Server-side only, as `http`.
+    #[cfg(feature = "ssr")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<crate::params::ParamSpec>,
 }
 
 /// How cronwatch runs an `http` job: a POST to `url` (the body names the job and the
@@ -127,6 +131,8 @@ impl Job {
             http: None,
             #[cfg(feature = "ssr")]
             command: None,
+            #[cfg(feature = "ssr")]
+            params: vec![],
         }
     }
 }

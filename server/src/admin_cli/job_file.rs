@@ -158,5 +158,11 @@ fn declaration_of(job: &Job) -> toml::Table {
             put("command", toml::Value::Table(spec));
         }
     }
+    if !job.params.is_empty() {
+        // An array of tables (`[[jobs.NAME.params]]`); defaults are never null.
+        if let Ok(params) = toml::Value::try_from(&job.params) {
+            put("params", params);
+        }
+    }
     t
 }

@@ -67,13 +67,27 @@ impl Finished {
 /// Runs `claim`'s command to its end, its timeout, or a stop.
 pub async fn execute(claim: &Claim, mut stop: watch::Receiver<Option<Stop>>) -> Finished {
     let clock = Instant::now();
-    let mut child = match Command::new(&claim.argv[0])
+    let mut command = Command::new(&claim.argv[0]);
+    command
         .args(&claim.argv[1..])
         .env("CRONWATCH_EXECUTION_ID", claim.execution_id.to_string())
         .env("CRONWATCH_JOB", &claim.job)
         .env("CRONWATCH_ATTEMPT", claim.attempt.to_string())
         // The agent's credential is not the command's to use.
-        .env_remove("CRONWATCH_TOKEN")
+        .env_remove("CRONWATCH_TOKEN");
+    // Parameters by environment, never spliced into argv: a value cannot become an
+    // option or a second command. All of them as one JSON object too.
+    if let Some(params) = &claim.params {
+        command.env(
+            "CRONWATCH_PARAMS",
+            serde_json::Value::Object(params.clone()).to_string(),
+        );
+        for (name, value) in params {
+            let var = format!("CRONWATCH_PARAM_{}", name.to_ascii_uppercase());
+            command.env(var, app::params::as_text(value));
+        }
+    }
+    let mut child = match command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -39,6 +39,10 @@ pub struct Claim {
     pub attempt: i32,
     /// Renew the lease (heartbeat) well within this.
     pub lease_ms: i64,
+    /// The values of the job's parameters, for a job that declares any: the command
+    /// gets each as `CRONWATCH_PARAM_<NAME>`, and all as `CRONWATCH_PARAMS` (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<app::params::Params>,
 }
 
 /// `POST /api/v1/agent/heartbeat`: the runs this agent is executing; their leases are

@@ -90,13 +90,7 @@ const FEEDER: &str = "cronwatch:demo";
 async fn start_run(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
     let (job, how) = runner::lock_runnable(&mut tx, job.name).await?;
-    let spec = RunSpec {
-        trigger: Trigger::Api,
-        triggered_by: FEEDER.into(),
-        scheduled_for: None,
-        run_key: None,
-        attempt: 1,
-    };
+    let spec = RunSpec::asked(Trigger::Api, FEEDER, None);
     let started = runner::start(&mut tx, job, how, spec).await?;
     tx.commit().await?;
     if let Some(run) = started {

@@ -163,6 +163,7 @@ pub async fn install(pool: &sqlx::PgPool, base: &str) -> anyhow::Result<Installe
                 ..HttpCall::default()
             }),
             command: None,
+            params: vec![],
         };
         let mut tx = pool.begin().await?;
         jobs::put(&mut tx, j.name, def).await?;

@@ -14,8 +14,8 @@ use app::model::ExecutionSummary;
 use app::state::AppState;
 
 use super::caller::Caller;
+use super::forms::form_answer;
 use super::ingest::parse_execution_id;
-use super::run_now::form_answer;
 use crate::runner;
 
 pub async fn cancel(

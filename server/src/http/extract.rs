@@ -101,6 +101,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out (an empty body is `T::default()`), read whole but
+/// parsed by the handler ([`OptionalJson::parse`]) once it has checked the caller: a
+/// stranger learns nothing from how a body is refused. Errors as [`JsonBody`].
+pub struct OptionalJson(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let BodyBytes(bytes) = BodyBytes::from_request(req, state).await?;
+        Ok(OptionalJson(bytes))
+    }
+}
+
+impl OptionalJson {
+    pub fn parse<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.0.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        parse_json(&self.0)
+    }
+}
+
 /// Query parameters as a handler receives them: parsed, or axum's rejection, so that
 /// the handler checks the caller first and only then answers a bad query.
 pub type QueryParams<T> = Result<Query<T>, QueryRejection>;

@@ -10,12 +10,15 @@ pub mod cancel;
 pub mod compat;
 pub mod events;
 pub mod extract;
+pub mod forms;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod ping;
+pub mod planned;
 pub mod read;
 pub mod run_now;
+pub mod run_page;
 pub mod session_activity;
 pub mod session_store;
 
@@ -58,7 +61,14 @@ pub fn router(state: AppState) -> Router {
             "/monitoring/jobs/{name}/ping-key",
             post(jobs::regenerate_ping_key_form),
         )
-        .route("/monitoring/jobs/{name}/run", post(run_now::run_form))
+        .route(
+            "/monitoring/jobs/{name}/run",
+            get(run_page::page).post(run_page::run_form),
+        )
+        .route(
+            "/monitoring/planned-runs/{id}/cancel",
+            post(run_page::cancel_plan_form),
+        )
         .route("/monitoring/jobs/{name}/cancel", post(cancel::cancel_form))
         .merge(site_routes(&state))
         .layer(middleware::from_fn(auth::guard_pages))
@@ -123,6 +133,11 @@ fn api_routes() -> Router<AppState> {
         .route("/v1/jobs/{name}/pause", post(jobs::pause))
         .route("/v1/jobs/{name}/resume", post(jobs::resume))
         .route("/v1/jobs/{name}/run", post(run_now::run))
+        .route("/v1/planned-runs", get(planned::list))
+        .route(
+            "/v1/planned-runs/{id}",
+            get(planned::get).delete(planned::cancel),
+        )
         .route(
             "/v1/jobs/{name}/ping-key",
             get(jobs::get_ping_key).post(jobs::regenerate_ping_key),

@@ -1,26 +1,34 @@
-//! `POST /api/v1/jobs/{name}/run`: an admin runs an `http` job now. Answers 202 with
-//! the started run at once; the call is made in the background and its end arrives
-//! like any other (live pages see it flip). Refused while the job is running (409,
-//! naming the run) and beyond 1 run a job per 30 s or 10 runs a minute in all (429):
-//! counted from the runs recorded, so the limits hold across replicas and restarts.
-//! Audited as `job.run`. The dashboard's Run now button posts the same as a form.
+//! `POST /api/v1/jobs/{name}/run`: an admin runs an `http` or `command` job now, or
+//! plans a run for later. The body is optional: `{"params": {…}, "at": "RFC 3339"}`.
+//!
+//! Now: answers 202 with the started run at once; the call is made (or the command
+//! queued for an agent) in the background and its end arrives like any other. Refused
+//! while the job is running (409, naming the run) and beyond 1 run a job per 30 s or 10
+//! runs a minute in all (429): counted from the runs recorded, so the limits hold
+//! across replicas and restarts. Audited as `job.run`.
+//!
+//! Later (`at`): answers 201 with the planned run (see `app::db::planned_runs`), which
+//! the scheduler starts at its time; audited as `job.plan`. Either way the parameters
+//! are checked against the job's declaration first (422 saying what to fix).
 
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_SECURITY_POLICY, RETRY_AFTER};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::header::LOCATION;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use html_escape::{encode_double_quoted_attribute, encode_text};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::PgConnection;
 
+use app::db::planned_runs::{self, PlannedRun};
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
-use app::model::{job_row_anchor, ExecutionSummary, Trigger};
-use app::pages::dashboard::RUN_PARAM;
+use app::model::{ExecutionSummary, Trigger};
+use app::params::{self, Params};
 use app::state::AppState;
-use app::validate::encode_query_value;
 
 use super::caller::Caller;
+use super::extract::OptionalJson;
 use crate::locks;
 use crate::runner::{self, RunSpec};
 
@@ -29,116 +37,73 @@ const PER_JOB_SECS: i64 = 30;
 /// Manual runs in all per minute.
 const PER_MINUTE: i64 = 10;
 
+/// Body of `POST /api/v1/jobs/{name}/run`; none runs the job now with its defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// Values of the parameters the job declares.
+    #[serde(default)]
+    pub params: Params,
+    /// When to run it, if not now.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What a run request did.
+pub enum Asked {
+    Ran(ExecutionSummary),
+    Planned(PlannedRun),
+}
+
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
+    body: OptionalJson,
 ) -> Result<Response, ApiError> {
-    let execution = start(&state, &caller, &name).await?;
-    Ok((StatusCode::ACCEPTED, Json(execution)).into_response())
-}
-
-/// `POST /monitoring/jobs/{name}/run`: the dashboard's Run now button, a plain form.
-/// Back to the page at the job's row, its executions listed, where the run shows live
-/// (and a toast says when it has ended);
-/// a refusal is a short page saying why, with the way back.
-pub async fn run_form(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Response {
-    form_answer(&name, "was not run", start(&state, &caller, &name).await)
-}
-
-/// A dashboard form's answer: back to the page at job `name`'s row, its executions
-/// listed, naming the run (a toast says when it has ended); or the refusal page.
-pub fn form_answer(
-    name: &str,
-    refused: &str,
-    result: Result<ExecutionSummary, ApiError>,
-) -> Response {
-    let back = |run: Option<&ExecutionSummary>| {
-        let run = run.map_or(String::new(), |r| format!("&{RUN_PARAM}={}", r.id));
-        format!(
-            "/monitoring?tab=crons&job={}{run}#{}",
-            encode_query_value(name),
-            job_row_anchor(name)
-        )
-    };
-    match result {
-        Ok(run) => Redirect::to(&back(Some(&run))).into_response(),
-        Err(e) => refusal_page(name, refused, &e, &back(None)),
-    }
-}
-
-/// Starts a run of job `name` for an admin, audited, and has its call made.
-async fn start(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-) -> Result<ExecutionSummary, ApiError> {
     let who = caller.require(Scope::Admin)?;
-    let mut tx = state.pool.begin().await?;
-    let (job, how) = runner::lock_runnable(&mut tx, name).await?;
-    check_limits(&mut tx, name).await?;
-    let spec = RunSpec {
-        trigger: Trigger::Manual,
-        triggered_by: who.clone(),
-        scheduled_for: None,
-        run_key: None,
-        attempt: 1,
-    };
-    let started = runner::start(&mut tx, job, how, spec)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a run without a run key was a repeat".into()))?;
-    let execution = started.execution.clone();
-    let details = serde_json::json!({ "execution_id": execution.id });
-    audit::record(&mut *tx, &who, "job.run", Some(name), None, details).await?;
-    tx.commit().await?;
-    started.launch(state);
-    Ok(execution)
+    let request: RunRequest = body.parse()?;
+    Ok(match ask(&state, &who, &name, request).await? {
+        Asked::Ran(execution) => (StatusCode::ACCEPTED, Json(execution)).into_response(),
+        Asked::Planned(plan) => {
+            let at = format!("/api/v1/planned-runs/{}", plan.id);
+            (StatusCode::CREATED, [(LOCATION, at)], Json(plan)).into_response()
+        }
+    })
 }
 
-/// The page a refused form post gets ("NAME was not run"), with the refusal's status
-/// (and Retry-After).
-fn refusal_page(name: &str, refused: &str, e: &ApiError, back: &str) -> Response {
-    let shown = match e {
-        // Details of these are for the log, not the page.
-        ApiError::Internal(_) | ApiError::Unavailable(_) => {
-            tracing::warn!(error = %e, job = name, "dashboard form failed");
-            "cronwatch could not do it; try again in a moment.".to_string()
-        }
-        e => e.to_string(),
+/// Runs job `name` for admin `who` now, or plans its run, as `request` says; audited.
+pub async fn ask(
+    state: &AppState,
+    who: &str,
+    name: &str,
+    request: RunRequest,
+) -> Result<Asked, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let Some(at) = request.at else {
+        let (job, how) = runner::lock_runnable(&mut tx, name).await?;
+        let values = params::resolve(&job.params, &request.params).map_err(ApiError::Invalid)?;
+        check_limits(&mut tx, name).await?;
+        let spec = RunSpec::asked(Trigger::Manual, who, values.clone());
+        let started = runner::start(&mut tx, job, how, spec)
+            .await?
+            .ok_or_else(|| ApiError::Internal("a run without a run key was a repeat".into()))?;
+        let execution = started.execution.clone();
+        let details = serde_json::json!({ "execution_id": execution.id, "params": values });
+        audit::record(&mut *tx, who, "job.run", Some(name), None, details).await?;
+        tx.commit().await?;
+        started.launch(state);
+        return Ok(Asked::Ran(execution));
     };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Refused · cronwatch</title><link rel=\"stylesheet\" href=\"/pkg/cronwatch.css\">\
-         </head><body><main class=\"refusal\"><h1>{} {}</h1><p>{}</p>\
-         <p><a href=\"{}\">Back to the dashboard</a></p></main></body></html>",
-        encode_text(name),
-        encode_text(refused),
-        encode_text(&shown),
-        encode_double_quoted_attribute(back)
-    );
-    let mut resp = (
-        StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        Html(html),
-    )
-        .into_response();
-    // Nothing on it runs or loads but the style sheet.
-    resp.headers_mut().insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'"),
-    );
-    if let ApiError::RateLimited {
-        retry_after_secs, ..
-    } = e
-    {
-        resp.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-    }
-    resp
+    // Planning while the job runs is fine: the plan waits for its time (and its turn).
+    let (job, _) = runner::lock_job(&mut tx, name).await?;
+    let values = params::resolve(&job.params, &request.params).map_err(ApiError::Invalid)?;
+    let plan = planned_runs::plan(&mut tx, name, at, values.as_ref(), who).await?;
+    let details = serde_json::json!({
+        "planned_run_id": plan.id, "run_at": plan.run_at, "params": values
+    });
+    audit::record(&mut *tx, who, "job.plan", Some(name), None, details).await?;
+    tx.commit().await?;
+    Ok(Asked::Planned(plan))
 }
 
 /// 429 with the seconds to wait, if a manual run now would exceed a limit.
@@ -151,11 +116,11 @@ async fn check_limits(tx: &mut PgConnection, name: &str) -> Result<(), ApiError>
         "select
            (select extract(epoch from max(e.started_at) + make_interval(secs => $2) - now())
               from executions e join jobs j on j.id = e.job_id
-             where j.name = $1 and e.trigger = 'manual' and j.kind = 'http'
+             where j.name = $1 and e.trigger = 'manual' and j.kind <> 'external'
                and e.started_at > now() - make_interval(secs => $2))::float8,
            (select extract(epoch from min(started_at) + interval '1 minute' - now())
               from (select e.started_at from executions e join jobs j on j.id = e.job_id
-                     where e.trigger = 'manual' and j.kind = 'http'
+                     where e.trigger = 'manual' and j.kind <> 'external'
                        and e.started_at > now() - interval '1 minute'
                      order by e.started_at desc limit $3) recent
             having count(*) >= $3)::float8",

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use app::db::executions::{Completion, Report};
 use app::error::ApiError;
 use app::model::{CommandSpec, ExecutionStatus, Job};
+use app::params::Params;
 use app::state::AppState;
 
 use crate::agent::protocol::Claim;
@@ -74,10 +75,11 @@ pub async fn claim(
     let Some((execution_id, argv, timeout_ms)) = claimed else {
         return Ok(None);
     };
-    let (job, attempt): (String, i32) = sqlx::query_as(
+    type Run = (String, i32, Option<sqlx::types::Json<Params>>);
+    let (job, attempt, params): Run = sqlx::query_as(
         "update executions e set host = $2 from jobs j
           where e.id = $1 and j.id = e.job_id
-         returning j.name, e.attempt",
+         returning j.name, e.attempt, e.params",
     )
     .bind(execution_id)
     .bind(agent)
@@ -91,6 +93,7 @@ pub async fn claim(
         timeout_ms,
         attempt,
         lease_ms,
+        params: params.map(|p| p.0),
     }))
 }
 

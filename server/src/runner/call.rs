@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use app::db::executions::Completion;
 use app::http_call::{JobSecrets, DEFAULT_SECRET_HEADER, DEFAULT_TIMEOUT_MS};
 use app::model::{ExecutionStatus, ExecutionSummary, HttpCall, Job};
+use app::params::Params;
 
 /// The most of an answer's body that is read (and kept, as output or log).
 const BODY_CAP: usize = 1024 * 1024;
@@ -30,6 +31,7 @@ pub async fn call(
     job: &Job,
     http: &HttpCall,
     run: &ExecutionSummary,
+    params: Option<&Params>,
     secrets: &JobSecrets,
 ) -> Completion {
     let began = Instant::now();
@@ -45,6 +47,9 @@ pub async fn call(
             "triggered_by": run.triggered_by,
             "scheduled_for": run.scheduled_for,
             "started_at": run.started_at,
+            "attempt": run.attempt,
+            // An object always: `{}` for a job that declares no parameters.
+            "params": params.cloned().unwrap_or_default(),
         }));
     if let Some(var) = &http.secret_env {
         let Some(secret) = secrets.get(var) else {

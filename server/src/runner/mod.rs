@@ -28,6 +28,7 @@ use app::db::executions::{self, Completion, NewExecution, Outcome, Report};
 use app::db::jobs;
 use app::error::ApiError;
 use app::model::{CommandSpec, ExecutionStatus, ExecutionSummary, HttpCall, Job, JobKind, Trigger};
+use app::params::Params;
 use app::state::AppState;
 
 /// Why a run starts.
@@ -40,6 +41,23 @@ pub struct RunSpec {
     pub run_key: Option<String>,
     /// 1, or the retry's number plus one.
     pub attempt: i32,
+    /// The values of the job's parameters, checked ([`app::params::resolve`]); `None`
+    /// for a job that declares none.
+    pub params: Option<Params>,
+}
+
+impl RunSpec {
+    /// A run someone asked for now (not keyed: each request is a run).
+    pub fn asked(trigger: Trigger, by: impl Into<String>, params: Option<Params>) -> Self {
+        RunSpec {
+            trigger,
+            triggered_by: by.into(),
+            scheduled_for: None,
+            run_key: None,
+            attempt: 1,
+            params,
+        }
+    }
 }
 
 /// How cronwatch runs a job.
@@ -55,12 +73,26 @@ pub struct Started {
     pub job: Job,
     pub how: How,
     pub execution: ExecutionSummary,
+    /// The values of its parameters, sent with an http job's call.
+    pub params: Option<Params>,
 }
 
-/// Locks job `name`'s row and answers it, if cronwatch can run it: 404 for no such
-/// job, 409 for a job that only reports (or one without its URL or command), 409
-/// naming the running execution if one is running.
+/// Locks job `name`'s row and answers it, if cronwatch can run it now: as
+/// [`lock_job`], and 409 naming the running execution if one is running.
 pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, How), ApiError> {
+    let (job, how) = lock_job(&mut *tx, name).await?;
+    if let Some(id) = running_run(&mut *tx, name).await? {
+        return Err(ApiError::AlreadyRunning {
+            message: format!("job {name:?} is already running: execution {id}"),
+            execution_id: id,
+        });
+    }
+    Ok((job, how))
+}
+
+/// Locks job `name`'s row and answers it with how cronwatch runs it: 404 for no such
+/// job, 409 for a job that only reports (or one without its URL or command).
+pub async fn lock_job(tx: &mut PgConnection, name: &str) -> Result<(Job, How), ApiError> {
     // Locked before it is read: a definition replaced meanwhile is seen whole.
     sqlx::query("select 1 from jobs where name = $1 for update")
         .bind(name)
@@ -78,12 +110,6 @@ pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, Ho
             )))
         }
     };
-    if let Some(id) = running_run(&mut *tx, name).await? {
-        return Err(ApiError::AlreadyRunning {
-            message: format!("job {name:?} is already running: execution {id}"),
-            execution_id: id,
-        });
-    }
     Ok((job, how))
 }
 
@@ -129,6 +155,14 @@ pub async fn start(
     if !changed {
         return Ok(None);
     }
+    if let Some(params) = &spec.params {
+        // Before the run is queued: the agent that claims it reads them from here.
+        sqlx::query("update executions set params = $2 where id = $1")
+            .bind(execution.summary.id)
+            .bind(sqlx::types::Json(params))
+            .execute(&mut *tx)
+            .await?;
+    }
     if let How::Command(command) = &how {
         agent_runs::queue(&mut *tx, &job, command, execution.summary.id).await?;
     }
@@ -136,6 +170,7 @@ pub async fn start(
         job,
         how,
         execution: execution.summary,
+        params: spec.params,
     }))
 }
 
@@ -151,7 +186,13 @@ impl Started {
         let id = self.execution.id;
         let stop = state.calls.begin(id);
         tokio::spawn(async move {
-            let call = call::call(&self.job, &http, &self.execution, &state.config.job_secrets);
+            let call = call::call(
+                &self.job,
+                &http,
+                &self.execution,
+                self.params.as_ref(),
+                &state.config.job_secrets,
+            );
             let done = tokio::select! {
                 done = call => done,
                 // Cancelled: its end is recorded; dropping the call closes the connection.

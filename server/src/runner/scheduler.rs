@@ -12,16 +12,18 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use app::db::sweeps;
+use app::db::{audit, planned_runs, sweeps};
 use app::error::ApiError;
 use app::http_call::DEFAULT_RETRY_BACKOFF_MS;
 use app::model::Trigger;
+use app::params::{self, Params};
 use app::state::AppState;
 
-use super::{lock_runnable, start, RunSpec};
+use super::{lock_runnable, start, RunSpec, Started};
 use crate::locks;
 
 /// Who the audit and the run say started a scheduled run.
@@ -37,6 +39,8 @@ fn scheduled(at: DateTime<Utc>) -> RunSpec {
         scheduled_for: Some(at),
         run_key: Some(format!("scheduled:{}", at.to_rfc3339())),
         attempt: 1,
+        // The job's defaults, filled in once its declaration is read.
+        params: None,
     }
 }
 
@@ -46,8 +50,15 @@ fn scheduled(at: DateTime<Utc>) -> RunSpec {
 /// that starts meanwhile (its next time, Run now) becomes the latest and ends the
 /// chain.
 async fn due_retries(tx: &mut PgConnection) -> Result<Vec<(String, RunSpec)>, ApiError> {
-    let due: Vec<(String, Uuid, i32, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select j.name, e.id, e.attempt, e.scheduled_for
+    type Failed = (
+        String,
+        Uuid,
+        i32,
+        Option<DateTime<Utc>>,
+        Option<Json<Params>>,
+    );
+    let due: Vec<Failed> = sqlx::query_as(
+        "select j.name, e.id, e.attempt, e.scheduled_for, e.params
            from jobs j join executions e on e.id = j.last_execution_id
           where ((j.kind = 'http' and j.http is not null)
                  or (j.kind = 'command' and j.command is not null)) and j.enabled
@@ -64,17 +75,59 @@ async fn due_retries(tx: &mut PgConnection) -> Result<Vec<(String, RunSpec)>, Ap
     .await?;
     Ok(due
         .into_iter()
-        .map(|(name, failed, attempt, scheduled_for)| {
+        .map(|(name, failed, attempt, scheduled_for, params)| {
             let spec = RunSpec {
                 trigger: Trigger::Retry,
                 triggered_by: RETRY.into(),
                 scheduled_for,
                 run_key: Some(format!("retry:{failed}")),
                 attempt: attempt + 1,
+                // What failed is tried again with the same values.
+                params: params.map(|Json(p)| p),
             };
             (name, spec)
         })
         .collect())
+}
+
+/// Starts the planned runs whose time has come, each once (keyed by the plan) and
+/// deleting its plan, with the values and the name of whoever planned it. One whose job
+/// is running waits for the next pass; one whose job can no longer be run (deleted
+/// plans go with their job; this is one redefined as `external`) is dropped, audited.
+async fn start_planned(tx: &mut PgConnection) -> Result<Vec<Started>, ApiError> {
+    let mut started = Vec::new();
+    for plan in planned_runs::due(&mut *tx).await? {
+        let (job, how) = match lock_runnable(&mut *tx, &plan.job).await {
+            Ok(runnable) => runnable,
+            Err(ApiError::AlreadyRunning { .. }) => continue,
+            Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => {
+                planned_runs::remove(&mut *tx, plan.id).await?;
+                let details = serde_json::json!({ "planned_run_id": plan.id, "why": why });
+                audit::record(
+                    &mut *tx,
+                    SCHEDULER,
+                    "job.plan.drop",
+                    Some(&plan.job),
+                    None,
+                    details,
+                )
+                .await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        planned_runs::remove(&mut *tx, plan.id).await?;
+        let spec = RunSpec {
+            trigger: Trigger::Manual,
+            triggered_by: plan.requested_by,
+            scheduled_for: Some(plan.run_at),
+            run_key: Some(format!("planned:{}", plan.id)),
+            attempt: 1,
+            params: plan.params,
+        };
+        started.extend(start(&mut *tx, job, how, spec).await?);
+    }
+    Ok(started)
 }
 
 /// Looks for due runs every `every`.
@@ -112,7 +165,7 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
     .collect();
     due.extend(due_retries(&mut tx).await?);
     let mut started = Vec::new();
-    for (name, spec) in due {
+    for (name, mut spec) in due {
         let (job, how) = match lock_runnable(&mut tx, &name).await {
             Ok(runnable) => runnable,
             // Started or redefined since the list was read: the next pass sees it.
@@ -121,8 +174,20 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
             ) => continue,
             Err(e) => return Err(e),
         };
+        if spec.trigger == Trigger::Scheduled {
+            // A scheduled job's required parameters all have defaults (checked when it
+            // was defined), so this holds.
+            match params::resolve(&job.params, &Params::new()) {
+                Ok(values) => spec.params = values,
+                Err(why) => {
+                    tracing::warn!(job = name, why, "scheduled run not started");
+                    continue;
+                }
+            }
+        }
         started.extend(start(&mut tx, job, how, spec).await?);
     }
+    started.extend(start_planned(&mut tx).await?);
     tx.commit().await?;
     if !started.is_empty() {
         // Each job's expected start moves on now that its run has started.

@@ -254,6 +254,7 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
         "audit_events",
         "users",
         "agent_runs",
+        "planned_runs",
     ] {
         let digest: Option<String> = sqlx::query_scalar(&format!(
             "select md5(coalesce(string_agg(r::text, '|' order by r::text), ''))

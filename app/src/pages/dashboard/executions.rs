@@ -248,6 +248,7 @@ pub fn ExecutionModal(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Into
                                 Some(o) => view! { <pre class="json">{serde_json::to_string_pretty(o).unwrap_or_default()}</pre> }.into_any(),
                                 None => view! { <p class="muted">"No output reported."</p> }.into_any(),
                             }}
+                            {d.params.as_ref().map(|p| view! { <h3>"Parameters"</h3><pre class="json">{serde_json::to_string_pretty(p).unwrap_or_default()}</pre> })}
                             {d.log_tail.clone().map(|l| view! { <h3>"Log tail"</h3><pre class="log">{l}</pre> })}
                         }.into_any(),
                     }}

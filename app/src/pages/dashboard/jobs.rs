@@ -103,7 +103,8 @@ fn PingUrl(name: String, url: String) -> impl IntoView {
 
 /// An admin's Run now for a job cronwatch runs (a call, an agent's command), in two steps, as plain HTML: the form
 /// posts, the server starts the run and answers with the page at the job's row, where
-/// the run shows live until its end. Beside it while a run is under way: Cancel run.
+/// the run shows live until its end. It links to the job's run page (`server::http::run_page`)
+/// for parameters and later times. Beside it while a run is under way: Cancel run.
 #[component]
 fn RunNow(name: String, display_name: String, estimate: Option<i64>) -> impl IntoView {
     let takes = estimate.map(|ms| format!(" It usually takes {}.", duration(Some(ms))));
@@ -113,6 +114,7 @@ fn RunNow(name: String, display_name: String, estimate: Option<i64>) -> impl Int
             <form method="post" action=format!("/monitoring/jobs/{name}/run")>
                 <span class="small">"Runs " <strong>{display_name}</strong> " now." {takes} " "</span>
                 <button type="submit">"Run now"</button>
+                " " <a class="small" rel="external" href=format!("/monitoring/jobs/{name}/run")>"With parameters or later…"</a>
             </form>
             // Shown while the row says running (style sheet), without costing the bundle
             // a reactive view.
