@@ -579,6 +579,17 @@ async fn a_command_gets_its_parameters_in_its_environment_never_in_its_argv(pool
     assert_eq!(done["log_tail"], format!("{hostile}|2|{all}\n"));
     assert_eq!(done["params"], all);
     assert!(!marker.exists(), "the value was never run");
+    // Manual runs of command jobs are limited as those of http jobs are.
+    let again = json!({ "params": { "target": "x" } });
+    let (status, refused) = app.post("/api/v1/jobs/sync/run", &app.admin, &again).await;
+    assert_eq!(status, 429, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("less than 30 s ago"),
+        "{refused}"
+    );
 
     // What a claim carries (raw, as an agent sees it): the values beside the argv. The
     // job asks for a tag the running agent lacks, so the raw claim takes it.
