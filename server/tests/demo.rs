@@ -89,6 +89,11 @@ async fn demo_jobs_history_and_live_feed(pool: PgPool) {
     assert_eq!(qa.schedule.as_deref(), Some("0 2,14 * * *"));
     assert_eq!(qa.timezone, "America/Montreal");
     assert_eq!(qa.estimated_duration_ms, Some(60_000));
+    // It takes how many Q&A to analyse, 100 unless told.
+    assert_eq!(
+        (qa.params[0].name.as_str(), qa.params[0].default.clone()),
+        ("limit", Some(100.into()))
+    );
     let kb = jobs
         .iter()
         .find(|j| j.name == "index-kb-progressive")

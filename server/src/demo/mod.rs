@@ -24,6 +24,7 @@ use app::db::executions::{self, Completion, Report};
 use app::db::jobs::{self, JobDefinition};
 use app::db::tokens::{self, Scope};
 use app::model::{ExecutionStatus, HttpCall, JobKind, RUNNING_SHOWN};
+use app::params::{ParamSpec, ParamType};
 use app::schedule::Schedule;
 
 /// One demo job, as DESIGN.md lists it.
@@ -122,6 +123,21 @@ const STUCK_JOB: &str = "reanalyze-kb-failures";
 const FAILING_JOB: &str = "monitor-openai";
 /// The job whose failed runs are tried again.
 const RETRIED_JOB: &str = "index-kb-progressive";
+
+/// The parameters a demo job declares: the Q&A analysis takes how many to look at, so
+/// its run page has something to fill in.
+fn params_of(job: &DemoJob) -> Vec<ParamSpec> {
+    if job.name != "qa-quality-analysis" {
+        return vec![];
+    }
+    vec![ParamSpec {
+        name: "limit".into(),
+        kind: ParamType::Integer,
+        description: "how many Q&A to analyse".into(),
+        default: Some(100.into()),
+        ..ParamSpec::default()
+    }]
+}
 /// Name of the feeder's API token (replaced at each start: its secret lives in memory).
 const TOKEN_NAME: &str = "demo-feeder";
 
@@ -163,7 +179,7 @@ pub async fn install(pool: &sqlx::PgPool, base: &str) -> anyhow::Result<Installe
                 ..HttpCall::default()
             }),
             command: None,
-            params: vec![],
+            params: params_of(j),
         };
         let mut tx = pool.begin().await?;
         jobs::put(&mut tx, j.name, def).await?;
