@@ -361,7 +361,7 @@ async fn a_run_planned_for_later_starts_at_its_time_with_its_values(pool: PgPool
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_planned_run_waits_for_the_run_under_way_and_is_dropped_with_its_job(pool: PgPool) {
+async fn a_planned_run_waits_while_its_job_runs_or_is_paused_and_is_dropped_with_it(pool: PgPool) {
     let app = spawn(&pool).await;
     let (_endpoint, base) = Endpoint::start().await;
     http_job(
@@ -382,6 +382,22 @@ async fn a_planned_run_waits_for_the_run_under_way_and_is_dropped_with_its_job(p
     let body = json!({ "at": in_secs(1) }).to_string();
     assert_eq!(ask(&app, "slow", &app.admin, &body).await.0, 201);
     assert_eq!(ask(&app, "doomed", &app.admin, &body).await.0, 201);
+    // A paused job's plan waits for it to be resumed.
+    http_job(
+        &app,
+        "paused",
+        json!({ "http": { "url": format!("{base}/ok") } }),
+    )
+    .await;
+    assert_eq!(ask(&app, "paused", &app.admin, &body).await.0, 201);
+    let pause = app
+        .admin_send(
+            reqwest::Method::POST,
+            "/api/v1/jobs/paused/pause",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(pause, 200);
     // The job becomes one that reports itself: its plan cannot be carried out.
     assert_eq!(app.put_job("doomed", &json!({})).await, 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -390,13 +406,18 @@ async fn a_planned_run_waits_for_the_run_under_way_and_is_dropped_with_its_job(p
         "slow is still running"
     );
     let (_, plans) = app.get("/api/v1/planned-runs", &app.read).await;
-    let jobs: Vec<&str> = plans
+    let mut jobs: Vec<&str> = plans
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["job"].as_str().unwrap())
         .collect();
-    assert_eq!(jobs, ["slow"], "doomed's plan is dropped, slow's waits");
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        ["paused", "slow"],
+        "doomed's plan is dropped, the others wait"
+    );
     let dropped = audit_details(&pool, "job.plan.drop").await;
     assert!(
         dropped[0]["why"]
@@ -408,6 +429,18 @@ async fn a_planned_run_waits_for_the_run_under_way_and_is_dropped_with_its_job(p
     app.ended(running["id"].as_str().unwrap()).await;
     let started = fire_due(&app.state).await.unwrap();
     assert_eq!(started.len(), 1, "started once the run under way has ended");
+    let resume = app
+        .admin_send(
+            reqwest::Method::POST,
+            "/api/v1/jobs/paused/resume",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resume, 200);
+    let started = fire_due(&app.state).await.unwrap();
+    assert_eq!(started.len(), 1, "started once its job is resumed");
+    let run = app.ended(&started[0].to_string()).await;
+    assert_eq!(run["job"], "paused");
     assert_eq!(
         app.get("/api/v1/planned-runs", &app.read).await,
         (200, json!([]))
@@ -491,9 +524,27 @@ async fn the_run_page_offers_each_parameter_and_a_time_to_admins_only(pool: PgPo
         "{page}"
     );
 
-    // Refused forms change nothing: a bad value (back to the form), a viewer, a post
-    // from another site, a time that does not exist.
+    // A job that reports itself has no run page.
+    assert_eq!(app.put_job("reported", &json!({})).await, 201);
+    let resp = admin
+        .get(app.url("/monitoring/jobs/reported/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+
+    // Refused forms change nothing: a bad value (back to the form), the dashboard's
+    // button giving no value for a required one (also back to the form), a viewer, a
+    // post from another site, a time that does not exist.
     let before = snapshot(&pool).await;
+    let resp = app.post_form(&admin, page_path).await;
+    assert_eq!(resp.status(), 422);
+    let refusal = resp.text().await.unwrap();
+    assert!(
+        refusal.contains("params.month is required")
+            && refusal.contains("href=\"/monitoring/jobs/report/run\">Back to the form"),
+        "{refusal}"
+    );
     let resp = post_fields(
         &app,
         &admin,

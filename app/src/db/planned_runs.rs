@@ -119,13 +119,14 @@ pub async fn list(pool: &PgPool, job: Option<&str>) -> Result<Vec<PlannedRun>, s
 }
 
 /// The planned runs whose time has come, soonest first, locked for the caller's
-/// transaction (another replica's pass skips them).
+/// transaction (another replica's pass skips them). A paused job's wait until it is
+/// resumed: a pause means nothing of it should run.
 pub async fn due(tx: &mut PgConnection) -> Result<Vec<PlannedRun>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Row,
         "select p.id, j.name as job, p.run_at, p.params, p.requested_by, p.created_at
            from planned_runs p join jobs j on j.id = p.job_id
-          where p.run_at <= now()
+          where p.run_at <= now() and j.enabled
           order by p.run_at, p.id
             for update of p skip locked",
     )

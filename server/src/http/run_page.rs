@@ -16,7 +16,7 @@ use uuid::Uuid;
 use app::db::planned_runs::{self, PlannedRun};
 use app::db::{audit, jobs, tokens::Scope};
 use app::error::ApiError;
-use app::model::Job;
+use app::model::{Job, JobKind};
 use app::params::{self, ParamSpec, ParamType, Params};
 use app::state::AppState;
 use app::validate::encode_query_value;
@@ -46,6 +46,11 @@ pub async fn page(
         let mut conn = state.pool.acquire().await?;
         let job = jobs::get(&mut conn, &name).await?;
         drop(conn);
+        if job.kind == JobKind::External {
+            return Err(ApiError::Conflict(format!(
+                "job {name:?} reports its own runs: cronwatch does not start it"
+            )));
+        }
         let plans = planned_runs::list(&state.pool, Some(&name)).await?;
         Ok::<_, ApiError>((job, plans))
     };
@@ -87,7 +92,10 @@ pub async fn run_form(
             Redirect::to(&format!("{}#plan-{}", page_url(&name), plan.id)).into_response()
         }
         (Ok(Asked::Ran(run)), _) => form_answer(&name, "was not run", Ok(run)),
-        (Err(e), true) => refusal_page(&name, "was not run", &e, (&page_url(&name), "the form")),
+        // Values to fix (the dashboard's button gives none): the form is where to.
+        (Err(e @ ApiError::Invalid(_)), _) | (Err(e), true) => {
+            refusal_page(&name, "was not run", &e, (&page_url(&name), "the form"))
+        }
         (Err(e), false) => form_answer(&name, "was not run", Err(e)),
     }
 }
