@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use app::error::ApiError;
 use app::model::Trigger;
-use app::params::{self, Params};
+use app::params::Params;
 use app::state::AppState;
 
 use super::outcome::{ending, failure_message, shown, Ending};
@@ -92,7 +92,7 @@ async fn start_run(state: &AppState, job: &DemoJob) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
     let (job, how) = runner::lock_runnable(&mut tx, job.name).await?;
     // With the job's defaults, as a scheduled run gets.
-    let values = params::resolve(&job.params, &Params::new()).map_err(ApiError::Invalid)?;
+    let values = runner::values_for(&job, &Params::new())?;
     let spec = RunSpec::asked(Trigger::Api, FEEDER, values);
     let started = runner::start(&mut tx, job, how, spec).await?;
     tx.commit().await?;

@@ -24,7 +24,7 @@ use app::db::planned_runs::{self, PlannedRun};
 use app::db::{audit, tokens::Scope};
 use app::error::ApiError;
 use app::model::{ExecutionSummary, Trigger};
-use app::params::{self, Params};
+use app::params::Params;
 use app::state::AppState;
 
 use super::caller::Caller;
@@ -81,7 +81,7 @@ pub async fn ask(
     let mut tx = state.pool.begin().await?;
     let Some(at) = request.at else {
         let (job, how) = runner::lock_runnable(&mut tx, name).await?;
-        let values = params::resolve(&job.params, &request.params).map_err(ApiError::Invalid)?;
+        let values = runner::values_for(&job, &request.params)?;
         check_limits(&mut tx, name).await?;
         let spec = RunSpec::asked(Trigger::Manual, who, values.clone());
         let started = runner::start(&mut tx, job, how, spec)
@@ -96,7 +96,7 @@ pub async fn ask(
     };
     // Planning while the job runs is fine: the plan waits for its time (and its turn).
     let (job, _) = runner::lock_job(&mut tx, name).await?;
-    let values = params::resolve(&job.params, &request.params).map_err(ApiError::Invalid)?;
+    let values = runner::values_for(&job, &request.params)?;
     let plan = planned_runs::plan(&mut tx, name, at, values.as_ref(), who).await?;
     let details = serde_json::json!({
         "planned_run_id": plan.id, "run_at": plan.run_at, "params": values

@@ -60,6 +60,12 @@ impl RunSpec {
     }
 }
 
+/// The values a run of `job` gets from `given` ([`app::params::resolve`]: declared, of
+/// their types, defaults filled in); 422 saying which does not fit.
+pub fn values_for(job: &Job, given: &Params) -> Result<Option<Params>, ApiError> {
+    app::params::resolve(&job.params, given).map_err(ApiError::Invalid)
+}
+
 /// How cronwatch runs a job.
 pub enum How {
     /// It calls a URL.

@@ -20,10 +20,10 @@ use app::db::{audit, planned_runs, sweeps};
 use app::error::ApiError;
 use app::http_call::DEFAULT_RETRY_BACKOFF_MS;
 use app::model::Trigger;
-use app::params::{self, Params};
+use app::params::Params;
 use app::state::AppState;
 
-use super::{lock_runnable, start, RunSpec, Started};
+use super::{lock_runnable, start, values_for, RunSpec, Started};
 use crate::locks;
 
 /// Who the audit and the run say started a scheduled run.
@@ -177,10 +177,10 @@ pub async fn fire_due(state: &AppState) -> Result<Vec<Uuid>, ApiError> {
         if spec.trigger == Trigger::Scheduled {
             // A scheduled job's required parameters all have defaults (checked when it
             // was defined), so this holds.
-            match params::resolve(&job.params, &Params::new()) {
+            match values_for(&job, &Params::new()) {
                 Ok(values) => spec.params = values,
-                Err(why) => {
-                    tracing::warn!(job = name, why, "scheduled run not started");
+                Err(e) => {
+                    tracing::warn!(job = name, error = %e, "scheduled run not started");
                     continue;
                 }
             }
