@@ -511,18 +511,7 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
         ),
     ];
     for (def, says) in definitions {
-        let resp = app
-            .client
-            .put(app.url("/api/v1/jobs/bad"))
-            .bearer_auth(&app.admin)
-            .json(&def)
-            .send()
-            .await
-            .unwrap();
-        let (status, answer) = status_json(resp).await;
-        assert_eq!(status, 422, "{def}: {answer}");
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.contains(says), "{def}: {answer}");
+        app.refused_definition("bad", &def, says).await;
     }
     assert_eq!(snapshot(&pool).await, before);
 

@@ -99,20 +99,7 @@ async fn declared_parameters_are_checked_and_reach_the_call_and_its_retries(pool
         ),
     ];
     for (def, says) in bad_definitions {
-        let resp = app
-            .client
-            .put(app.url("/api/v1/jobs/other"))
-            .bearer_auth(&app.admin)
-            .json(&def)
-            .send()
-            .await
-            .unwrap();
-        let (status, body) = status_json(resp).await;
-        assert_eq!(status, 422, "{def} → {body}");
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains(says),
-            "{body}"
-        );
+        app.refused_definition("other", &def, says).await;
     }
 
     // Runs asked with values that do not fit are refused before anything starts.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use app::db::planned_runs::{self, PlannedRun};
 use app::db::{audit, jobs, tokens::Scope};
 use app::error::ApiError;
-use app::model::{Job, JobKind};
+use app::model::Job;
 use app::params::{self, ParamSpec, ParamType, Params};
 use app::state::AppState;
 use app::validate::encode_query_value;
@@ -25,6 +25,7 @@ use super::caller::Caller;
 use super::forms::{dashboard_at, form_answer, plain_page, refusal_page};
 use super::planned::plan_id;
 use super::run_now::{ask, Asked, RunRequest};
+use crate::runner;
 
 /// The form field of parameter `name` is `param.NAME`; the time is `at`.
 const PARAM_FIELD: &str = "param.";
@@ -46,11 +47,8 @@ pub async fn page(
         let mut conn = state.pool.acquire().await?;
         let job = jobs::get(&mut conn, &name).await?;
         drop(conn);
-        if job.kind == JobKind::External {
-            return Err(ApiError::Conflict(format!(
-                "job {name:?} reports its own runs: cronwatch does not start it"
-            )));
-        }
+        // A job cronwatch cannot start gets no form that can only fail.
+        runner::how_to_run(&job)?;
         let plans = planned_runs::list(&state.pool, Some(&name)).await?;
         Ok::<_, ApiError>((job, plans))
     };

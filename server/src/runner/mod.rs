@@ -96,6 +96,21 @@ pub async fn lock_runnable(tx: &mut PgConnection, name: &str) -> Result<(Job, Ho
     Ok((job, how))
 }
 
+/// How cronwatch runs `job`: 409 for a job that only reports (or one without its URL
+/// or command).
+pub fn how_to_run(job: &Job) -> Result<How, ApiError> {
+    match (job.kind, &job.http, &job.command) {
+        (JobKind::Http, Some(call), _) => Ok(How::Call(call.clone())),
+        (JobKind::Command, _, Some(spec)) => Ok(How::Command(spec.as_ref().clone())),
+        (kind, ..) => Err(ApiError::Conflict(format!(
+            "job {:?} is of kind {:?}: it reports its own runs, cronwatch cannot start it \
+             (only http and command jobs are run by cronwatch)",
+            job.name,
+            kind.as_str()
+        ))),
+    }
+}
+
 /// Locks job `name`'s row and answers it with how cronwatch runs it: 404 for no such
 /// job, 409 for a job that only reports (or one without its URL or command).
 pub async fn lock_job(tx: &mut PgConnection, name: &str) -> Result<(Job, How), ApiError> {
@@ -105,17 +120,7 @@ pub async fn lock_job(tx: &mut PgConnection, name: &str) -> Result<(Job, How), A
         .execute(&mut *tx)
         .await?;
     let job = jobs::get(&mut *tx, name).await?;
-    let how = match (job.kind, &job.http, &job.command) {
-        (JobKind::Http, Some(call), _) => How::Call(call.clone()),
-        (JobKind::Command, _, Some(spec)) => How::Command(spec.as_ref().clone()),
-        (kind, ..) => {
-            return Err(ApiError::Conflict(format!(
-                "job {name:?} is of kind {:?}: it reports its own runs, cronwatch cannot start \
-                 it (only http and command jobs are run by cronwatch)",
-                kind.as_str()
-            )))
-        }
-    };
+    let how = how_to_run(&job)?;
     Ok((job, how))
 }
 

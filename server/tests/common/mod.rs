@@ -158,6 +158,23 @@ impl TestApp {
     }
 
     /// Creates or replaces job `name` with the admin token; the answer's status.
+    /// Asserts that defining job `name` as `def` is refused (422) with a message that
+    /// contains `says`.
+    pub async fn refused_definition(&self, name: &str, def: &Value, says: &str) {
+        let resp = self
+            .client
+            .put(self.url(&format!("/api/v1/jobs/{name}")))
+            .bearer_auth(&self.admin)
+            .json(def)
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = status_json(resp).await;
+        assert_eq!(status, 422, "{def}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{def}: {answer}");
+    }
+
     pub async fn put_job(&self, name: &str, body: &Value) -> u16 {
         let path = format!("/api/v1/jobs/{name}");
         self.admin_send(reqwest::Method::PUT, &path, body).await
