@@ -434,6 +434,52 @@ async fn a_planned_run_waits_while_its_job_runs_or_is_paused_and_is_dropped_with
     );
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn a_planned_runs_values_are_checked_again_when_it_starts(pool: PgPool) {
+    let app = spawn(&pool).await;
+    let (endpoint, base) = Endpoint::start().await;
+    let limit = json!([{ "name": "limit", "type": "integer", "default": 100 }]);
+    for job in ["drifted", "grown"] {
+        let def = json!({ "http": { "url": format!("{base}/ok") }, "params": limit });
+        http_job(&app, job, def).await;
+        let body = json!({ "at": in_secs(1), "params": { "limit": 5 } }).to_string();
+        assert_eq!(ask(&app, job, &app.admin, &body).await.0, 201);
+    }
+    // Redefined before their time: "limit" is now a word, or a new parameter came.
+    let words = json!([{ "name": "limit", "choices": ["all", "some"] }]);
+    let def = json!({ "kind": "http", "http": { "url": format!("{base}/ok") }, "params": words });
+    assert_eq!(app.put_job("drifted", &def).await, 200);
+    let mut more = limit.clone();
+    more.as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "mode", "default": "fast" }));
+    let def = json!({ "kind": "http", "http": { "url": format!("{base}/ok") }, "params": more });
+    assert_eq!(app.put_job("grown", &def).await, 200);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let started = fire_due(&app.state).await.unwrap();
+    assert_eq!(
+        started.len(),
+        1,
+        "only the plan whose values still fit starts"
+    );
+    let run = app.ended(&started[0].to_string()).await;
+    let want = json!({ "limit": 5, "mode": "fast" });
+    assert_eq!((&run["job"], &run["params"]), (&json!("grown"), &want));
+    assert_eq!(endpoint.calls()[0].body["params"], want);
+    let dropped = audit_details(&pool, "job.plan.drop").await;
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    let why = dropped[0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("its values no longer fit the job's parameters: ") && why.contains("limit"),
+        "{why}"
+    );
+    assert_eq!(
+        app.get("/api/v1/planned-runs", &app.read).await,
+        (200, json!([]))
+    );
+}
+
 /// A form post of signed-in `browser` from the site's own pages.
 async fn post_fields(
     app: &TestApp,

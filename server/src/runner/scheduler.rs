@@ -16,7 +16,8 @@ use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use app::db::{audit, planned_runs, sweeps};
+use app::db::planned_runs::{self, PlannedRun};
+use app::db::{audit, sweeps};
 use app::error::ApiError;
 use app::http_call::DEFAULT_RETRY_BACKOFF_MS;
 use app::model::Trigger;
@@ -92,8 +93,9 @@ async fn due_retries(tx: &mut PgConnection) -> Result<Vec<(String, RunSpec)>, Ap
 
 /// Starts the planned runs whose time has come, each once (keyed by the plan) and
 /// deleting its plan, with the values and the name of whoever planned it. One whose job
-/// is running waits for the next pass; one whose job can no longer be run (deleted
-/// plans go with their job; this is one redefined as `external`) is dropped, audited.
+/// is running waits for the next pass. One whose job can no longer be run (deleted
+/// plans go with their job; this is one redefined as `external`), or whose values no
+/// longer fit the parameters the job now declares, is dropped, audited.
 async fn start_planned(tx: &mut PgConnection) -> Result<Vec<Started>, ApiError> {
     let mut started = Vec::new();
     for plan in planned_runs::due(&mut *tx).await? {
@@ -101,17 +103,18 @@ async fn start_planned(tx: &mut PgConnection) -> Result<Vec<Started>, ApiError> 
             Ok(runnable) => runnable,
             Err(ApiError::AlreadyRunning { .. }) => continue,
             Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => {
-                planned_runs::remove(&mut *tx, plan.id).await?;
-                let details = serde_json::json!({ "planned_run_id": plan.id, "why": why });
-                audit::record(
-                    &mut *tx,
-                    SCHEDULER,
-                    "job.plan.drop",
-                    Some(&plan.job),
-                    None,
-                    details,
-                )
-                .await?;
+                drop_plan(&mut *tx, &plan, why).await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        // Checked again: the job may have been redefined since it was planned.
+        let given = plan.params.clone().unwrap_or_default();
+        let values = match values_for(&job, &given) {
+            Ok(values) => values,
+            Err(ApiError::Invalid(why)) => {
+                let why = format!("its values no longer fit the job's parameters: {why}");
+                drop_plan(&mut *tx, &plan, why).await?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -123,11 +126,27 @@ async fn start_planned(tx: &mut PgConnection) -> Result<Vec<Started>, ApiError> 
             scheduled_for: Some(plan.run_at),
             run_key: Some(format!("planned:{}", plan.id)),
             attempt: 1,
-            params: plan.params,
+            params: values,
         };
         started.extend(start(&mut *tx, job, how, spec).await?);
     }
     Ok(started)
+}
+
+/// Deletes a plan that will never start, saying why in the audit trail.
+async fn drop_plan(tx: &mut PgConnection, plan: &PlannedRun, why: String) -> Result<(), ApiError> {
+    planned_runs::remove(&mut *tx, plan.id).await?;
+    let details = serde_json::json!({ "planned_run_id": plan.id, "why": why });
+    audit::record(
+        tx,
+        SCHEDULER,
+        "job.plan.drop",
+        Some(&plan.job),
+        None,
+        details,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Looks for due runs every `every`.
