@@ -64,6 +64,22 @@ async fn heartbeat(app: &TestApp, agent: &str, ids: &[&str]) -> Value {
     answer
 }
 
+/// A request of the agent protocol that can be left to wait in a task of its own.
+fn agent_post(
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> impl std::future::Future<Output = (u16, Value)> + Send + 'static {
+    let request = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(&app.agent)
+        .json(&body);
+    async move {
+        let resp = request.send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+    }
+}
+
 /// Whether process `pid` is gone (or a zombie no one has reaped yet: it runs no more).
 fn gone(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -221,8 +237,9 @@ async fn cancel_timeout_and_a_stopping_agent_kill_the_command(pool: PgPool) {
             file.display()
         )
     };
-    let (a, b, c) = (pidfile("a"), pidfile("b"), pidfile("c"));
+    let (a, b, c, d) = (pidfile("a"), pidfile("b"), pidfile("c"), pidfile("d"));
     command_job(&app, "long", &["sh", "-c", &sleeper(&a)], json!({})).await;
+    command_job(&app, "other", &["sh", "-c", &sleeper(&d)], json!({})).await;
     command_job(
         &app,
         "slow",
@@ -231,31 +248,38 @@ async fn cancel_timeout_and_a_stopping_agent_kill_the_command(pool: PgPool) {
     )
     .await;
     command_job(&app, "stopped", &["sh", "-c", &sleeper(&c)], json!({})).await;
-    let mut agent_1 = agent(&app, "box-1", &["--lease", "3s"]);
+    // A two-minute lease: heartbeats every 40 s, so only a heartbeat that waits on the
+    // server for an end can kill a cancelled command within the 15 s allowed below.
+    let mut agent_1 = agent(&app, "box-1", &["--lease", "120s"]);
 
     // Cancel: the run ends as cancelled at once, the agent kills the command within
-    // its next heartbeat, and its own report does not overwrite the cancel.
-    let id = run_now(&app, "long").await;
-    let pid = pid_in(&a).await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/executions/{id}/cancel"),
-            &app.admin,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "cancelled");
-    let mut waited = 0;
-    while !gone(pid) && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
+    // moments, and its own report does not overwrite the cancel. "other" starts while
+    // the agent's heartbeat for "long" waits on the server: it is asked again with
+    // both, so cancelling the newer run reaches the agent too.
+    let long = run_now(&app, "long").await;
+    let long_pid = pid_in(&a).await;
+    let other = run_now(&app, "other").await;
+    let other_pid = pid_in(&d).await;
+    for (id, pid) in [(&other, other_pid), (&long, long_pid)] {
+        let (status, body) = app.cancel(id).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "cancelled");
+        let mut waited = 0;
+        while !gone(pid) && waited < 150 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        assert!(gone(pid), "the cancelled command still runs");
+        if id == &other {
+            assert!(!gone(long_pid), "cancelling one run stopped another");
+        }
     }
-    assert!(gone(pid), "the cancelled command still runs");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let done = app.ended(&id).await;
-    assert_eq!(done["status"], "cancelled");
-    assert_eq!(done["error_message"], "cancelled by token:admin-test");
+    for id in [&other, &long] {
+        let done = app.ended(id).await;
+        assert_eq!(done["status"], "cancelled");
+        assert_eq!(done["error_message"], "cancelled by token:admin-test");
+    }
 
     // Timeout: killed once its timeout passes, ended as timed out with its tail.
     let clock = std::time::Instant::now();
@@ -309,6 +333,21 @@ async fn claims_are_exclusive_and_a_lost_agents_runs_end_as_failed(pool: PgPool)
         .get(&format!("/api/v1/executions/{id}"), &app.read)
         .await;
     assert_eq!(run["host"], holder);
+    // The claim is news: the run, still running, now on its agent.
+    let (kind, news): (String, Value) =
+        sqlx::query_as("select kind, payload from events order by seq desc limit 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(kind, "execution");
+    assert_eq!(
+        (
+            &news["data"]["id"],
+            &news["data"]["status"],
+            &news["data"]["host"]
+        ),
+        (&json!(id), &json!("running"), &json!(holder))
+    );
     assert_eq!(claim(&app, "a3", &[], 0).await.0, 204);
 
     // Heartbeats: the holder's renews; another agent is told to stop it.
@@ -342,22 +381,30 @@ async fn claims_are_exclusive_and_a_lost_agents_runs_end_as_failed(pool: PgPool)
         (200, Some(id.as_str()))
     );
 
+    // A heartbeat may wait for one of its runs to end: it answers at its wait's end if
+    // none did, and at once when one is cancelled meanwhile.
+    let beat = |wait_ms: i64| {
+        let body = json!({ "agent": "gpu-box", "executions": [id],
+                           "lease_ms": 60000, "wait_ms": wait_ms });
+        agent_post(&app, "/api/v1/agent/heartbeat", body)
+    };
+    let clock = std::time::Instant::now();
+    assert_eq!(beat(300).await, (200, json!({ "stop": [] })));
+    assert!(clock.elapsed() >= Duration::from_millis(300));
+    let waiting = tokio::spawn(beat(30000));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _) = app.cancel(&id).await;
+    assert_eq!(status, 200);
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting heartbeat was not woken by the cancel")
+        .unwrap();
+    assert_eq!(answer, (200, json!({ "stop": [id] })));
+
     // A waiting claim gets a run started while it waits.
     command_job(&app, "later", &["true"], json!({})).await;
-    let waiting = tokio::spawn({
-        let (base, token) = (app.base.clone(), app.agent.clone());
-        async move {
-            let body = json!({ "agent": "a4", "wait_ms": 10000 });
-            let resp = reqwest::Client::new()
-                .post(format!("{base}/api/v1/agent/claim"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
-        }
-    });
+    let body = json!({ "agent": "a4", "wait_ms": 10000 });
+    let waiting = tokio::spawn(agent_post(&app, "/api/v1/agent/claim", body));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let id = run_now(&app, "later").await;
     let (status, claimed) = tokio::time::timeout(Duration::from_secs(5), waiting)
@@ -404,7 +451,7 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
         Some(app.ingest.as_str()),
     );
     let body = |v: Value| v.to_string();
-    let refused: [(&str, Option<&str>, String, u16); 12] = [
+    let refused: [(&str, Option<&str>, String, u16); 14] = [
         (CLAIM, None, ok.clone(), 401),
         (CLAIM, Some("wrong"), ok.clone(), 401),
         (CLAIM, read, ok.clone(), 403),
@@ -451,6 +498,19 @@ async fn bad_agent_requests_and_command_definitions_change_nothing(pool: PgPool)
             BEAT,
             agent,
             body(json!({ "agent": "a1", "executions": ["nope"] })),
+            422,
+        ),
+        // A wait past half the lease would let the lease lapse before the next beat.
+        (
+            BEAT,
+            agent,
+            body(json!({ "agent": "a1", "executions": [], "wait_ms": 15001 })),
+            422,
+        ),
+        (
+            BEAT,
+            agent,
+            body(json!({ "agent": "a1", "executions": [], "wait_ms": -1 })),
             422,
         ),
     ];

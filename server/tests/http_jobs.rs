@@ -905,13 +905,7 @@ async fn a_run_cancelled_through_another_replica_is_dropped_there(pool: PgPool) 
     called(&endpoint, 1).await;
     assert_eq!(other.calls.ids(), [id]);
 
-    let (status, done) = app
-        .post(
-            &format!("/api/v1/executions/{id}/cancel"),
-            &app.admin,
-            &json!({}),
-        )
-        .await;
+    let (status, done) = app.cancel(&id.to_string()).await;
     assert_eq!(
         (status, done["status"].as_str()),
         (200, Some("cancelled")),

@@ -134,7 +134,12 @@ async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<Row>, sqlx::E
 /// One execution with everything it reported.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Execution>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    Ok(fetch(&mut conn, id).await?.map(Row::into_wire))
+    read(&mut conn, id).await
+}
+
+/// [`get`], on the caller's connection (in its transaction).
+pub async fn read(conn: &mut PgConnection, id: Uuid) -> Result<Option<Execution>, sqlx::Error> {
+    Ok(fetch(conn, id).await?.map(Row::into_wire))
 }
 
 /// The longest run a report may claim (a year): durations are summed in the rollups.

@@ -3,8 +3,9 @@
 //!
 //! It asks for a run with a long poll (`POST /api/v1/agent/claim`), so a run starts
 //! here within moments of being due, with no busy polling. While commands run it
-//! renews their leases (`POST /api/v1/agent/heartbeat`, three times per lease); the
-//! answer names the runs to stop (an admin cancelled them), which are killed. If the
+//! renews their leases (`POST /api/v1/agent/heartbeat`, three times per lease); each
+//! heartbeat is a long poll too, answered as soon as a run must stop (an admin
+//! cancelled it), so the command is killed within moments. If the
 //! agent dies, its leases lapse and the server ends its runs as failed. Each command
 //! is killed past its job's timeout, and its end is reported through the ingest API
 //! like any run's, with the exit code and the last 16 KiB of its output.
@@ -32,6 +33,10 @@ use protocol::{Claim, ClaimRequest, Heartbeat, HeartbeatAnswer};
 
 /// How long one claim waits on the server for a run.
 const CLAIM_WAIT_MS: i64 = 25_000;
+/// The shortest time between two heartbeats.
+const HEARTBEAT_GAP: Duration = Duration::from_millis(200);
+/// How soon a failed heartbeat is tried again (sooner if the lease is short).
+const HEARTBEAT_RETRY: Duration = Duration::from_secs(2);
 
 /// Runs the agent until SIGTERM or SIGINT; the exit code (2 when it cannot work at
 /// all: no token, a refused token, a bad name).
@@ -67,6 +72,7 @@ pub async fn run(args: AgentArgs) -> i32 {
         max_runs: usize::from(args.max_runs),
         runs: Mutex::default(),
         slot_freed: Notify::new(),
+        runs_changed: Notify::new(),
     });
     let stopping = async move {
         tokio::select! {
@@ -105,6 +111,8 @@ struct Agent {
     /// The runs executing here, each with the way to stop it.
     runs: Mutex<HashMap<Uuid, watch::Sender<Option<Stop>>>>,
     slot_freed: Notify,
+    /// A run started here: the heartbeat waiting on the server asks again with it.
+    runs_changed: Notify,
 }
 
 /// Why a claim failed.
@@ -137,6 +145,7 @@ impl Agent {
                     backoff = Duration::from_secs(1);
                     let (tx, rx) = watch::channel(None);
                     self.lock_runs().insert(claim.execution_id, tx);
+                    self.runs_changed.notify_waiters();
                     tasks.spawn(self.clone().execute(claim, rx));
                 }
                 Ok(None) => backoff = Duration::from_secs(1),
@@ -207,35 +216,33 @@ impl Agent {
     }
 
     /// Renews the leases of the runs executing here, three times per lease, and stops
-    /// those the server says have ended.
+    /// those the server says have ended. Each heartbeat waits on the server for one of
+    /// them to end, so a cancel is answered within moments; it is asked again at once
+    /// when a run starts here, so that the new run is watched too.
     async fn heartbeats(self: Arc<Self>) {
         let every = Duration::from_millis(self.lease_ms as u64 / 3);
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            let started_here = self.runs_changed.notified();
+            tokio::pin!(started_here);
+            // Registered before the look at the runs: a claim in between is not missed.
+            started_here.as_mut().enable();
             let executions: Vec<Uuid> = self.lock_runs().keys().copied().collect();
             if executions.is_empty() {
+                started_here.await;
                 continue;
             }
+            let asked = Instant::now();
             let beat = Heartbeat {
                 agent: self.name.clone(),
                 executions,
                 lease_ms: Some(self.lease_ms),
+                wait_ms: Some(every.as_millis() as i64),
             };
-            let answer = async {
-                self.reporter
-                    .client
-                    .post(format!("{}/api/v1/agent/heartbeat", self.reporter.base))
-                    .bearer_auth(&self.reporter.token)
-                    .json(&beat)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json::<HeartbeatAnswer>()
-                    .await
+            let answer = tokio::select! {
+                answer = self.send(&beat, every) => answer,
+                () = &mut started_here => continue,
             };
-            match answer.await {
+            match answer {
                 Ok(answer) => {
                     let runs = self.lock_runs();
                     for id in answer.stop {
@@ -246,9 +253,30 @@ impl Agent {
                 }
                 // The lease may lapse: the server then ends the run, and says so at the
                 // next heartbeat that gets through.
-                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                    tokio::time::sleep(HEARTBEAT_RETRY.min(every)).await;
+                }
             }
+            // However soon the server answers (a run that ended and is still listed
+            // here), heartbeats stay a few per second at most.
+            tokio::time::sleep_until((asked + HEARTBEAT_GAP).into()).await;
         }
+    }
+
+    /// One heartbeat, which the server may hold for up to `wait`.
+    async fn send(&self, beat: &Heartbeat, wait: Duration) -> reqwest::Result<HeartbeatAnswer> {
+        self.reporter
+            .client
+            .post(format!("{}/api/v1/agent/heartbeat", self.reporter.base))
+            .bearer_auth(&self.reporter.token)
+            .timeout(wait + Duration::from_secs(10))
+            .json(beat)
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<HeartbeatAnswer>()
+            .await
     }
 
     /// Executes one claimed run and reports its end.

@@ -53,6 +53,11 @@ pub struct Heartbeat {
     pub agent: String,
     pub executions: Vec<Uuid>,
     pub lease_ms: Option<i64>,
+    /// How long the answer may wait for one of the runs to end (a long poll), so that
+    /// a cancelled command is killed at once rather than at the next heartbeat. At
+    /// most half the lease: the next heartbeat must renew it in time. 0 by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<i64>,
 }
 
 /// The answer: of the runs named, those to stop now (cancelled, ended by the sweeper,

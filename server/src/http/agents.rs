@@ -1,7 +1,8 @@
 //! The agents' side of `command` jobs (agent-scoped tokens):
 //! `POST /api/v1/agent/claim` hands the oldest waiting run an agent may take, waiting
 //! up to `wait_ms` for one (204 if none came); `POST /api/v1/agent/heartbeat` renews
-//! the leases of the runs an agent executes and names those it must stop. Types in
+//! the leases of the runs an agent executes and names those it must stop, waiting up
+//! to its `wait_ms` for one to end so that a cancel reaches the agent at once. Types in
 //! `agent::protocol`; the queue in `runner::agent_runs`.
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tokio::sync::broadcast::{self, error::RecvError};
+use uuid::Uuid;
 
 use app::command_spec::check_tags;
 use app::db::events::Sequenced;
@@ -86,8 +88,29 @@ pub async fn heartbeat(
         )));
     }
     let lease_ms = lease(beat.lease_ms)?;
-    let stop = agent_runs::renew(&state.pool, &beat.agent, &beat.executions, lease_ms).await?;
-    Ok(Json(HeartbeatAnswer { stop }))
+    let wait_ms = beat.wait_ms.unwrap_or(0);
+    if !(0..=lease_ms / 2).contains(&wait_ms) {
+        return Err(ApiError::Invalid(format!(
+            "wait_ms must be 0 to half the lease ({} ms), not {wait_ms}",
+            lease_ms / 2
+        )));
+    }
+    // Subscribed before the first renewal: a run ending in between still wakes us.
+    let mut events = state.hub.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms as u64);
+    loop {
+        let stop = agent_runs::renew(&state.pool, &beat.agent, &beat.executions, lease_ms).await?;
+        if !stop.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(HeartbeatAnswer { stop }));
+        }
+        // No periodic look while waiting: a missed wake-up costs one heartbeat's delay,
+        // which is what a heartbeat without a wait has anyway.
+        tokio::select! {
+            () = one_may_end(&mut events, &beat.executions) => {}
+            () = tokio::time::sleep_until(deadline) => {}
+            () = state.hub.closed() => return Ok(Json(HeartbeatAnswer { stop })),
+        }
+    }
 }
 
 fn check_agent(name: &str) -> Result<(), ApiError> {
@@ -110,6 +133,22 @@ fn lease(asked: Option<i64>) -> Result<i64, ApiError> {
             LEASE_MS.start(),
             LEASE_MS.end()
         )))
+    }
+}
+
+/// Resolves when one of the runs `ids` may have ended: its end (a cancel, a sweep, a
+/// report), a deleted job (its runs go with it), or a gap in the stream.
+async fn one_may_end(events: &mut broadcast::Receiver<std::sync::Arc<Sequenced>>, ids: &[Uuid]) {
+    loop {
+        match events.recv().await {
+            Ok(ev) => match &ev.event {
+                ChangeEvent::Execution(e) if e.status.is_final() && ids.contains(&e.id) => return,
+                ChangeEvent::JobDeleted(_) => return,
+                _ => {}
+            },
+            Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => std::future::pending().await,
+        }
     }
 }
 

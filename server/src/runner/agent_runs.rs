@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use app::db::executions::{Completion, Report};
+use app::db::events;
+use app::db::executions::{self, Completion, Report};
 use app::error::ApiError;
-use app::model::{CommandSpec, ExecutionStatus, Job};
-use app::params::Params;
+use app::model::{ChangeEvent, CommandSpec, ExecutionStatus, Job};
 use app::state::AppState;
 
 use crate::agent::protocol::Claim;
@@ -45,7 +45,7 @@ pub async fn queue(
 }
 
 /// Gives agent `agent` (with `tags`) the oldest waiting run it may take, held for
-/// `lease_ms`; the run's host becomes the agent's name.
+/// `lease_ms`; the run's host becomes the agent's name, announced by a change event.
 pub async fn claim(
     pool: &PgPool,
     agent: &str,
@@ -75,25 +75,29 @@ pub async fn claim(
     let Some((execution_id, argv, timeout_ms)) = claimed else {
         return Ok(None);
     };
-    type Run = (String, i32, Option<sqlx::types::Json<Params>>);
-    let (job, attempt, params): Run = sqlx::query_as(
-        "update executions e set host = $2 from jobs j
-          where e.id = $1 and j.id = e.job_id
-         returning j.name, e.attempt, e.params",
-    )
-    .bind(execution_id)
-    .bind(agent)
-    .fetch_one(&mut *tx)
-    .await?;
+    sqlx::query("update executions set host = $2 where id = $1")
+        .bind(execution_id)
+        .bind(agent)
+        .execute(&mut *tx)
+        .await?;
+    let run = executions::read(&mut tx, execution_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("claimed run {execution_id} is gone")))?;
+    // The run's host is news to the dashboard (its open details show where it runs).
+    events::record(&mut tx, &ChangeEvent::Execution(run.summary.clone())).await?;
     tx.commit().await?;
     Ok(Some(Claim {
         execution_id,
-        job,
+        job: run.summary.job,
         argv,
         timeout_ms,
-        attempt,
+        attempt: run.summary.attempt,
         lease_ms,
-        params: params.map(|p| p.0),
+        // Stored as the object `runner::values_for` made.
+        params: match run.details.params {
+            Some(serde_json::Value::Object(values)) => Some(values),
+            _ => None,
+        },
     }))
 }
 

@@ -1,8 +1,8 @@
 //! Cancelling a run cronwatch started: the run ends as `cancelled` (audited). For an
 //! `http` job, the replica making its call drops it, closing the connection, which is
 //! all a caller can do to stop a URL's work; another replica learns of it through the
-//! change events. For a `command` job, its agent learns of it at its next heartbeat
-//! and kills the command.
+//! change events. For a `command` job, the heartbeat its agent holds open on any
+//! replica is answered at the cancel's change event, and the agent kills the command.
 
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;

@@ -93,6 +93,12 @@ impl TestApp {
         status_json(resp).await
     }
 
+    /// Cancels run `id` with the admin token: status and answer.
+    pub async fn cancel(&self, id: &str) -> (u16, Value) {
+        let path = format!("/api/v1/executions/{id}/cancel");
+        self.post(&path, &self.admin, &serde_json::json!({})).await
+    }
+
     /// GETs `path` with `token` as a Bearer token (if any).
     pub async fn get_raw(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(self.url(path));

@@ -76,7 +76,7 @@ impl Live {
     }
 
     fn apply_execution(&self, e: ExecutionSummary) {
-        self.track_running(&e);
+        let was_running = self.track_running(&e);
         let mut previous = None;
         let shown = self.view.with_untracked(|q| q.admits(&e));
         self.executions
@@ -99,6 +99,10 @@ impl Live {
                     .find(|j| j.name == e.job && j.last_execution_id == Some(e.id))
                     .and_then(|j| j.last_status)
             });
+        }
+        // A running run's later news (its agent took it) is not a second start.
+        if previous.is_none() && was_running {
+            previous = Some(ExecutionStatus::Running);
         }
         self.stats.update(|s| {
             let failed = |st: ExecutionStatus| {
@@ -155,8 +159,9 @@ impl Live {
         self.changed.set(Some(e));
     }
 
-    /// Keeps [`Live::running`] in step: a start joins it, an end leaves it.
-    fn track_running(&self, e: &ExecutionSummary) {
+    /// Keeps [`Live::running`] in step: a start joins it, an end leaves it. Whether
+    /// the run was in it before.
+    fn track_running(&self, e: &ExecutionSummary) -> bool {
         let known = self
             .running
             .with_untracked(|runs| runs.iter().any(|r| r.id == e.id));
@@ -165,6 +170,7 @@ impl Live {
             (false, true) => self.running.update(|runs| runs.retain(|r| r.id != e.id)),
             _ => {}
         }
+        known
     }
 }
 
@@ -312,6 +318,39 @@ mod tests {
             ExecutionStatus::Failed,
         )));
         assert_eq!(l.stats.get_untracked().failures, 1);
+    }
+
+    #[test]
+    fn a_running_runs_later_news_is_not_a_second_start() {
+        Owner::new().with(a_running_runs_later_news_is_not_a_second_start_inner);
+    }
+
+    fn a_running_runs_later_news_is_not_a_second_start_inner() {
+        let l = live();
+        // The table shows failed runs only, and a newer run of the job starts before
+        // an agent takes the first: neither the rows nor the job row know the first.
+        l.view.set(ExecutionQuery {
+            status: Some("failed".into()),
+            ..ExecutionQuery::default()
+        });
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        for id in [first, second] {
+            l.apply(ChangeEvent::Execution(execution(
+                id,
+                ExecutionStatus::Running,
+            )));
+        }
+        l.apply(ChangeEvent::Execution(ExecutionSummary {
+            host: Some("box-1".into()),
+            ..execution(first, ExecutionStatus::Running)
+        }));
+        let s = l.stats.get_untracked();
+        assert_eq!((s.total, s.running_now), (2, 2));
+        assert_eq!(l.running.get_untracked().len(), 2);
+        assert_eq!(
+            l.changed.get_untracked().unwrap().host.as_deref(),
+            Some("box-1")
+        );
     }
 
     #[test]
