@@ -221,7 +221,13 @@ impl Agent {
     /// when a run starts here, so that the new run is watched too.
     async fn heartbeats(self: Arc<Self>) {
         let every = Duration::from_millis(self.lease_ms as u64 / 3);
+        let mut asked: Option<Instant> = None;
         loop {
+            // However soon the server answers (a run that ended and is still listed
+            // here) or runs start here, heartbeats stay a few per second at most.
+            if let Some(at) = asked {
+                tokio::time::sleep_until((at + HEARTBEAT_GAP).into()).await;
+            }
             let started_here = self.runs_changed.notified();
             tokio::pin!(started_here);
             // Registered before the look at the runs: a claim in between is not missed.
@@ -231,7 +237,7 @@ impl Agent {
                 started_here.await;
                 continue;
             }
-            let asked = Instant::now();
+            asked = Some(Instant::now());
             let beat = Heartbeat {
                 agent: self.name.clone(),
                 executions,
@@ -258,9 +264,6 @@ impl Agent {
                     tokio::time::sleep(HEARTBEAT_RETRY.min(every)).await;
                 }
             }
-            // However soon the server answers (a run that ended and is still listed
-            // here), heartbeats stay a few per second at most.
-            tokio::time::sleep_until((asked + HEARTBEAT_GAP).into()).await;
         }
     }
 
