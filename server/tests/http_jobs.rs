@@ -124,6 +124,11 @@ pub(crate) async fn http_job(app: &TestApp, name: &str, mut def: Value) {
     assert_eq!(app.put_job(name, &def).await, 201, "{def}");
 }
 
+/// Defines `name` as an http job that calls `url` and nothing more.
+pub(crate) async fn url_job(app: &TestApp, name: &str, url: &str) {
+    http_job(app, name, json!({ "http": { "url": url } })).await;
+}
+
 /// `POST /api/v1/jobs/{name}/run` with `token` (if any): status, body, Retry-After.
 async fn run_now(app: &TestApp, name: &str, token: Option<&str>) -> (u16, Value, Option<u64>) {
     let mut req = app
@@ -347,12 +352,7 @@ async fn failures_timeouts_and_missing_secrets_end_the_run_as_such(pool: PgPool)
 async fn run_now_is_refused_when_it_must_be_and_changes_nothing(pool: PgPool) {
     let app = spawn(&pool).await;
     let (endpoint, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slow") } }),
-    )
-    .await;
+    url_job(&app, "slow", &format!("{base}/slow")).await;
     app.start("reports-only").await;
 
     let before = snapshot(&pool).await;
@@ -388,21 +388,11 @@ async fn run_now_is_refused_when_it_must_be_and_changes_nothing(pool: PgPool) {
 
     // Ten runs a minute in all: the eleventh job waits.
     for n in 1..=9 {
-        http_job(
-            &app,
-            &format!("quick-{n}"),
-            json!({ "http": { "url": format!("{base}/ok") } }),
-        )
-        .await;
+        url_job(&app, &format!("quick-{n}"), &format!("{base}/ok")).await;
         let (status, body, _) = run_now(&app, &format!("quick-{n}"), Some(&app.admin)).await;
         assert_eq!(status, 202, "run {n}: {body}");
     }
-    http_job(
-        &app,
-        "quick-10",
-        json!({ "http": { "url": format!("{base}/ok") } }),
-    )
-    .await;
+    url_job(&app, "quick-10", &format!("{base}/ok")).await;
     let (status, body, retry_after) = run_now(&app, "quick-10", Some(&app.admin)).await;
     assert_eq!(status, 429, "{body}");
     assert!(
@@ -734,18 +724,8 @@ async fn the_dashboard_form_runs_a_job_for_admins_only(pool: PgPool) {
 async fn stopping_ends_the_calls_still_waiting(pool: PgPool) {
     let app = spawn(&pool).await;
     let (_, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "quick",
-        json!({ "http": { "url": format!("{base}/ok") } }),
-    )
-    .await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slow") } }),
-    )
-    .await;
+    url_job(&app, "quick", &format!("{base}/ok")).await;
+    url_job(&app, "slow", &format!("{base}/slow")).await;
     let (_, quick, _) = run_now(&app, "quick", Some(&app.admin)).await;
     let (_, slow, _) = run_now(&app, "slow", Some(&app.admin)).await;
 
@@ -998,12 +978,7 @@ async fn failed_runs_are_retried_with_a_growing_wait_then_given_up(pool: PgPool)
     };
     http_job(&app, "always-fails", retried("fails", 2)).await;
     http_job(&app, "fails-once", retried("fails-once", 3)).await;
-    http_job(
-        &app,
-        "no-retries",
-        json!({ "http": { "url": format!("{base}/fails") } }),
-    )
-    .await;
+    url_job(&app, "no-retries", &format!("{base}/fails")).await;
     for name in ["always-fails", "fails-once", "no-retries"] {
         let (code, run, _) = run_now(&app, name, Some(&app.admin)).await;
         assert_eq!(code, 202, "{run}");

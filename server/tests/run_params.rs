@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::common;
-use crate::http_jobs::{http_job, spawn, Endpoint};
+use crate::http_jobs::{http_job, spawn, url_job, Endpoint};
 
 use chrono::{SecondsFormat, Utc};
 use common::{error_code, snapshot, status_json, TestApp};
@@ -185,12 +185,7 @@ async fn declared_parameters_are_checked_and_reach_the_call_and_its_retries(pool
     assert_eq!(app.ended(&retry).await["status"], "completed");
 
     // A job without parameters is called with an empty object, and refuses values.
-    http_job(
-        &app,
-        "plain",
-        json!({ "http": { "url": format!("{base}/ok") } }),
-    )
-    .await;
+    url_job(&app, "plain", &format!("{base}/ok")).await;
     let (status, answer) = ask(&app, "plain", &app.admin, "{\"params\": {\"x\": 1}}").await;
     assert_eq!(status, 422, "{answer}");
     let (status, run) = ask(&app, "plain", &app.admin, "").await;
@@ -351,18 +346,8 @@ async fn a_run_planned_for_later_starts_at_its_time_with_its_values(pool: PgPool
 async fn a_planned_run_waits_while_its_job_runs_or_is_paused_and_is_dropped_with_it(pool: PgPool) {
     let app = spawn(&pool).await;
     let (_endpoint, base) = Endpoint::start().await;
-    http_job(
-        &app,
-        "slow",
-        json!({ "http": { "url": format!("{base}/slow") } }),
-    )
-    .await;
-    http_job(
-        &app,
-        "doomed",
-        json!({ "http": { "url": format!("{base}/ok") } }),
-    )
-    .await;
+    url_job(&app, "slow", &format!("{base}/slow")).await;
+    url_job(&app, "doomed", &format!("{base}/ok")).await;
     let (status, running) = ask(&app, "slow", &app.admin, "").await;
     assert_eq!(status, 202, "{running}");
     // Planning while it runs is fine; its time comes while the call (3 s) is under way.
@@ -370,12 +355,7 @@ async fn a_planned_run_waits_while_its_job_runs_or_is_paused_and_is_dropped_with
     assert_eq!(ask(&app, "slow", &app.admin, &body).await.0, 201);
     assert_eq!(ask(&app, "doomed", &app.admin, &body).await.0, 201);
     // A paused job's plan waits for it to be resumed.
-    http_job(
-        &app,
-        "paused",
-        json!({ "http": { "url": format!("{base}/ok") } }),
-    )
-    .await;
+    url_job(&app, "paused", &format!("{base}/ok")).await;
     assert_eq!(ask(&app, "paused", &app.admin, &body).await.0, 201);
     let pause = app
         .admin_send(
