@@ -12,7 +12,8 @@
 //!    call at a time (what the clients could reach if HTTP, server and client were free).
 //!
 //! Needs DATABASE_URL (a role that may create databases) and pgbench on PATH or
-//! under /usr/lib/postgresql/*/bin. Prints a table; asserts nothing (not a test).
+//! under /usr/lib/postgresql/*/bin. BENCH_SERVER_BIN runs another `cronwatch` binary.
+//! Prints a table; asserts nothing (not a test).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -44,7 +45,12 @@ fn main() {
 }
 
 fn run(rt: &tokio::runtime::Runtime, url: &str) {
-    let bin = env!("CARGO_BIN_EXE_cronwatch");
+    // BENCH_SERVER_BIN compares another build (say, the previous commit's) on the same
+    // machine and minute as this one.
+    let bin_override = std::env::var("BENCH_SERVER_BIN").ok();
+    let bin = bin_override
+        .as_deref()
+        .unwrap_or(env!("CARGO_BIN_EXE_cronwatch"));
     let mut server = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", url)

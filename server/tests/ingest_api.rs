@@ -339,6 +339,91 @@ async fn oversized_output_is_truncated_and_oversized_body_is_413(pool: PgPool) {
     );
 }
 
+/// Many clients reporting at once to the same two jobs, so that the writer's batches mix
+/// starts and ends of one job and share its summary and rollup rows. Every report is
+/// answered only once it is durable (a complete sent after its start's answer always
+/// finds the run: a writer that answered before its commit fails here), and every count
+/// ends exact.
+#[sqlx::test(migrations = "../migrations")]
+async fn many_clients_reporting_at_once_keep_every_count_exact(pool: PgPool) {
+    const CLIENTS: usize = 24;
+    const ROUNDS: usize = 6;
+    let app = spawn_app(pool.clone()).await;
+    let clients = (0..CLIENTS).map(|c| {
+        let app = &app;
+        async move {
+            for round in 0..ROUNDS {
+                let job = ["shared-a", "shared-b"][(c + round) % 2];
+                let started = app.start(job).await;
+                let status = if (c + round) % 3 == 0 {
+                    "failed"
+                } else {
+                    "completed"
+                };
+                let done = app.complete(started["id"].as_str().unwrap(), status).await;
+                assert_eq!(done["status"], status);
+            }
+        }
+    });
+    futures::future::join_all(clients).await;
+
+    let runs: Vec<(String, String, i64)> = sqlx::query_as(
+        "select j.name, e.status, count(*) from executions e join jobs j on j.id = e.job_id
+          group by 1, 2 order by 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.2).sum::<i64>(),
+        (CLIENTS * ROUNDS) as i64
+    );
+    assert!(runs.iter().all(|r| r.1 != "running"), "{runs:?}");
+    // The hourly rollups, moved in the same transactions, agree with the runs.
+    let rollups: Vec<(String, String, i64)> = sqlx::query_as(
+        "select j.name, r.status, sum(r.count)::bigint from execution_rollups r
+           join jobs j on j.id = r.job_id group by 1, 2 having sum(r.count) <> 0 order by 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rollups, runs);
+    // Each job's summary names its latest run, with that run's status.
+    let stale: i64 = sqlx::query_scalar(
+        "select count(*) from jobs j join executions e on e.id = j.last_execution_id
+          where e.status <> j.last_status
+             or exists (select 1 from executions l where l.job_id = j.id
+                         and l.started_at > e.started_at)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stale, 0);
+    // One event per report, each run's start numbered before its end.
+    let events: Vec<(i64, i64)> = sqlx::query_as(
+        "select count(*), count(distinct payload->'data'->>'id') from events
+          where kind = 'execution'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![((2 * CLIENTS * ROUNDS) as i64, (CLIENTS * ROUNDS) as i64)]
+    );
+    let out_of_order: i64 = sqlx::query_scalar(
+        "select count(*) from events s join events f
+             on f.payload->'data'->>'id' = s.payload->'data'->>'id'
+          where s.kind = 'execution' and f.kind = 'execution'
+            and s.payload->'data'->>'status' = 'running'
+            and f.payload->'data'->>'status' <> 'running' and f.seq < s.seq",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(out_of_order, 0);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn batch_counters(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
