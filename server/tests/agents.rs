@@ -334,11 +334,7 @@ async fn claims_are_exclusive_and_a_lost_agents_runs_end_as_failed(pool: PgPool)
         .await;
     assert_eq!(run["host"], holder);
     // The claim is news: the run, still running, now on its agent.
-    let (kind, news): (String, Value) =
-        sqlx::query_as("select kind, payload from events order by seq desc limit 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (kind, news) = common::last_event(&pool).await;
     assert_eq!(kind, "execution");
     assert_eq!(
         (

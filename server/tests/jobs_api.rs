@@ -145,11 +145,7 @@ async fn deleting_a_job_takes_its_history_and_nothing_else(pool: PgPool) {
     assert_eq!(kept_job["last_status"], "completed");
 
     // Live pages hear of it, with the counts to subtract.
-    let (kind, payload): (String, Value) =
-        sqlx::query_as("select kind, payload from events order by seq desc limit 1")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (kind, payload) = common::last_event(&pool).await;
     assert_eq!(kind, "job_deleted");
     assert_eq!(payload, json!({"kind": "job_deleted", "data": removal}));
     let audit: (String, String, Value) = sqlx::query_as(

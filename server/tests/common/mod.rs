@@ -291,6 +291,14 @@ pub async fn snapshot(pool: &PgPool) -> Vec<(String, String)> {
     out
 }
 
+/// The newest change event: its kind and payload.
+pub async fn last_event(pool: &PgPool) -> (String, Value) {
+    sqlx::query_as("select kind, payload from events order by seq desc limit 1")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// How many change events announced job `name`'s definition (what open pages follow).
 pub async fn job_events(pool: &PgPool, name: &str) -> i64 {
     sqlx::query_scalar(
