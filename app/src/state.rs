@@ -155,9 +155,36 @@ impl CallsInFlight {
     }
 }
 
-/// Everything a request handler needs. Cheap to clone.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request handler needs, behind one shared reference: axum clones the
+/// state for every extractor and every layer of every request, and a clone of the
+/// fields themselves (the Leptos options alone hold six `Arc<str>`) showed up in the
+/// ingest profile.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What `leptos_axum` reads from the state to render pages and serve server functions.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     /// Where the site's assets are and how the shell is rendered.
     pub leptos_options: LeptosOptions,
     /// The one stateful dependency.

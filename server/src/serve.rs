@@ -9,7 +9,7 @@ use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
 use app::db::tokens::TokenCache;
-use app::state::{AppState, Config, EventHub};
+use app::state::{AppState, Config, EventHub, Shared};
 use app::writer::ReportWriter;
 
 use crate::cli::ServeArgs;
@@ -43,7 +43,7 @@ pub fn leptos_options() -> LeptosOptions {
 /// stops cancelled runs' calls.
 pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
     let hub = EventHub::new();
-    let state = AppState {
+    let state = AppState::new(Shared {
         leptos_options: leptos_options(),
         writer: ReportWriter::spawn(pool.clone()),
         tokens: Arc::new(TokenCache::default()),
@@ -52,7 +52,7 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
         pool,
         hub,
         config: Arc::new(config),
-    };
+    });
     tokio::spawn(runner::stop_cancelled_calls(state.clone()));
     state
 }
