@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::db::executions::{self, Outcome, Report};
@@ -58,14 +60,27 @@ impl ReportWriter {
 }
 
 async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    // Kept from one batch to the next while reports keep coming: no checkout per batch
+    // (the pool tests a connection with a round trip before lending it), and the
+    // function's plans stay made in one backend. Given back when the queue runs dry, so
+    // an idle writer holds nothing of a small pool.
+    let mut conn = None;
     loop {
         let mut batch = Vec::new();
         {
             let mut rx = rx.lock().await;
-            match rx.recv().await {
-                Some(p) => batch.push(p),
-                None => return,
-            }
+            let first = match rx.try_recv() {
+                Ok(p) => p,
+                Err(TryRecvError::Empty) => {
+                    conn = None;
+                    match rx.recv().await {
+                        Some(p) => p,
+                        None => return,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
+            batch.push(first);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(p) => batch.push(p),
@@ -73,17 +88,36 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
                 }
             }
         }
-        write(&pool, batch).await;
+        write(&pool, &mut conn, batch).await;
     }
+}
+
+/// Applies `reports` on the writer's connection, taking one from the pool first if it
+/// holds none. After an error the connection goes back to the pool, which tests it
+/// before lending it again: a broken one is never used twice.
+async fn apply_held(
+    pool: &PgPool,
+    held: &mut Option<PoolConnection<Postgres>>,
+    reports: &[&Report],
+) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(pool.acquire().await?),
+    };
+    let results = executions::apply(&mut **conn, reports).await;
+    if results.is_err() {
+        *held = None;
+    }
+    results
 }
 
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected
 /// error), every report is retried on its own so that only the bad one fails; if the
 /// database is unavailable, every report is answered so at once.
-async fn write(pool: &PgPool, batch: Vec<Pending>) {
+async fn write(pool: &PgPool, held: &mut Option<PoolConnection<Postgres>>, batch: Vec<Pending>) {
     let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
     let started = std::time::Instant::now();
-    let results = match executions::apply(pool, &reports).await {
+    let results = match apply_held(pool, held, &reports).await {
         Ok(results) => results,
         // Retrying one by one would only wait for the database once per report.
         Err(ApiError::Unavailable(detail)) => (0..batch.len())

@@ -287,3 +287,82 @@ async fn open_streams_stay_open_through_an_outage_and_carry_on(pool: PgPool) {
     let event = stream.next().await;
     assert_eq!(event.data["data"]["id"], id.as_str(), "{:?}", event);
 }
+
+/// Reports keep coming while the database goes away and comes back. The report writer
+/// keeps one connection from batch to batch while it is busy, so the cut breaks it
+/// mid-stream: it must not keep using it. Every report is answered (written, or 503),
+/// nothing acknowledged is lost, and reports are written again once the database is
+/// back, without restarting the server.
+#[sqlx::test(migrations = "../migrations")]
+async fn reports_streaming_through_an_outage_are_written_again_once_it_ends(pool: PgPool) {
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+    let target = (*pool.connect_options()).clone();
+    let relay = Relay::start(&target).await;
+    let app = spawn_app(relay.pool(&target, Duration::from_millis(500)).await).await;
+    app.start("streaming").await;
+    // 0: before the cut, 1: cut, 2: restored.
+    let phase = AtomicU8::new(0);
+    let written_after = AtomicUsize::new(0);
+    let stop = watch::channel(false).0;
+    let client = || async {
+        let mut answered = Vec::new();
+        while !*stop.borrow() {
+            let id = uuid::Uuid::new_v4().to_string();
+            let (status, body, _) = start_with_id(&app, "streaming", &id).await;
+            let during = phase.load(Ordering::SeqCst);
+            if status == 201 && during == 2 {
+                written_after.fetch_add(1, Ordering::SeqCst);
+            }
+            answered.push((id, status, body, during));
+        }
+        answered
+    };
+    let control = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        phase.store(1, Ordering::SeqCst);
+        relay.cut();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        relay.restore().await;
+        phase.store(2, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while written_after.load(Ordering::SeqCst) < 8 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.send_replace(true);
+    };
+    let (answers, ()) = tokio::join!(futures::future::join_all((0..8).map(|_| client())), control);
+    let answers: Vec<_> = answers.into_iter().flatten().collect();
+
+    let stored: std::collections::HashSet<String> = sqlx::query_scalar(
+        "select e.id::text from executions e join jobs j on j.id = e.job_id
+         where j.name = 'streaming'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let mut written = [0; 3];
+    for (id, status, body, during) in &answers {
+        match status {
+            201 => {
+                assert!(
+                    stored.contains(id),
+                    "run {id} was acknowledged but is not stored"
+                );
+                written[*during as usize] += 1;
+            }
+            503 => assert_eq!(error_code(body), "unavailable"),
+            other => panic!("answered {other}: {body}"),
+        }
+    }
+    assert!(written[0] > 0, "nothing was written before the cut");
+    assert!(
+        written[2] >= 8,
+        "the writer did not write again once the database was back: {written:?}"
+    );
+    // Every run stored was sent, apart from the one started before the stream.
+    let sent: std::collections::HashSet<&String> = answers.iter().map(|a| &a.0).collect();
+    assert_eq!(stored.iter().filter(|id| !sent.contains(id)).count(), 1);
+}
