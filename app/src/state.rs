@@ -163,6 +163,7 @@ impl CallsInFlight {
 pub struct AppState(Arc<Shared>);
 
 impl AppState {
+    /// Shares `shared` with every handler, layer and task that clones the state.
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }

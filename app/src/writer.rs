@@ -61,9 +61,9 @@ impl ReportWriter {
 
 async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     // Kept from one batch to the next while reports keep coming: no checkout per batch
-    // (the pool tests a connection with a round trip before lending it), and the
-    // function's plans stay made in one backend. Given back when the queue runs dry, so
-    // an idle writer holds nothing of a small pool.
+    // (the pool tests a connection with a round trip before lending it), and one
+    // backend does the work, with its plans and caches warm. Given back when the queue
+    // runs dry, so an idle writer holds nothing of a small pool.
     let mut conn = None;
     loop {
         let mut batch = Vec::new();
