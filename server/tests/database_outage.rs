@@ -24,19 +24,18 @@ use crate::common::{
 /// every open connection and stops listening, so that new connections are refused, as
 /// they are by a PostgreSQL that is down.
 struct Relay {
+    /// The test's own PostgreSQL, which pools through the relay copy their settings from.
+    target: PgConnectOptions,
     port: u16,
-    host: String,
-    pg_port: u16,
     up: watch::Sender<bool>,
 }
 
 impl Relay {
-    async fn start(target: &PgConnectOptions) -> Self {
+    async fn start(pool: &PgPool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let relay = Self {
             port: listener.local_addr().unwrap().port(),
-            host: target.get_host().to_string(),
-            pg_port: target.get_port(),
+            target: (*pool.connect_options()).clone(),
             up: watch::channel(true).0,
         };
         relay.serve(listener);
@@ -45,7 +44,7 @@ impl Relay {
 
     /// Relays the connections `listener` accepts until the relay is cut.
     fn serve(&self, listener: TcpListener) {
-        let (host, pg_port) = (self.host.clone(), self.pg_port);
+        let (host, pg_port) = (self.target.get_host().to_string(), self.target.get_port());
         let mut up = self.up.subscribe();
         tokio::spawn(async move {
             loop {
@@ -73,11 +72,11 @@ impl Relay {
 
     /// A pool like the server's, through this relay, that gives up waiting for a
     /// connection after `acquire_timeout`.
-    async fn pool(&self, target: &PgConnectOptions, acquire_timeout: Duration) -> PgPool {
+    async fn pool(&self, acquire_timeout: Duration) -> PgPool {
         PgPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(acquire_timeout)
-            .connect_with(target.clone().host("127.0.0.1").port(self.port))
+            .connect_with(self.target.clone().host("127.0.0.1").port(self.port))
             .await
             .unwrap()
     }
@@ -147,9 +146,8 @@ async fn start_when_back(app: &TestApp, job: &str, id: &str) -> (u16, serde_json
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgPool) {
-    let target = (*pool.connect_options()).clone();
-    let relay = Relay::start(&target).await;
-    let app = spawn_app(relay.pool(&target, Duration::from_millis(500)).await).await;
+    let relay = Relay::start(&pool).await;
+    let app = spawn_app(relay.pool(Duration::from_millis(500)).await).await;
     // One report while the database is there: the token is then known to the server.
     app.start("before-outage").await;
     app::db::users::create(
@@ -245,10 +243,9 @@ async fn an_outage_answers_503_changes_nothing_and_the_server_recovers(pool: PgP
 
 #[sqlx::test(migrations = "../migrations")]
 async fn healthz_answers_before_a_probe_gives_up(pool: PgPool) {
-    let target = (*pool.connect_options()).clone();
-    let relay = Relay::start(&target).await;
+    let relay = Relay::start(&pool).await;
     // A pool that would wait half a minute for a connection, as a busy server may.
-    let app = spawn_app(relay.pool(&target, Duration::from_secs(30)).await).await;
+    let app = spawn_app(relay.pool(Duration::from_secs(30)).await).await;
     assert_eq!(app.get_raw("/healthz", None).await.status(), 200);
     relay.cut();
     let began = Instant::now();
@@ -263,10 +260,9 @@ async fn healthz_answers_before_a_probe_gives_up(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn open_streams_stay_open_through_an_outage_and_carry_on(pool: PgPool) {
-    let target = (*pool.connect_options()).clone();
-    let relay = Relay::start(&target).await;
+    let relay = Relay::start(&pool).await;
     // Streams re-check their token every 100 ms, so many checks fall in the outage.
-    let pool_via_relay = relay.pool(&target, Duration::from_millis(500)).await;
+    let pool_via_relay = relay.pool(Duration::from_millis(500)).await;
     let app = spawn_app_with(pool_via_relay, quick_recheck()).await;
     let mut stream = connect(&app, None).await;
     // The stream is live (past its first replay) once it has carried a report.
@@ -297,9 +293,8 @@ async fn open_streams_stay_open_through_an_outage_and_carry_on(pool: PgPool) {
 async fn reports_streaming_through_an_outage_are_written_again_once_it_ends(pool: PgPool) {
     use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-    let target = (*pool.connect_options()).clone();
-    let relay = Relay::start(&target).await;
-    let app = spawn_app(relay.pool(&target, Duration::from_millis(500)).await).await;
+    let relay = Relay::start(&pool).await;
+    let app = spawn_app(relay.pool(Duration::from_millis(500)).await).await;
     app.start("streaming").await;
     // 0: before the cut, 1: cut, 2: restored.
     let phase = AtomicU8::new(0);
