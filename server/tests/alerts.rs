@@ -94,6 +94,31 @@ async fn three_alerts(app: &TestApp, pool: &PgPool) {
     alerts::evaluate(pool, Utc::now(), false).await.unwrap();
 }
 
+/// `flaky` fails 3 times in a row at `t0` (answered) while the webhook's receiver
+/// answers 500: the alert's opening was tried once and waits in the queue.
+async fn opening_held_back(
+    app: &TestApp,
+    pool: &PgPool,
+) -> (Receiver, Webhook, chrono::DateTime<Utc>) {
+    let (receiver, url) = Receiver::start().await;
+    let hook = Webhook::new(&url).unwrap();
+    receiver.answer(500);
+    for _ in 0..3 {
+        run(app, "flaky", "failed").await;
+    }
+    let t0 = Utc::now();
+    alerts::evaluate(pool, t0, true).await.unwrap();
+    let sent = alerts::deliver_due(pool, &hook, t0).await.unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            failed: 1,
+            ..Delivery::default()
+        }
+    );
+    (receiver, hook, t0)
+}
+
 async fn count(pool: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(&format!("select count(*) from {table}"))
         .fetch_one(pool)
@@ -287,22 +312,7 @@ async fn late_and_stuck_jobs_open_alerts_that_end_with_a_pause_and_an_end(pool: 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
-    let (receiver, url) = Receiver::start().await;
-    let hook = Webhook::new(&url).unwrap();
-    receiver.answer(500);
-    for _ in 0..3 {
-        run(&app, "flaky", "failed").await;
-    }
-    let t0 = Utc::now();
-    alerts::evaluate(&pool, t0, true).await.unwrap();
-    let sent = alerts::deliver_due(&pool, &hook, t0).await.unwrap();
-    assert_eq!(
-        sent,
-        Delivery {
-            failed: 1,
-            ..Delivery::default()
-        }
-    );
+    let (receiver, hook, t0) = opening_held_back(&app, &pool).await;
     run(&app, "flaky", "completed").await;
     alerts::evaluate(&pool, t0, true).await.unwrap();
 
@@ -377,6 +387,74 @@ async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(
             .unwrap();
     assert_eq!((delivered, abandoned), (3, 2));
     assert_eq!(queue_gauges(&app).await, (0.0, 2.0));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn deleting_a_job_ends_its_alerts_and_still_sends_what_was_queued(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (receiver, hook, t0) = opening_held_back(&app, &pool).await;
+
+    let deleted = app
+        .admin_send(reqwest::Method::DELETE, "/api/v1/jobs/flaky", &json!({}))
+        .await;
+    assert_eq!(deleted, 200);
+    assert_eq!(
+        count(&pool, "alert_notifications").await,
+        1,
+        "the waiting opening outlives its job"
+    );
+
+    let ended = alerts::evaluate(&pool, t0, true).await.unwrap();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(
+        (ended[0].job.as_str(), ended[0].kind.as_str()),
+        ("flaky", "failing")
+    );
+    assert!(ended[0].resolved_at.is_some() && ended[0].job_deleted);
+    assert!(
+        alerts::evaluate(&pool, t0, true).await.unwrap().is_empty(),
+        "ended once"
+    );
+
+    receiver.answer(200);
+    let sent = alerts::deliver_due(&pool, &hook, t0 + Duration::seconds(11))
+        .await
+        .unwrap();
+    assert_eq!(
+        sent,
+        Delivery {
+            delivered: 2,
+            ..Delivery::default()
+        }
+    );
+    let bodies = receiver.bodies();
+    let events: Vec<&Value> = bodies.iter().map(|b| &b["event"]).collect();
+    assert_eq!(events, ["alert.opened", "alert.opened", "alert.resolved"]);
+    assert_eq!(bodies[2]["alert"]["id"], bodies[1]["alert"]["id"]);
+    assert_eq!(bodies[2]["alert"]["job_deleted"], true);
+    assert_eq!(bodies[1]["alert"]["job_deleted"], false);
+    assert!(
+        bodies[2]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("cronwatch: flaky is no longer failing: the job was deleted (after "),
+        "{}",
+        bodies[2]
+    );
+
+    // The ended alert is still listed under its job's name.
+    let (_, listed) = app.get("/api/v1/alerts?job=flaky", &app.read).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(listed["items"][0]["resolved_at"].is_string(), "{listed}");
+
+    // A new job of the same name is a new incident, not the old one's.
+    for _ in 0..3 {
+        run(&app, "flaky", "failed").await;
+    }
+    let opened = alerts::evaluate(&pool, t0, true).await.unwrap();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0].resolved_at, None);
+    assert_ne!(json!(opened[0].alert_id), bodies[1]["alert"]["id"]);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -495,8 +573,8 @@ async fn the_api_lists_alerts_newest_first_by_job_and_state(pool: PgPool) {
 
     // 50 a page; the cursor walks every one once.
     sqlx::query(
-        "insert into alerts (job_id, kind, detail, opened_at, resolved_at)
-         select j.id, 'late', 'old', now() - make_interval(days => i), now()
+        "insert into alerts (job_id, job_name, kind, detail, opened_at, resolved_at)
+         select j.id, j.name, 'late', 'old', now() - make_interval(days => i), now()
            from jobs j, generate_series(1, 60) i where j.name = 'flaky'",
     )
     .execute(&pool)

@@ -534,7 +534,8 @@ pub async fn ping_keys(pool: &PgPool) -> Result<Vec<(String, Uuid)>, sqlx::Error
 
 /// Deletes job `name` with all its executions and rollups, in the caller's transaction;
 /// records the change event, so the caller commits right after. Reports that later
-/// name the job create it afresh; those for its deleted executions get 404.
+/// name the job create it afresh; those for its deleted executions get 404. Its alerts
+/// stay, unlinked: the next evaluation ends the open ones and announces that.
 pub async fn delete(tx: &mut PgConnection, name: &str) -> Result<JobRemoval, ApiError> {
     let id = lock(&mut *tx, name).await?;
     // What it counted for, as `stats::compute` counts: runs and failures from the

@@ -37,6 +37,8 @@ pub struct Transition {
     pub opened_at: DateTime<Utc>,
     /// Set when this transition is the alert's end.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The alert ends because its job was deleted.
+    pub job_deleted: bool,
 }
 
 impl Transition {
@@ -50,9 +52,14 @@ impl Transition {
             Some(end) => (
                 "alert.resolved",
                 format!(
-                    "cronwatch: {} is no longer {} (after {})",
+                    "cronwatch: {} is no longer {}{} (after {})",
                     self.job,
                     self.kind,
+                    if self.job_deleted {
+                        ": the job was deleted"
+                    } else {
+                        ""
+                    },
                     humantime::format_duration((end - self.opened_at).to_std().unwrap_or_default())
                 ),
             ),
@@ -67,6 +74,7 @@ impl Transition {
                 "detail": self.detail,
                 "opened_at": self.opened_at,
                 "resolved_at": self.resolved_at,
+                "job_deleted": self.job_deleted,
             },
         })
     }
@@ -108,11 +116,13 @@ pub async fn evaluate(
     let jobs = jobs::list(pool).await?;
     let timeline = stats::timeline(pool).await?;
     let running = execution_list::running(pool, RUNNING_SHOWN).await?;
-    let open: Vec<(i64, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "select a.id, j.name, a.kind, a.detail, a.opened_at
-           from alerts a join jobs j on j.id = a.job_id
-          where a.resolved_at is null
-          order by a.id",
+    // An open alert whose job was deleted (it lost the link) ends now, whatever a new
+    // job of the same name shows.
+    let open: Vec<(i64, String, String, String, DateTime<Utc>, bool)> = sqlx::query_as(
+        "select id, job_name, kind, detail, opened_at, job_id is null
+           from alerts
+          where resolved_at is null
+          order by id",
     )
     .fetch_all(&mut *tx)
     .await?;
@@ -128,12 +138,12 @@ pub async fn evaluate(
 
     let mut changes = Vec::new();
     for (job, kind, detail) in &shown {
-        if open.iter().any(|o| o.1 == *job && o.2 == *kind) {
+        if open.iter().any(|o| o.1 == *job && o.2 == *kind && !o.5) {
             continue;
         }
         let id: Option<i64> = sqlx::query_scalar(
-            "insert into alerts (job_id, kind, detail, opened_at)
-             select id, $2, $3, $4 from jobs where name = $1
+            "insert into alerts (job_id, job_name, kind, detail, opened_at)
+             select id, name, $2, $3, $4 from jobs where name = $1
              on conflict do nothing
              returning id",
         )
@@ -151,11 +161,12 @@ pub async fn evaluate(
                 detail: detail.clone(),
                 opened_at: now,
                 resolved_at: None,
+                job_deleted: false,
             });
         }
     }
     let mut still_open = Vec::new();
-    for (alert_id, job, kind, detail, opened_at) in open {
+    for (alert_id, job, kind, detail, opened_at, job_deleted) in open {
         let mut t = Transition {
             alert_id,
             job,
@@ -163,8 +174,9 @@ pub async fn evaluate(
             detail,
             opened_at,
             resolved_at: None,
+            job_deleted,
         };
-        if shown.iter().any(|s| s.0 == t.job && s.1 == t.kind) {
+        if !job_deleted && shown.iter().any(|s| s.0 == t.job && s.1 == t.kind) {
             still_open.push(t);
             continue;
         }
@@ -258,12 +270,12 @@ pub const PAGE_SIZE: usize = 50;
 /// The page of alerts `filter` selects.
 pub async fn page(pool: &PgPool, filter: &AlertFilter) -> Result<AlertPage, sqlx::Error> {
     let mut items: Vec<AlertRecord> = sqlx::query_as(
-        "select a.id, j.name as job, a.kind, a.detail, a.opened_at, a.resolved_at
-           from alerts a join jobs j on j.id = a.job_id
-          where ($1::text is null or j.name = $1)
-            and ($2::boolean is null or (a.resolved_at is null) = $2)
-            and ($3::bigint is null or a.id < $3)
-          order by a.id desc
+        "select id, job_name as job, kind, detail, opened_at, resolved_at
+           from alerts
+          where ($1::text is null or job_name = $1)
+            and ($2::boolean is null or (resolved_at is null) = $2)
+            and ($3::bigint is null or id < $3)
+          order by id desc
           limit $4",
     )
     .bind(&filter.job)
@@ -324,6 +336,7 @@ mod tests {
             detail: "expected at …".into(),
             opened_at,
             resolved_at: Some(opened_at + TimeDelta::minutes(90)),
+            job_deleted: false,
         };
         let p = t.payload();
         assert_eq!(p["event"], "alert.resolved");
@@ -332,5 +345,17 @@ mod tests {
             "cronwatch: nightly is no longer late (after 1h 30m)"
         );
         assert_eq!(p["alert"]["id"], 7);
+        assert_eq!(p["alert"]["job_deleted"], false);
+
+        let gone = Transition {
+            job_deleted: true,
+            ..t
+        }
+        .payload();
+        assert_eq!(
+            gone["text"],
+            "cronwatch: nightly is no longer late: the job was deleted (after 1h 30m)"
+        );
+        assert_eq!(gone["alert"]["job_deleted"], true);
     }
 }
