@@ -65,10 +65,14 @@ impl Webhook {
     }
 
     /// `payload` with the link to its job's row on the dashboard, when the public
-    /// address is known: as `url`, and at the end of `text` for chat receivers.
+    /// address is known: as `url`, and at the end of `text` for chat receivers. A
+    /// deleted job has no row to link to.
     fn linked(&self, payload: &Value) -> Value {
         let mut out = payload.clone();
-        if let (Some(base), Some(job)) = (&self.public_url, payload["alert"]["job"].as_str()) {
+        let job = payload["alert"]["job"]
+            .as_str()
+            .filter(|_| payload["alert"]["job_deleted"] != true);
+        if let (Some(base), Some(job)) = (&self.public_url, job) {
             let url = format!(
                 "{}/monitoring?tab=crons&job={job}#{}",
                 base.as_str().trim_end_matches('/'),
@@ -168,5 +172,8 @@ mod tests {
             linked["text"],
             format!("cronwatch: nightly is late: … {url}")
         );
+        let gone = json!({ "text": "cronwatch: nightly is no longer late: the job was deleted",
+                           "alert": { "job": "nightly", "job_deleted": true } });
+        assert_eq!(hook.linked(&gone), gone, "no row to link to");
     }
 }
