@@ -28,7 +28,7 @@ pub use delivery::{deliver_due, queue_state, Delivery, QueueState, DELIVERY_WIND
 pub use webhook::{http_url, signature, webhook_secret, Webhook, SIGNATURE_HEADER};
 
 /// An alert that opened or resolved at one evaluation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct Transition {
     pub alert_id: i64,
     pub job: String,
@@ -116,10 +116,10 @@ pub async fn evaluate(
     let jobs = jobs::list(pool).await?;
     let timeline = stats::timeline(pool).await?;
     let running = execution_list::running(pool, RUNNING_SHOWN).await?;
-    // An open alert whose job was deleted (it lost the link) ends now, whatever a new
-    // job of the same name shows.
-    let open: Vec<(i64, String, String, String, DateTime<Utc>, bool)> = sqlx::query_as(
-        "select id, job_name, kind, detail, opened_at, job_id is null
+    // As they stand; an alert whose job was deleted has lost the link to it.
+    let open: Vec<Transition> = sqlx::query_as(
+        "select id as alert_id, job_name as job, kind, detail, opened_at, resolved_at,
+                job_id is null as job_deleted
            from alerts
           where resolved_at is null
           order by id",
@@ -138,7 +138,10 @@ pub async fn evaluate(
 
     let mut changes = Vec::new();
     for (job, kind, detail) in &shown {
-        if open.iter().any(|o| o.1 == *job && o.2 == *kind && !o.5) {
+        if open
+            .iter()
+            .any(|o| o.job == *job && o.kind == *kind && !o.job_deleted)
+        {
             continue;
         }
         let id: Option<i64> = sqlx::query_scalar(
@@ -166,22 +169,14 @@ pub async fn evaluate(
         }
     }
     let mut still_open = Vec::new();
-    for (alert_id, job, kind, detail, opened_at, job_deleted) in open {
-        let mut t = Transition {
-            alert_id,
-            job,
-            kind,
-            detail,
-            opened_at,
-            resolved_at: None,
-            job_deleted,
-        };
-        if !job_deleted && shown.iter().any(|s| s.0 == t.job && s.1 == t.kind) {
+    for mut t in open {
+        // A deleted job's alert ends, whatever a new job of the same name shows.
+        if !t.job_deleted && shown.iter().any(|s| s.0 == t.job && s.1 == t.kind) {
             still_open.push(t);
             continue;
         }
         sqlx::query("update alerts set resolved_at = $2 where id = $1")
-            .bind(alert_id)
+            .bind(t.alert_id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
