@@ -89,6 +89,17 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         "create table pgbench_events (like events including all)",
     );
 
+    // The settings that move every figure below, cronwatch's and pgbench's alike (seen
+    // on one machine: autovacuum off, so dead rows pile up from run to run).
+    println!(
+        "PostgreSQL {}",
+        psql(
+            url,
+            "select string_agg(name || '=' || current_setting(name), ', ' order by name)
+               from pg_settings where name in ('autovacuum', 'fsync', 'synchronous_commit',
+                 'wal_sync_method', 'shared_buffers', 'server_version')"
+        )
+    );
     println!(
         "{:<10} {:>12} {:>12} {:>9} {:>9} {:>14} {:>8}",
         "clients", "events/s", "pairs/s", "p50 ms", "p99 ms", "pgbench tps", "ratio"
@@ -419,9 +430,10 @@ fn pg_tool(name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
-fn psql(url: &str, sql: &str) {
+/// Runs `sql`; what it printed, unaligned and without headers.
+fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .args([url, "-v", "ON_ERROR_STOP=1", "-Atqc", sql])
         .output()
         .expect("psql on PATH");
     assert!(
@@ -429,6 +441,7 @@ fn psql(url: &str, sql: &str) {
         "{sql}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
