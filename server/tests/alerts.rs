@@ -52,6 +52,11 @@ impl Receiver {
         let received = self.received.lock().unwrap();
         received.iter().map(|r| r.body.clone()).collect()
     }
+
+    /// The `event` of every body received, in order.
+    fn events(&self) -> Vec<Value> {
+        self.bodies().iter().map(|b| b["event"].clone()).collect()
+    }
 }
 
 async fn take(State(r): State<Receiver>, headers: HeaderMap, raw: Bytes) -> StatusCode {
@@ -117,6 +122,13 @@ async fn opening_held_back(
         }
     );
     (receiver, hook, t0)
+}
+
+/// What the queue delivers once the first retry's wait (10 s) after `t0` has passed.
+async fn retried(pool: &PgPool, hook: &Webhook, t0: chrono::DateTime<Utc>) -> Delivery {
+    alerts::deliver_due(pool, hook, t0 + Duration::seconds(11))
+        .await
+        .unwrap()
 }
 
 async fn count(pool: &PgPool, table: &str) -> i64 {
@@ -332,22 +344,17 @@ async fn a_receiver_that_fails_gets_every_notification_in_order_once_it_answers(
     receiver.answer(204);
     // Prometheus sees the receiver failing.
     assert_eq!(queue_gauges(&app).await, (2.0, 0.0));
-    let sent = alerts::deliver_due(&pool, &hook, t0 + Duration::seconds(11))
-        .await
-        .unwrap();
     assert_eq!(
-        sent,
+        retried(&pool, &hook, t0).await,
         Delivery {
             delivered: 2,
             ..Delivery::default()
         }
     );
-    let events: Vec<Value> = receiver
-        .bodies()
-        .iter()
-        .map(|b| b["event"].clone())
-        .collect();
-    assert_eq!(events, ["alert.opened", "alert.opened", "alert.resolved"]);
+    assert_eq!(
+        receiver.events(),
+        ["alert.opened", "alert.opened", "alert.resolved"]
+    );
 
     // A receiver gone for more than a day: what waited that long is abandoned, and
     // the queue moves on once it answers again.
@@ -417,19 +424,18 @@ async fn deleting_a_job_ends_its_alerts_and_still_sends_what_was_queued(pool: Pg
     );
 
     receiver.answer(200);
-    let sent = alerts::deliver_due(&pool, &hook, t0 + Duration::seconds(11))
-        .await
-        .unwrap();
     assert_eq!(
-        sent,
+        retried(&pool, &hook, t0).await,
         Delivery {
             delivered: 2,
             ..Delivery::default()
         }
     );
     let bodies = receiver.bodies();
-    let events: Vec<&Value> = bodies.iter().map(|b| &b["event"]).collect();
-    assert_eq!(events, ["alert.opened", "alert.opened", "alert.resolved"]);
+    assert_eq!(
+        receiver.events(),
+        ["alert.opened", "alert.opened", "alert.resolved"]
+    );
     assert_eq!(bodies[2]["alert"]["id"], bodies[1]["alert"]["id"]);
     assert_eq!(bodies[2]["alert"]["job_deleted"], true);
     assert_eq!(bodies[1]["alert"]["job_deleted"], false);
