@@ -195,10 +195,10 @@ pub struct Shared {
     /// Group-commits ingest reports.
     pub writer: ReportWriter,
     /// Recently verified API tokens.
-    pub tokens: Arc<TokenCache>,
+    pub tokens: TokenCache,
     /// Sign-in attempts per account and address.
-    pub login_throttle: Arc<LoginThrottle>,
-    pub config: Arc<Config>,
+    pub login_throttle: LoginThrottle,
+    pub config: Config,
     /// The `http` job calls under way here.
     pub calls: CallsInFlight,
 }

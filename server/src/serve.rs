@@ -2,7 +2,6 @@
 //! shut everything down cleanly on SIGINT/SIGTERM.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::LeptosOptions;
@@ -46,12 +45,12 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
     let state = AppState::new(Shared {
         leptos_options: leptos_options(),
         writer: ReportWriter::spawn(pool.clone()),
-        tokens: Arc::new(TokenCache::default()),
-        login_throttle: Arc::default(),
+        tokens: TokenCache::default(),
+        login_throttle: Default::default(),
         calls: Default::default(),
         pool,
         hub,
-        config: Arc::new(config),
+        config,
     });
     tokio::spawn(runner::stop_cancelled_calls(state.clone()));
     state
