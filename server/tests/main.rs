@@ -29,6 +29,7 @@ mod read_api;
 mod report_batches;
 mod run_params;
 mod run_wrapper;
+mod schema_rules;
 mod security_headers;
 mod sessions;
 mod sign_in;

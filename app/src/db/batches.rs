@@ -63,7 +63,7 @@ pub async fn report(pool: &PgPool, name: &str, r: BatchReport) -> Result<BatchQu
     let row = sqlx::query_as!(
         Row,
         "insert into batch_queues (name, pending, processing, completed_today, failed_today)
-         values ($1, coalesce($2::bigint, 0), coalesce($3::bigint, 0), coalesce($4::bigint, 0), coalesce($5::bigint, 0))
+         values ($1::text, coalesce($2::bigint, 0), coalesce($3::bigint, 0), coalesce($4::bigint, 0), coalesce($5::bigint, 0))
          on conflict (name) do update set
            pending = coalesce($2, batch_queues.pending),
            processing = coalesce($3, batch_queues.processing),

@@ -382,7 +382,7 @@ pub async fn ensure(conn: &mut PgConnection, name: &str) -> Result<i64, ApiError
         return Ok(id);
     }
     let inserted = sqlx::query_scalar!(
-        "insert into jobs (name, display_name) values ($1, $1)
+        "insert into jobs (name, display_name) values ($1::text, $1)
          on conflict (name) do nothing returning id",
         name
     )
@@ -439,7 +439,8 @@ pub async fn put(
         "insert into jobs (name, display_name, description, kind, schedule, timezone, enabled,
                            timeout_ms, grace_ms, estimated_duration_ms, tags, next_run_at, http, command,
                            params)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         values ($1::text, $2, $3, $4::text, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, $11, $12, $13,
+                 $14, $15)
          on conflict (name) do update set
            display_name = excluded.display_name, description = excluded.description,
            kind = excluded.kind, schedule = excluded.schedule, timezone = excluded.timezone,

@@ -1,6 +1,11 @@
 //! The data layer: every SQL statement cronwatch runs lives under here, one module
 //! per resource. Writes that change what the dashboard shows update the rollups and
 //! record a change event in the same transaction.
+//!
+//! Some columns are of domains that carry their rules (`cw_name`, `cw_job_kind`, …, see
+//! the migration `rules_as_domains`). sqlx's `query!` knows no Rust type for a domain,
+//! so a value written straight into one is given its base type in the SQL (`$1::text`);
+//! PostgreSQL still applies the domain's rule as it stores it.
 
 pub mod audit;
 pub mod batches;
