@@ -5,7 +5,7 @@
 
 use sqlx::PgPool;
 
-/// Runs `sql`, which must break the rule named `rule`; answers nothing, asserts it all.
+/// Runs `sql` and asserts that PostgreSQL refused it for breaking the rule `rule`.
 async fn refused(pool: &PgPool, sql: &str, rule: &str) {
     let err = sqlx::query(sql)
         .execute(pool)
