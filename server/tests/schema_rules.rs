@@ -3,6 +3,7 @@
 //! in table CHECK constraints, which PostgreSQL would rebuild and run on every update of
 //! a job's summary (see the migration `rules_as_domains`).
 
+use sqlx::migrate::Migrator;
 use sqlx::PgPool;
 
 /// Runs `sql` and asserts that PostgreSQL refused it for breaking the rule `rule`.
@@ -104,4 +105,84 @@ async fn reports_pay_for_no_table_check_constraints(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(checks, Vec::<String>::new());
+}
+
+/// The migration to domains on a database that already holds jobs and runs: nothing is
+/// lost, no table is rewritten (`executions` can hold millions), and an estimate the
+/// API never accepted (0 or less) becomes none.
+#[sqlx::test(migrations = false)]
+async fn moving_the_rules_to_domains_keeps_the_data_and_rewrites_no_table(pool: PgPool) {
+    const DOMAINS: &str = "20261128000003";
+    let all = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+    // The schema as it was: every migration before the domains one.
+    let before = std::env::temp_dir().join(format!("cw-migrations-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&before).unwrap();
+    for entry in std::fs::read_dir(all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < DOMAINS {
+            std::fs::copy(&path, before.join(&name)).unwrap();
+        }
+    }
+    let migrated = Migrator::new(before.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await;
+    std::fs::remove_dir_all(&before).unwrap();
+    migrated.unwrap();
+
+    sqlx::query(
+        "insert into jobs (name, display_name, estimated_duration_ms, timeout_ms, grace_ms)
+         values ('nightly', 'Nightly', 0, 60000, 0), ('hourly', 'Hourly', 5000, null, 300000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into executions (id, job_id, status, trigger, started_at)
+         select gen_random_uuid(), j.id, s, 'scheduled', now() - g * interval '1 minute'
+           from jobs j, unnest(array['running', 'completed', 'failed']) s, generate_series(1, 100) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let files = "select string_agg(relname || '=' || relfilenode, ',' order by relname)
+                   from pg_class where relname in ('jobs', 'executions', 'batch_queues')";
+    let files_before: String = sqlx::query_scalar(files).fetch_one(&pool).await.unwrap();
+    let runs = "select md5(string_agg(e::text, '|' order by e.id)) from executions e";
+    let runs_before: String = sqlx::query_scalar(runs).fetch_one(&pool).await.unwrap();
+
+    Migrator::new(std::path::Path::new(all))
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+
+    let files_after: String = sqlx::query_scalar(files).fetch_one(&pool).await.unwrap();
+    assert_eq!(files_after, files_before, "no table was rewritten");
+    let runs_after: String = sqlx::query_scalar(runs).fetch_one(&pool).await.unwrap();
+    assert_eq!(runs_after, runs_before, "every run is as it was");
+    let jobs: Vec<(String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+        "select name, estimated_duration_ms, timeout_ms, grace_ms from jobs order by name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs,
+        vec![
+            ("hourly".into(), Some(5000), None, 300000),
+            ("nightly".into(), None, Some(60000), 0),
+        ]
+    );
+    let status_type: String = sqlx::query_scalar(
+        "select format_type(atttypid, atttypmod) from pg_attribute
+          where attrelid = 'executions'::regclass and attname = 'status'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(status_type, "cw_execution_status");
 }
