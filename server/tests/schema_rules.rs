@@ -149,9 +149,9 @@ async fn moving_the_rules_to_domains_keeps_the_data_and_rewrites_no_table(pool: 
     .unwrap();
     let files = "select string_agg(relname || '=' || relfilenode, ',' order by relname)
                    from pg_class where relname in ('jobs', 'executions', 'batch_queues')";
-    let files_before: String = sqlx::query_scalar(files).fetch_one(&pool).await.unwrap();
+    let files_before = text(&pool, files).await;
     let runs = "select md5(string_agg(e::text, '|' order by e.id)) from executions e";
-    let runs_before: String = sqlx::query_scalar(runs).fetch_one(&pool).await.unwrap();
+    let runs_before = text(&pool, runs).await;
 
     Migrator::new(std::path::Path::new(all))
         .await
@@ -160,10 +160,16 @@ async fn moving_the_rules_to_domains_keeps_the_data_and_rewrites_no_table(pool: 
         .await
         .unwrap();
 
-    let files_after: String = sqlx::query_scalar(files).fetch_one(&pool).await.unwrap();
-    assert_eq!(files_after, files_before, "no table was rewritten");
-    let runs_after: String = sqlx::query_scalar(runs).fetch_one(&pool).await.unwrap();
-    assert_eq!(runs_after, runs_before, "every run is as it was");
+    assert_eq!(
+        text(&pool, files).await,
+        files_before,
+        "no table was rewritten"
+    );
+    assert_eq!(
+        text(&pool, runs).await,
+        runs_before,
+        "every run is as it was"
+    );
     let jobs: Vec<(String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
         "select name, estimated_duration_ms, timeout_ms, grace_ms from jobs order by name",
     )
@@ -177,12 +183,12 @@ async fn moving_the_rules_to_domains_keeps_the_data_and_rewrites_no_table(pool: 
             ("nightly".into(), None, Some(60000), 0),
         ]
     );
-    let status_type: String = sqlx::query_scalar(
-        "select format_type(atttypid, atttypmod) from pg_attribute
-          where attrelid = 'executions'::regclass and attname = 'status'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(status_type, "cw_execution_status");
+    let status_type = "select format_type(atttypid, atttypmod) from pg_attribute
+                        where attrelid = 'executions'::regclass and attname = 'status'";
+    assert_eq!(text(&pool, status_type).await, "cw_execution_status");
+}
+
+/// The one text value `sql` answers.
+async fn text(pool: &PgPool, sql: &str) -> String {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
