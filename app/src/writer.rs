@@ -4,6 +4,7 @@
 //! after its report is durable. Under light load a batch is a single report.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
@@ -59,11 +60,17 @@ impl ReportWriter {
     }
 }
 
+/// How long the writer keeps its connection after the queue runs dry. Under load the
+/// queue is empty between most batches (every client waits on the batch being
+/// written), so it must outlast those gaps by far; idle longer, and the connection
+/// goes back to the pool.
+const HOLD_WHEN_IDLE: Duration = Duration::from_millis(100);
+
 async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     // Kept from one batch to the next while reports keep coming: no checkout per batch
     // (the pool tests a connection with a round trip before lending it), and one
-    // backend does the work, with its plans and caches warm. Given back when the queue
-    // runs dry, so an idle writer holds nothing of a small pool.
+    // backend does the work, with its plans and caches warm. Given back once the queue
+    // has been dry for `HOLD_WHEN_IDLE`, so an idle writer holds nothing of a small pool.
     let mut conn = None;
     loop {
         let mut batch = Vec::new();
@@ -72,8 +79,14 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
             let first = match rx.try_recv() {
                 Ok(p) => p,
                 Err(TryRecvError::Empty) => {
-                    conn = None;
-                    match rx.recv().await {
+                    let next = match tokio::time::timeout(HOLD_WHEN_IDLE, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            conn = None;
+                            rx.recv().await
+                        }
+                    };
+                    match next {
                         Some(p) => p,
                         None => return,
                     }

@@ -27,6 +27,7 @@ mod ping_logs;
 mod ping_runs;
 mod read_api;
 mod report_batches;
+mod report_writer;
 mod run_params;
 mod run_wrapper;
 mod schema_rules;

@@ -27,13 +27,17 @@ pub async fn record(conn: &mut PgConnection, event: &ChangeEvent) -> Result<(), 
 }
 
 /// Numbered events after `after`, oldest first, at most `limit`.
-pub async fn since(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Sequenced>, sqlx::Error> {
+pub async fn since<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Sequenced>, sqlx::Error> {
     let rows = sqlx::query!(
         "select seq, payload from events where seq > $1 order by seq limit $2",
         after,
         limit
     )
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()

@@ -2,6 +2,7 @@
 //! summary and records a change event, all in one transaction.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -291,11 +292,13 @@ pub async fn apply<'c>(
     reports: &[&Report],
 ) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
     let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
-    let out = sqlx::query_scalar!("select cw_apply_reports($1) as \"r!\"", ops)
-        .fetch_one(db)
-        .await?;
-    let results: Vec<ReportResult> = serde_json::from_value(out)
-        .map_err(|e| ApiError::Internal(format!("bad report result: {e}")))?;
+    // Read straight from the result's text into the answers, with no JSON tree between.
+    let Json(results) = sqlx::query_scalar!(
+        "select cw_apply_reports($1) as \"r!: Json<Vec<ReportResult>>\"",
+        ops
+    )
+    .fetch_one(db)
+    .await?;
     if results.len() != reports.len() {
         return Err(ApiError::Internal(
             "report results do not match the reports".into(),
