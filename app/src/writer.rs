@@ -3,6 +3,7 @@
 //! previous batch was being written. Each caller still gets its own answer, and only
 //! after its report is durable. Under light load a batch is a single report.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,27 @@ struct Pending {
 #[derive(Clone)]
 pub struct ReportWriter {
     tx: mpsc::Sender<Pending>,
+    counters: Arc<Counters>,
+}
+
+/// What this process's writer has done since it started.
+#[derive(Default)]
+struct Counters {
+    batches: AtomicU64,
+    reports: AtomicU64,
+    busy_micros: AtomicU64,
+}
+
+/// [`ReportWriter::totals`]: how well reports share transactions here. Reports over
+/// batches is the mean batch; busy time over batches, what one costs.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WriterTotals {
+    /// Transactions written (a batch retried report by report counts once).
+    pub batches: u64,
+    /// Reports answered, refused ones included.
+    pub reports: u64,
+    /// Time spent writing batches, from taking them off the queue to their answers.
+    pub busy_seconds: f64,
 }
 
 impl ReportWriter {
@@ -40,10 +62,21 @@ impl ReportWriter {
     pub fn spawn(pool: PgPool) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         let rx = Arc::new(Mutex::new(rx));
+        let counters = Arc::new(Counters::default());
         for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), rx.clone()));
+            tokio::spawn(run(pool.clone(), rx.clone(), counters.clone()));
         }
-        Self { tx }
+        Self { tx, counters }
+    }
+
+    /// What the writer has done since this process started.
+    pub fn totals(&self) -> WriterTotals {
+        let c = &self.counters;
+        WriterTotals {
+            batches: c.batches.load(Ordering::Relaxed),
+            reports: c.reports.load(Ordering::Relaxed),
+            busy_seconds: c.busy_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
     }
 
     /// Validates `report`, queues it, and waits until it is committed (or refused).
@@ -66,7 +99,7 @@ impl ReportWriter {
 /// goes back to the pool.
 const HOLD_WHEN_IDLE: Duration = Duration::from_millis(100);
 
-async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, counters: Arc<Counters>) {
     // Kept from one batch to the next while reports keep coming: no checkout per batch
     // (the pool tests a connection with a round trip before lending it), and one
     // backend does the work, with its plans and caches warm. Given back once the queue
@@ -101,7 +134,7 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>) {
                 }
             }
         }
-        write(&pool, &mut conn, batch).await;
+        write(&pool, &mut conn, batch, &counters).await;
     }
 }
 
@@ -127,7 +160,12 @@ async fn apply_held(
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected
 /// error), every report is retried on its own so that only the bad one fails; if the
 /// database is unavailable, every report is answered so at once.
-async fn write(pool: &PgPool, held: &mut Option<PoolConnection<Postgres>>, batch: Vec<Pending>) {
+async fn write(
+    pool: &PgPool,
+    held: &mut Option<PoolConnection<Postgres>>,
+    batch: Vec<Pending>,
+    counters: &Counters,
+) {
     let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
     let started = std::time::Instant::now();
     let results = match apply_held(pool, held, &reports).await {
@@ -151,11 +189,13 @@ async fn write(pool: &PgPool, held: &mut Option<PoolConnection<Postgres>>, batch
             one_by_one
         }
     };
-    tracing::debug!(
-        size = batch.len(),
-        micros = started.elapsed().as_micros() as u64,
-        "report batch written"
-    );
+    let micros = started.elapsed().as_micros() as u64;
+    tracing::debug!(size = batch.len(), micros, "report batch written");
+    counters.batches.fetch_add(1, Ordering::Relaxed);
+    counters
+        .reports
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    counters.busy_micros.fetch_add(micros, Ordering::Relaxed);
     for (pending, result) in batch.into_iter().zip(results) {
         let _ = pending.reply.send(result);
     }

@@ -113,9 +113,11 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         let pg_tps = pgbench(url, clients, ONE_ROW);
         pg_one_row.push(pg_tps);
         let same_tps = pgbench(url, clients, SAME_WRITES);
+        let writer_before = rt.block_on(writer_totals(&base, &token));
         let cpu_before = cpu_split(server.id());
         let (events, lat) = rt.block_on(load(&base, &token, clients));
         let cpu = cpu_split(server.id()).minus(&cpu_before);
+        let writer = rt.block_on(writer_totals(&base, &token));
         let eps = events as f64 / SECONDS as f64;
         println!(
             "{:<10} {:>12.0} {:>12.0} {:>9.2} {:>9.2} {:>14.0} {:>8.2}",
@@ -132,6 +134,14 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             "",
             same_tps,
             eps / same_tps
+        );
+        let batches = writer[0] - writer_before[0];
+        println!(
+            "{:<10} writer: {:.1} reports a transaction, {:.2} ms a transaction (its busy share {:.0} %)",
+            "",
+            (writer[1] - writer_before[1]) / batches,
+            (writer[2] - writer_before[2]) * 1000.0 / batches,
+            (writer[2] - writer_before[2]) * 100.0 / SECONDS as f64
         );
         let per = |ticks: u64| ticks as f64 * 10_000.0 / events as f64; // 100 ticks/s → µs
         println!(
@@ -295,6 +305,29 @@ impl Connection {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, body)
     }
+}
+
+/// The server's report-writer counters from its metrics: batches, reports, busy seconds.
+async fn writer_totals(base: &str, token: &str) -> [f64; 3] {
+    let text = reqwest::Client::new()
+        .get(format!("{base}/api/v1/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in the metrics"))
+    };
+    [
+        sample("cronwatch_report_batches_total"),
+        sample("cronwatch_reports_written_total"),
+        sample("cronwatch_report_batches_busy_seconds_total"),
+    ]
 }
 
 /// `n` GETs of `path` one after another (after 10 to warm up); latencies in ms, sorted.

@@ -247,3 +247,51 @@ async fn metrics_need_a_read_token_in_a_header(pool: PgPool) {
         1.0
     );
 }
+
+/// The writer's own counters: every report it answered (refusals too) and the
+/// transactions they shared. Reports sent one at a time each get a transaction;
+/// reports sent together may share one.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_report_writer_counts_reports_and_the_batches_they_shared(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let writer = |m: &HashMap<String, f64>| {
+        (
+            value(m, "cronwatch_report_batches_total"),
+            value(m, "cronwatch_reports_written_total"),
+            value(m, "cronwatch_report_batches_busy_seconds_total"),
+        )
+    };
+    let (batches0, reports0, busy0) = writer(&scrape(&app).await);
+
+    for _ in 0..3 {
+        app.start("counted").await;
+    }
+    // Refused in the writer's transaction (no such run): answered, so counted.
+    let (code, _) = app
+        .post(
+            &format!("/api/v1/executions/{}/complete", uuid::Uuid::now_v7()),
+            &app.ingest,
+            &json!({ "status": "completed" }),
+        )
+        .await;
+    assert_eq!(code, 404);
+    // Refused before the writer (an invalid name): never queued, not counted.
+    let (code, _) = app
+        .post(
+            "/api/v1/executions/start",
+            &app.ingest,
+            &json!({ "job": "Not A Name" }),
+        )
+        .await;
+    assert_eq!(code, 422);
+    let (batches1, reports1, busy1) = writer(&scrape(&app).await);
+    assert_eq!((batches1 - batches0, reports1 - reports0), (4.0, 4.0));
+    assert!(busy1 > busy0, "{busy0} -> {busy1}");
+
+    let together = (0..20).map(|_| app.start("together"));
+    futures::future::join_all(together).await;
+    let (batches2, reports2, _) = writer(&scrape(&app).await);
+    assert_eq!(reports2 - reports1, 20.0);
+    let shared = batches2 - batches1;
+    assert!((1.0..=20.0).contains(&shared), "{shared} batches");
+}

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
@@ -25,6 +26,7 @@ use app::error::ApiError;
 use app::health;
 use app::model::{BatchQueue, ExecutionStatus, Job, JobStats, Stats, DASHBOARD_HOURS};
 use app::state::AppState;
+use app::writer::WriterTotals;
 
 use super::caller::Caller;
 
@@ -43,6 +45,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
         running: stats::running_by_job(pool).await?.into_iter().collect(),
         batches: batches::list(pool).await?,
         notifications: crate::alerts::queue_state(pool).await?,
+        writer: state.writer.totals(),
     };
     let body = render(&snapshot, Utc::now());
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_OPENMETRICS)], body).into_response())
@@ -59,6 +62,8 @@ pub struct Snapshot {
     pub batches: Vec<BatchQueue>,
     /// The alert webhook's queue.
     pub notifications: crate::alerts::QueueState,
+    /// This replica's report writer since it started.
+    pub writer: WriterTotals,
 }
 
 /// `job_name`, not `job`: Prometheus gives every scraped sample its own `job` label
@@ -284,6 +289,32 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
         "alert_notifications_abandoned",
         "Alert notifications given up after a day of failed deliveries",
         abandoned,
+    );
+
+    // The writer's counters are this replica's since it started (every other figure
+    // is the database's): a restart sets them back to 0, as Prometheus expects of a
+    // counter.
+    let batches: Counter = Counter::default();
+    batches.inc_by(s.writer.batches);
+    r.register(
+        "report_batches",
+        "Transactions this replica's writer has written reports in (group commit: one for all reports that arrived meanwhile)",
+        batches,
+    );
+    let reports: Counter = Counter::default();
+    reports.inc_by(s.writer.reports);
+    r.register(
+        "reports_written",
+        "Start and end reports this replica's writer has answered, refused ones included; over report_batches, the mean batch",
+        reports,
+    );
+    let busy: Counter<f64, AtomicU64> = Counter::default();
+    busy.inc_by(s.writer.busy_seconds);
+    r.register_with_unit(
+        "report_batches_busy",
+        "Time this replica's writer has spent writing batches, commit included; over report_batches, what one costs",
+        Unit::Seconds,
+        busy,
     );
 
     let mut out = String::new();
