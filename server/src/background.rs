@@ -10,6 +10,7 @@ use sqlx::Postgres;
 use app::db::{events, sweeps, tokens};
 use app::error::ApiError;
 use app::state::AppState;
+use app::writer::HOLD_WHEN_IDLE;
 
 /// The channel `cw_emit_events` notifies after recording events.
 const EVENTS_CHANNEL: &str = "cronwatch_events";
@@ -50,9 +51,6 @@ async fn run_event_pump(state: AppState) {
         }
     }
 }
-
-/// How long the pump keeps its connection without a ring.
-const HOLD_WHEN_IDLE: Duration = Duration::from_millis(100);
 
 /// Rings the hub on every event NOTIFY, and after each (re)connection: notifications
 /// sent while the listener was down are lost, so the pump must look at the table then.

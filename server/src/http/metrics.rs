@@ -4,7 +4,8 @@
 //!
 //! Everything is computed at each scrape from the reads the dashboard makes (jobs,
 //! rollups, running executions) and by its rules (`app::health`): O(jobs), never
-//! O(executions), and a metric never disagrees with the page.
+//! O(executions), and a metric never disagrees with the page. The one exception is
+//! the report writer's counters, which are this replica's own.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
