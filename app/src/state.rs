@@ -29,6 +29,8 @@ pub struct Config {
     pub session_idle: std::time::Duration,
     /// The secrets `http` jobs may send (`CRONWATCH_SECRET_*`).
     pub job_secrets: crate::http_call::JobSecrets,
+    /// Sign-in attempts one client address may make at once (see `throttle`).
+    pub sign_ins_per_address: u32,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             stream_recheck: std::time::Duration::from_secs(15),
             session_idle: std::time::Duration::from_secs(12 * 3600),
             job_secrets: Default::default(),
+            sign_ins_per_address: crate::throttle::SIGN_INS_PER_ADDRESS,
         }
     }
 }

@@ -16,8 +16,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// is the one that locks).
 const FAILURES_BEFORE_LOCK: u32 = 5;
 const ACCOUNT_REFILL: Duration = Duration::from_secs(180);
-/// 20 attempts per address at once, then one more every 15 seconds.
-const PER_ADDRESS: (u32, Duration) = (20, Duration::from_secs(15));
+/// 20 attempts per address at once (unless configured otherwise), then one more every
+/// 15 seconds.
+pub const SIGN_INS_PER_ADDRESS: u32 = 20;
+const ADDRESS_REFILL: Duration = Duration::from_secs(15);
 
 pub struct LoginThrottle {
     /// Failed sign-ins per account.
@@ -36,11 +38,7 @@ fn quota(burst: u32, every: Duration) -> Quota {
 
 impl Default for LoginThrottle {
     fn default() -> Self {
-        Self {
-            failures: RateLimiter::keyed(quota(FAILURES_BEFORE_LOCK - 1, ACCOUNT_REFILL)),
-            locked: Mutex::default(),
-            addresses: RateLimiter::keyed(quota(PER_ADDRESS.0, PER_ADDRESS.1)),
-        }
+        Self::new(SIGN_INS_PER_ADDRESS)
     }
 }
 
@@ -49,6 +47,16 @@ fn account_key(username: &str) -> String {
 }
 
 impl LoginThrottle {
+    /// A throttle that lets one address make `per_address` attempts at once (at least
+    /// one): more where many people share an address, behind a proxy.
+    pub fn new(per_address: u32) -> Self {
+        Self {
+            failures: RateLimiter::keyed(quota(FAILURES_BEFORE_LOCK - 1, ACCOUNT_REFILL)),
+            locked: Mutex::default(),
+            addresses: RateLimiter::keyed(quota(per_address.max(1), ADDRESS_REFILL)),
+        }
+    }
+
     /// Counts one attempt before the password is checked; `Err(seconds)` says how long
     /// to wait when the address is over its limit or the account is locked.
     pub fn attempt(&self, username: &str, address: IpAddr) -> Result<(), u64> {
@@ -108,5 +116,29 @@ mod tests {
         }
         assert!(t.attempt("user99", ip).is_err());
         assert!(t.attempt("user99", "10.0.0.10".parse().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_shared_address_may_be_given_more_attempts_but_accounts_still_lock() {
+        let t = LoginThrottle::new(100);
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for n in 0..100 {
+            assert!(t.attempt(&format!("user{n}"), proxy).is_ok(), "attempt {n}");
+        }
+        assert!(t.attempt("user100", proxy).is_err());
+        let t = LoginThrottle::new(100);
+        for _ in 0..5 {
+            assert!(t.attempt("mallory", proxy).is_ok());
+            t.failed("mallory");
+        }
+        assert!(
+            t.attempt("mallory", proxy).is_err(),
+            "the account lock is unchanged"
+        );
+        assert_eq!(
+            LoginThrottle::new(0).attempt("x", proxy),
+            Ok(()),
+            "0 means 1"
+        );
     }
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { expect, test } from "@playwright/test";
-import { ADMIN_PASSWORD, signIn, token } from "./helpers";
+import { ADMIN_PASSWORD, signIn, submitSignIn, token } from "./helpers";
 
 const ingestToken = () => token("ingest");
 
@@ -20,12 +20,7 @@ test("reports appear live, flip in place, and their output is shown as text", as
     d.dismiss();
   });
 
-  await page.goto("/login");
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/monitoring$/);
-  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  await signIn(page);
   const running = Number(await page.locator("[data-kpi=running]").innerText());
 
   const id = curl(`${baseURL}/api/v1/executions/start`, token, { job: "e2e-live" }).id as string;
@@ -104,11 +99,7 @@ test("filters live in the URL and survive a reload", async ({ page, request }) =
     const id = (await s.json()).id;
     await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status } });
   }
-  await page.goto("/login");
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  await signIn(page);
 
   // The filters sit below the jobs and the chart: changing one keeps them in view.
   await page.setViewportSize({ width: 1280, height: 400 });
@@ -140,10 +131,7 @@ test("a link whose filter is no longer valid still opens the page, says why, and
   const auth = { Authorization: `Bearer ${ingestToken()}` };
   const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job: "filter-old" } });
   await request.post(`/api/v1/executions/${(await s.json()).id}/complete`, { headers: auth, data: { status: "failed" } });
-  await page.goto("/login?next=" + encodeURIComponent("/monitoring?status=exploded"));
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, "admin", ADMIN_PASSWORD, "/login?next=" + encodeURIComponent("/monitoring?status=exploded"));
   await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
   const why = page.locator("[data-field=filter-error]");
   await expect(why).toHaveText('This view\'s filter cannot be used: unknown status "exploded". Change or clear it.');
@@ -304,11 +292,7 @@ test("the pager walks older executions 50 at a time and brings the table's top i
     ids.push((await s.json()).id);
   }
   const newestFirst = ids.reverse();
-  await page.goto("/login");
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
+  await signIn(page);
   await page.locator("select[name=job]").selectOption("paged");
   const rows = page.locator("table.executions tbody tr");
   await expect(rows).toHaveCount(50);

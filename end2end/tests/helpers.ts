@@ -22,12 +22,12 @@ export function token(scope: "ingest" | "read" | "admin" | "agent"): string {
   return out.trim().split("\n").pop()!;
 }
 
-/** Signs in through the form and waits for the live dashboard. The whole suite signs
- *  in from one address, past the 20 attempts an address may make at once: when told to
- *  wait (429), it waits as a person would, then signs in again. */
-export async function signIn(page: Page, user = "admin", password = ADMIN_PASSWORD, base = "") {
+/** Fills and sends the sign-in form. Should the address be told to wait (429: a
+ *  second server started with the default 20 sign-ins per address, say), it waits as a
+ *  person would, then sends the form again. Right or wrong password alike. */
+export async function submitSignIn(page: Page, user: string, password: string, loginUrl = "/login") {
   for (let attempt = 0; ; attempt++) {
-    await page.goto(`${base}/login`);
+    await page.goto(loginUrl);
     await page.getByLabel("User name").fill(user);
     await page.getByLabel("Password").fill(password);
     const answer = page.waitForResponse((r) => r.url().endsWith("/auth/login") && r.request().method() === "POST");
@@ -36,6 +36,11 @@ export async function signIn(page: Page, user = "admin", password = ADMIN_PASSWO
     if (resp.status() !== 429 || attempt === 3) break;
     await page.waitForTimeout(Number(resp.headers()["retry-after"] ?? "15") * 1000 + 200);
   }
+}
+
+/** Signs in through the form and waits for the live dashboard. */
+export async function signIn(page: Page, user = "admin", password = ADMIN_PASSWORD, base = "") {
+  await submitSignIn(page, user, password, `${base}/login`);
   await expect(page).toHaveURL(/\/monitoring$/);
   await expect(page.locator(".live-indicator[data-live=true]")).toBeVisible();
 }

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { cli, signIn, startServer, stopServer, token } from "./helpers";
+import { cli, signIn, startServer, stopServer, submitSignIn, token } from "./helpers";
 
 // The server under test was started with CRONWATCH_ADMIN_PASSWORD (see playwright.config.ts).
 const ADMIN_PASSWORD = "e2e-admin-password";
@@ -11,16 +11,12 @@ test("an anonymous visitor is sent to the sign-in page", async ({ page }) => {
 });
 
 test("a wrong password fails, the right one lands on the dashboard", async ({ page }) => {
-  await page.goto("/login");
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill("wrong-password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  // Through the helper: earlier tests may have spent this address's attempts.
+  await submitSignIn(page, "admin", "wrong-password");
   await expect(page.getByRole("alert")).toHaveText("Wrong user name or password.");
   await expect(page).toHaveURL(/\/login\?error=invalid/);
 
-  await page.getByLabel("User name").fill("admin");
-  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitSignIn(page, "admin", ADMIN_PASSWORD);
   await expect(page).toHaveURL(/\/monitoring$/);
   await expect(page.locator(".who")).toContainText("admin");
   await page.screenshot({ path: "test-results/monitoring-signed-in.png" });

@@ -50,6 +50,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CRONWATCH_RETENTION_DAYS", default_value_t = 7,
           value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub retention_days: i64,
+    /// Sign-in attempts one client address may make at once, then one more every 15 s
+    /// (each account also locks after 5 failures in a row). Raise it when many people
+    /// reach cronwatch through one proxy and so share its address.
+    #[arg(long, env = "CRONWATCH_SIGN_INS_PER_ADDRESS", default_value_t = app::throttle::SIGN_INS_PER_ADDRESS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sign_ins_per_address: u32,
     /// Sync the jobs this TOML file declares at start (as `cronwatch jobs sync FILE`);
     /// a file that does not sync stops the start.
     #[arg(long, env = "CRONWATCH_JOBS_FILE")]
@@ -430,6 +436,18 @@ mod tests {
         };
         assert_eq!(args.session_idle, std::time::Duration::from_secs(43_200));
         assert_eq!(args.retention_days, 7);
+        assert_eq!(args.sign_ins_per_address, 20);
+        let per_address = |v: &str| {
+            Cli::try_parse_from(["cronwatch", "serve", "--sign-ins-per-address", v]).map(
+                |c| match c.command {
+                    Command::Serve(a) => a.sign_ins_per_address,
+                    _ => panic!("serve"),
+                },
+            )
+        };
+        assert_eq!(per_address("500").unwrap(), 500);
+        assert!(per_address("0").is_err());
+        assert!(per_address("many").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use app::db::tokens::TokenCache;
 use app::state::{AppState, Config, EventHub, Shared};
+use app::throttle::LoginThrottle;
 use app::writer::ReportWriter;
 
 use crate::cli::ServeArgs;
@@ -46,7 +47,7 @@ pub fn state(pool: sqlx::PgPool, config: Config) -> AppState {
         leptos_options: leptos_options(),
         writer: ReportWriter::spawn(pool.clone()),
         tokens: TokenCache::default(),
-        login_throttle: Default::default(),
+        login_throttle: LoginThrottle::new(config.sign_ins_per_address),
         calls: Default::default(),
         pool,
         hub,
@@ -74,6 +75,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle: args.session_idle,
         retention_days: args.retention_days,
+        sign_ins_per_address: args.sign_ins_per_address,
         job_secrets: app::http_call::JobSecrets::from_pairs(secrets),
         ..Config::default()
     };
