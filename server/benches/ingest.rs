@@ -135,14 +135,17 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             same_tps,
             eps / same_tps
         );
-        let batches = writer[0] - writer_before[0];
-        println!(
-            "{:<10} writer: {:.1} reports a transaction, {:.2} ms a transaction (its busy share {:.0} %)",
-            "",
-            (writer[1] - writer_before[1]) / batches,
-            (writer[2] - writer_before[2]) * 1000.0 / batches,
-            (writer[2] - writer_before[2]) * 100.0 / SECONDS as f64
-        );
+        // A build from before the writer's counters (BENCH_SERVER_BIN) has no such line.
+        if let (Some(before), Some(after)) = (writer_before, writer) {
+            let batches = after[0] - before[0];
+            println!(
+                "{:<10} writer: {:.1} reports a transaction, {:.2} ms a transaction (its busy share {:.0} %)",
+                "",
+                (after[1] - before[1]) / batches,
+                (after[2] - before[2]) * 1000.0 / batches,
+                (after[2] - before[2]) * 100.0 / SECONDS as f64
+            );
+        }
         let per = |ticks: u64| ticks as f64 * 10_000.0 / events as f64; // 100 ticks/s → µs
         println!(
             "{:<10} CPU µs per event: server {:.0}, postgres {:.0}, bench client {:.0}",
@@ -307,8 +310,9 @@ impl Connection {
     }
 }
 
-/// The server's report-writer counters from its metrics: batches, reports, busy seconds.
-async fn writer_totals(base: &str, token: &str) -> [f64; 3] {
+/// The server's report-writer counters from its metrics: batches, reports, busy
+/// seconds; none from a build that does not count them.
+async fn writer_totals(base: &str, token: &str) -> Option<[f64; 3]> {
     let text = reqwest::Client::new()
         .get(format!("{base}/api/v1/metrics"))
         .bearer_auth(token)
@@ -321,13 +325,12 @@ async fn writer_totals(base: &str, token: &str) -> [f64; 3] {
     let sample = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no {name} in the metrics"))
     };
-    [
-        sample("cronwatch_report_batches_total"),
-        sample("cronwatch_reports_written_total"),
-        sample("cronwatch_report_batches_busy_seconds_total"),
-    ]
+    Some([
+        sample("cronwatch_report_batches_total")?,
+        sample("cronwatch_reports_written_total")?,
+        sample("cronwatch_report_batches_busy_seconds_total")?,
+    ])
 }
 
 /// `n` GETs of `path` one after another (after 10 to warm up); latencies in ms, sorted.
