@@ -5,14 +5,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::db::executions::{self, Outcome, Report};
+use crate::db::held::HeldConnection;
 use crate::error::ApiError;
 
 /// Most reports written in one transaction.
@@ -95,37 +94,19 @@ impl ReportWriter {
     }
 }
 
-/// How long the writer keeps its connection after the queue runs dry. Under load the
-/// queue is empty between most batches (every client waits on the batch being
-/// written), so it must outlast those gaps by far; idle longer, and the connection
-/// goes back to the pool. The event pump, woken after each batch, holds its own so.
-pub const HOLD_WHEN_IDLE: Duration = Duration::from_millis(100);
-
 async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, counters: Arc<Counters>) {
-    // Kept from one batch to the next while reports keep coming: no checkout per batch
-    // (the pool tests a connection with a round trip before lending it), and one
-    // backend does the work, with its plans and caches warm. Given back once the queue
-    // has been dry for `HOLD_WHEN_IDLE`, so an idle writer holds nothing of a small pool.
-    let mut conn = None;
+    // Kept from one batch to the next while reports keep coming (see `HeldConnection`).
+    let mut conn = HeldConnection::new(pool);
     loop {
         let mut batch = Vec::new();
         {
             let mut rx = rx.lock().await;
             let first = match rx.try_recv() {
                 Ok(p) => p,
-                Err(TryRecvError::Empty) => {
-                    let next = match tokio::time::timeout(HOLD_WHEN_IDLE, rx.recv()).await {
-                        Ok(next) => next,
-                        Err(_) => {
-                            conn = None;
-                            rx.recv().await
-                        }
-                    };
-                    match next {
-                        Some(p) => p,
-                        None => return,
-                    }
-                }
+                Err(TryRecvError::Empty) => match conn.until(rx.recv()).await {
+                    Some(p) => p,
+                    None => return,
+                },
                 Err(TryRecvError::Disconnected) => return,
             };
             batch.push(first);
@@ -136,25 +117,21 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, counters: Ar
                 }
             }
         }
-        write(&pool, &mut conn, batch, &counters).await;
+        write(&mut conn, batch, &counters).await;
     }
 }
 
-/// Applies `reports` on the writer's connection, taking one from the pool first if it
-/// holds none. After an error the connection goes back to the pool, which tests it
-/// before lending it again: a broken one is never used twice.
+/// Applies `reports` on the writer's held connection; an error gives it back.
 async fn apply_held(
-    pool: &PgPool,
-    held: &mut Option<PoolConnection<Postgres>>,
+    held: &mut HeldConnection,
     reports: &[&Report],
 ) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
-    let conn = match held {
-        Some(conn) => conn,
-        None => held.insert(pool.acquire().await?),
+    let results = match held.get().await {
+        Ok(conn) => executions::apply(conn, reports).await,
+        Err(e) => Err(e.into()),
     };
-    let results = executions::apply(&mut **conn, reports).await;
     if results.is_err() {
-        *held = None;
+        held.release();
     }
     results
 }
@@ -162,15 +139,10 @@ async fn apply_held(
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected
 /// error), every report is retried on its own so that only the bad one fails; if the
 /// database is unavailable, every report is answered so at once.
-async fn write(
-    pool: &PgPool,
-    held: &mut Option<PoolConnection<Postgres>>,
-    batch: Vec<Pending>,
-    counters: &Counters,
-) {
+async fn write(held: &mut HeldConnection, batch: Vec<Pending>, counters: &Counters) {
     let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
     let started = std::time::Instant::now();
-    let results = match apply_held(pool, held, &reports).await {
+    let results = match apply_held(held, &reports).await {
         Ok(results) => results,
         // Retrying one by one would only wait for the database once per report.
         Err(ApiError::Unavailable(detail)) => (0..batch.len())
@@ -181,7 +153,7 @@ async fn write(
             tracing::warn!(error = %e, size = batch.len(), "report batch failed; retrying one by one");
             let mut one_by_one = Vec::with_capacity(batch.len());
             for r in &reports {
-                one_by_one.push(match executions::apply(pool, &[r]).await {
+                one_by_one.push(match executions::apply(held.pool(), &[r]).await {
                     Ok(mut v) => v
                         .pop()
                         .unwrap_or_else(|| Err(ApiError::Internal("no result".into()))),

@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
-use sqlx::Postgres;
+use sqlx::PgConnection;
 
+use app::db::held::HeldConnection;
 use app::db::{events, sweeps, tokens};
 use app::error::ApiError;
 use app::state::AppState;
-use app::writer::HOLD_WHEN_IDLE;
 
 /// The channel `cw_emit_events` notifies after recording events.
 const EVENTS_CHANNEL: &str = "cronwatch_events";
@@ -32,19 +31,16 @@ pub async fn spawn_event_pump(state: AppState) -> Result<tokio::task::JoinHandle
 async fn run_event_pump(state: AppState) {
     tokio::spawn(listen(state.clone()));
     // Under load the bell rings after every batch of reports: the pump keeps its
-    // connection while it does (no checkout, and so no test round trip, per batch) and
-    // gives it back after `HOLD_WHEN_IDLE` of quiet or after an error.
-    let mut conn = None;
+    // connection while it does (see `HeldConnection`).
+    let mut conn = HeldConnection::new(state.pool.clone());
     loop {
-        if tokio::time::timeout(HOLD_WHEN_IDLE, state.hub.rung())
-            .await
-            .is_err()
-        {
-            conn = None;
-            state.hub.rung().await;
-        }
-        if let Err(e) = publish_new(&state, &mut conn).await {
-            conn = None;
+        conn.until(state.hub.rung()).await;
+        let published = match conn.get().await {
+            Ok(c) => publish_new(&state, c).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = published {
+            conn.release();
             tracing::warn!(error = %e, "could not read new events; retrying");
             tokio::time::sleep(Duration::from_millis(200)).await;
             state.hub.ring();
@@ -99,16 +95,9 @@ async fn listen(state: AppState) {
 }
 
 /// Publishes everything after what this replica last published.
-async fn publish_new(
-    state: &AppState,
-    held: &mut Option<PoolConnection<Postgres>>,
-) -> Result<(), sqlx::Error> {
-    let conn = match held {
-        Some(conn) => conn,
-        None => held.insert(state.pool.acquire().await?),
-    };
+async fn publish_new(state: &AppState, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     loop {
-        let batch = events::since(&mut **conn, state.hub.latest(), 500).await?;
+        let batch = events::since(&mut *conn, state.hub.latest(), 500).await?;
         let n = batch.len();
         for ev in batch {
             state.hub.publish(ev);

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod events;
 pub mod execution_list;
 pub mod executions;
+pub mod held;
 pub mod jobs;
 pub mod output_caps;
 pub mod pings;
