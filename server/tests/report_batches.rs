@@ -1,5 +1,6 @@
-//! The set-based `cw_apply_reports` must answer and write exactly what applying the
-//! same reports one by one in order does (`cw_apply_reports_in_order`, the reference).
+//! `cw_apply_reports` (its fast path for plain batches, its general set-based path) must
+//! answer and write exactly what applying the same reports one by one in order does
+//! (`cw_apply_reports_in_order`, the reference).
 //! Random batches over a growing history: retries, run keys, unknown ids, ids of
 //! another job, late ends of timed-out runs, failure streaks, and batches that repeat
 //! an execution (which take the in-order path themselves).
@@ -137,6 +138,18 @@ async fn apply_and_look(pool: &PgPool, function: &str, ops: &[Value]) -> Value {
     json!({ "results": results, "state": state })
 }
 
+/// `cw_apply_reports` answers and writes what the one-by-one reference does for `ops`.
+async fn assert_matches_in_order(pool: &PgPool, ops: &[Value], what: &str) {
+    let reference = apply_and_look(pool, "cw_apply_reports_in_order", ops).await;
+    let candidate = apply_and_look(pool, "cw_apply_reports", ops).await;
+    assert_eq!(
+        candidate,
+        reference,
+        "{what}: batch {}",
+        Value::Array(ops.to_vec())
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
     let mut g = Gen {
@@ -151,14 +164,7 @@ async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
         if ops.len() >= 6 && distinct(&ops) {
             set_based += 1;
         }
-        let reference = apply_and_look(&pool, "cw_apply_reports_in_order", &ops).await;
-        let candidate = apply_and_look(&pool, "cw_apply_reports", &ops).await;
-        assert_eq!(
-            candidate,
-            reference,
-            "round {round}: batch {}",
-            Value::Array(ops.clone())
-        );
+        assert_matches_in_order(&pool, &ops, &format!("round {round}")).await;
 
         // Grow the history: commit a batch (set-based) and remember what it started.
         let size = g.rng.gen_range(4..16);
@@ -185,4 +191,129 @@ async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
         .await
         .unwrap();
     assert!(history > 100, "history too small: {history}");
+}
+
+/// Whether applying `ops` (rolled back) goes past the general path: the fast path
+/// answered it alone.
+async fn takes_fast_path(pool: &PgPool, ops: &[Value]) -> bool {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("set local track_functions = 'pl'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select cw_apply_reports($1)")
+        .bind(Value::Array(ops.to_vec()))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let general: Option<i64> = sqlx::query_scalar(
+        "select pg_stat_get_xact_function_calls('cw_apply_reports_general'::regproc)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    general.unwrap_or(0) == 0
+}
+
+/// The batches the writer nearly always gets (new starts, ends of running executions,
+/// each execution once) take the fast path, which must answer and write what the
+/// one-by-one reference does: backdated starts, starts and ends of one job in one batch,
+/// new jobs, failure streaks broken and grown, every final status.
+#[sqlx::test(migrations = "../migrations")]
+async fn plain_batches_take_the_fast_path_and_match_reports_applied_in_order(pool: PgPool) {
+    let mut rng = StdRng::seed_from_u64(11);
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+    let jobs = ["alpha", "beta", "gamma", "delta"];
+    let mut running: Vec<Uuid> = Vec::new();
+    let mut fast = 0;
+    for round in 0..60 {
+        let mut ops = Vec::new();
+        let size = rng.gen_range(3..20);
+        let mut ended = HashSet::new();
+        for _ in 0..size {
+            if rng.gen_bool(0.5) && !running.is_empty() {
+                let id = running[rng.gen_range(0..running.len())];
+                if !ended.insert(id) {
+                    continue;
+                }
+                let status = STATUSES[rng.gen_range(0..STATUSES.len())];
+                let mut op = json!({
+                    "op": "complete", "id": id, "status": status, "output_truncated": false,
+                    "error_message": (status == "failed").then_some("boom \"quoted\"\n"),
+                    "exit_code": (status == "failed").then_some(2),
+                    "duration_ms": rng.gen_bool(0.5).then(|| rng.gen_range(0..9000)),
+                    "log_tail": rng.gen_bool(0.3).then_some("last\tlines \u{e9}"),
+                    // Times are given: the two paths run in transactions of their own, with
+                    // their own now().
+                    "completed_at": t0 + Duration::hours(5),
+                });
+                if rng.gen_bool(0.7) {
+                    op["output"] = json!({ "n": rng.gen_range(0..100), "s": "a\"b" });
+                }
+                ops.push(op);
+            } else {
+                // A job seen for the first time now and then, and starts dated in any
+                // order (a backdated one must not become its job's last run).
+                let job = if rng.gen_bool(0.1) {
+                    format!("new-{round}-{}", ops.len())
+                } else {
+                    jobs[rng.gen_range(0..jobs.len())].to_string()
+                };
+                ops.push(json!({
+                    "op": "start", "job": job, "id": Uuid::from_u128(rng.gen()),
+                    "trigger": "api", "triggered_by": rng.gen_bool(0.5).then_some("token:t"),
+                    "started_at": t0 + Duration::minutes(rng.gen_range(0..240)),
+                    "host": rng.gen_bool(0.3).then_some("web-1"),
+                    "scheduled_for": null, "run_key": null, "attempt": rng.gen_range(1..3),
+                }));
+            }
+        }
+        if ops.len() < 3 {
+            continue;
+        }
+        assert!(
+            takes_fast_path(&pool, &ops).await,
+            "round {round}: a plain batch took the general path"
+        );
+        fast += 1;
+        assert_matches_in_order(&pool, &ops, &format!("round {round}")).await;
+
+        // Commit it, so that later rounds end what this one started.
+        sqlx::query("select cw_apply_reports($1)")
+            .bind(Value::Array(ops.clone()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        running.retain(|id| !ended.contains(id));
+        running.extend(
+            ops.iter()
+                .filter(|o| o["op"] == "start")
+                .map(|o| o["id"].as_str().unwrap().parse::<Uuid>().unwrap()),
+        );
+    }
+    assert!(fast >= 40, "only {fast} plain batches");
+
+    // Not plain: a retried start, an end of a finished run, an unknown id. Each goes
+    // the general path, and answers as the reference does.
+    let finished: Uuid = sqlx::query_scalar(
+        "select id from executions where status <> 'running' order by id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let fresh = |job: &str| {
+        json!({ "op": "start", "job": job, "id": Uuid::new_v4(), "trigger": "api", "attempt": 1,
+                "started_at": t0 })
+    };
+    for odd in [
+        json!({ "op": "start", "job": "alpha", "id": running[0], "trigger": "api", "attempt": 1 }),
+        json!({ "op": "complete", "id": finished, "status": "failed", "output_truncated": false,
+                "completed_at": t0 + Duration::hours(5) }),
+        json!({ "op": "complete", "id": Uuid::new_v4(), "status": "completed", "output_truncated": false }),
+    ] {
+        let ops = vec![fresh("alpha"), fresh("beta"), odd];
+        assert!(!takes_fast_path(&pool, &ops).await, "{ops:?}");
+        assert_matches_in_order(&pool, &ops, "not plain").await;
+    }
 }
