@@ -166,7 +166,7 @@ async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
         }
         assert_matches_in_order(&pool, &ops, &format!("round {round}")).await;
 
-        // Grow the history: commit a batch (set-based) and remember what it started.
+        // Grow the history: commit a batch (by whichever path) and remember what it started.
         let size = g.rng.gen_range(4..16);
         let base = g.batch(size);
         sqlx::query("select cw_apply_reports($1)")
@@ -193,8 +193,8 @@ async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
     assert!(history > 100, "history too small: {history}");
 }
 
-/// Whether applying `ops` (rolled back) goes past the general path: the fast path
-/// answered it alone.
+/// Whether the fast path answered `ops` alone (applied in a transaction that is rolled
+/// back): the general path was never called.
 async fn takes_fast_path(pool: &PgPool, ops: &[Value]) -> bool {
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("set local track_functions = 'pl'")
