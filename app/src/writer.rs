@@ -18,8 +18,8 @@ use crate::error::ApiError;
 const MAX_BATCH: usize = 256;
 /// Batches written at the same time. One: with two on 2 cores, batches halved (4.0 to
 /// 2.3 reports at 8 clients), each cost more (0.92 to 1.25 ms) and PostgreSQL's CPU per
-/// report rose by half, for less throughput (15–20 % at 8 clients, 0–7 % at 32); and a single writer can never
-/// deadlock with itself on a job's rows. Overlapping only the
+/// report rose by half, for less throughput (15–20 % at 8 clients, 0–7 % at 32); and a
+/// single writer can never deadlock with itself on a job's rows. Overlapping only the
 /// commit (applying the next batch in an open transaction while the previous one's WAL
 /// flush runs) was measured too, and lost on 2 cores: smaller batches and the extra
 /// BEGIN/COMMIT cost 12–26 % more CPU per report and 7–15 % of the throughput, for no
