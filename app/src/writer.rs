@@ -121,19 +121,13 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, counters: Ar
     }
 }
 
-/// Applies `reports` on the writer's held connection; an error gives it back.
+/// Applies `reports` on the writer's held connection (an error gives it back).
 async fn apply_held(
     held: &mut HeldConnection,
     reports: &[&Report],
 ) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
-    let results = match held.get().await {
-        Ok(conn) => executions::apply(conn, reports).await,
-        Err(e) => Err(e.into()),
-    };
-    if results.is_err() {
-        held.release();
-    }
-    results
+    held.with(async |conn| executions::apply(conn, reports).await)
+        .await
 }
 
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected

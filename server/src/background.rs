@@ -35,12 +35,8 @@ async fn run_event_pump(state: AppState) {
     let mut conn = HeldConnection::new(state.pool.clone());
     loop {
         conn.until(state.hub.rung()).await;
-        let published = match conn.get().await {
-            Ok(c) => publish_new(&state, c).await,
-            Err(e) => Err(e),
-        };
+        let published = conn.with(async |c| publish_new(&state, c).await).await;
         if let Err(e) = published {
-            conn.release();
             tracing::warn!(error = %e, "could not read new events; retrying");
             tokio::time::sleep(Duration::from_millis(200)).await;
             state.hub.ring();

@@ -27,8 +27,25 @@ impl HeldConnection {
         Self { pool, conn: None }
     }
 
+    /// Runs `work` on the held connection, taking one if none is held. An error, from
+    /// the pool or from `work`, gives the connection back: it may be the connection that
+    /// broke, and the pool tests a connection before lending it again.
+    pub async fn with<T, E: From<sqlx::Error>>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let out = match self.get().await {
+            Ok(conn) => work(conn).await,
+            Err(e) => Err(e.into()),
+        };
+        if out.is_err() {
+            self.release();
+        }
+        out
+    }
+
     /// The held connection, taking one from the pool if none is held.
-    pub async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+    async fn get(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             none => none.insert(self.pool.acquire().await?),
@@ -36,8 +53,8 @@ impl HeldConnection {
         Ok(&mut **conn)
     }
 
-    /// Gives the connection back (after an error).
-    pub fn release(&mut self) {
+    /// Gives the connection back.
+    fn release(&mut self) {
         self.conn = None;
     }
 
