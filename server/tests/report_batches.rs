@@ -5,7 +5,7 @@
 //! another job, late ends of timed-out runs, failure streaks, and batches that repeat
 //! an execution (which take the in-order path themselves).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
@@ -316,4 +316,138 @@ async fn plain_batches_take_the_fast_path_and_match_reports_applied_in_order(poo
         assert!(!takes_fast_path(&pool, &ops).await, "{ops:?}");
         assert_matches_in_order(&pool, &ops, "not plain").await;
     }
+}
+
+/// The tables a report reads by key: a scan of any of them grows with the history.
+const KEYED_TABLES: [&str; 3] = ["executions", "execution_rollups", "events"];
+
+/// The report functions keep one plan per connection (`force_generic_plan`), made at
+/// their first call, as the event pump keeps its prepared query. On a new install that
+/// first call meets empty tables. With no ANALYZE since (autovacuum is off here), the
+/// same plans must still reach rows by index once the history is large; a plan that
+/// scanned would make every report slower as the history grows.
+#[sqlx::test(migrations = "../migrations")]
+async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(pool: PgPool) {
+    for table in KEYED_TABLES.iter().chain(&["jobs"]) {
+        sqlx::query(&format!(
+            "alter table {table} set (autovacuum_enabled = off)"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+    let start = |job: &str, id: Uuid| {
+        json!({ "op": "start", "job": job, "id": id, "trigger": "api", "attempt": 1,
+                "started_at": t0 })
+    };
+    let end = |id: Uuid| {
+        json!({ "op": "complete", "id": id, "status": "failed", "output_truncated": false,
+                "exit_code": 1, "duration_ms": 5, "completed_at": t0 + Duration::minutes(1) })
+    };
+    // Every path of the function, and the pump's query, as a writer's and a pump's
+    // connection meet them: a plain batch of starts and one of their ends (fast path),
+    // a batch with a retried start (set-based), and a lone report (in order).
+    let round = async |conn: &mut sqlx::PgConnection| {
+        let ids: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
+        let jobs = ["alpha", "beta"];
+        let batches = [
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| start(jobs[i % 2], *id))
+                .collect::<Vec<_>>(),
+            ids[..4].iter().map(|id| end(*id)).collect(),
+            ids[4..]
+                .iter()
+                .map(|id| end(*id))
+                .chain([start("alpha", ids[0])])
+                .chain((0..4).map(|_| start("beta", Uuid::new_v4())))
+                .collect(),
+            vec![start("gamma", Uuid::new_v4())],
+        ];
+        for ops in batches {
+            sqlx::query("select cw_apply_reports($1)")
+                .bind(Value::Array(ops))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query("select seq, payload from events where seq > $1 order by seq limit $2")
+            .bind(0i64)
+            .bind(500i64)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    // Past the five custom plans after which a prepared statement may go generic.
+    for _ in 0..6 {
+        round(&mut conn).await;
+    }
+
+    // A year of history, written past those plans.
+    sqlx::query(
+        "with j as (select id from jobs where name = 'alpha')
+         insert into executions (id, job_id, status, trigger, started_at, completed_at, duration_ms)
+         select gen_random_uuid(), j.id, 'completed', 'api', $1 - n * interval '1 minute',
+                $1 - n * interval '1 minute' + interval '1 second', 1000
+           from j, generate_series(1, 200000) n",
+    )
+    .bind(t0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "with j as (select id from jobs where name = 'alpha')
+         insert into execution_rollups (job_id, bucket, status, count)
+         select j.id, date_trunc('hour', $1) - n * interval '1 hour', s, 1
+           from j, generate_series(1, 9000) n, unnest(array['completed', 'failed']) s",
+    )
+    .bind(t0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into events (seq, kind, payload)
+         select nextval('events_seq'), 'execution', '{}' from generate_series(1, 200000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Counted inside one transaction, as differences: the counts a backend has not yet
+    // reported (at most once a second) include its earlier transactions'.
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await.unwrap();
+    let before = scans(&mut tx).await;
+    round(&mut tx).await;
+    let after = scans(&mut tx).await;
+    tx.rollback().await.unwrap();
+    for (table, (seq, idx)) in &after {
+        let (seq_before, idx_before) = before[table];
+        assert_eq!(
+            seq - seq_before,
+            0,
+            "{table} was scanned in full: {before:?} → {after:?}"
+        );
+        assert!(
+            idx > &idx_before,
+            "{table} was not read by index: {before:?} → {after:?}"
+        );
+    }
+}
+
+/// Full scans and index scans of each of [`KEYED_TABLES`] counted by this backend.
+async fn scans(conn: &mut sqlx::PgConnection) -> BTreeMap<String, (i64, i64)> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "select relname::text, seq_scan, coalesce(idx_scan, 0)
+           from pg_stat_xact_user_tables where relname = any($1)",
+    )
+    .bind(KEYED_TABLES)
+    .fetch_all(conn)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), KEYED_TABLES.len(), "{rows:?}");
+    rows.into_iter()
+        .map(|(t, seq, idx)| (t, (seq, idx)))
+        .collect()
 }
