@@ -4,6 +4,8 @@
 //! Random batches over a growing history: retries, run keys, unknown ids, ids of
 //! another job, late ends of timed-out runs, failure streaks, and batches that repeat
 //! an execution (which take the in-order path themselves).
+//! And the plans those paths keep per connection must stay on indexes however the
+//! tables have grown since they were made.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -372,12 +374,7 @@ async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(
                 .await
                 .unwrap();
         }
-        sqlx::query("select seq, payload from events where seq > $1 order by seq limit $2")
-            .bind(0i64)
-            .bind(500i64)
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        app::db::events::since(&mut *conn, 0, 500).await.unwrap();
     };
     let mut conn = pool.acquire().await.unwrap();
     // Past the five custom plans after which a prepared statement may go generic.
@@ -385,7 +382,7 @@ async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(
         round(&mut conn).await;
     }
 
-    // A year of history, written past those plans.
+    // Months of history (200k runs, a year of hourly rollups), written past those plans.
     sqlx::query(
         "with j as (select id from jobs where name = 'alpha')
          insert into executions (id, job_id, status, trigger, started_at, completed_at, duration_ms)
