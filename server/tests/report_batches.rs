@@ -347,8 +347,8 @@ async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(
         json!({ "op": "complete", "id": id, "status": "failed", "output_truncated": false,
                 "exit_code": 1, "duration_ms": 5, "completed_at": t0 + Duration::minutes(1) })
     };
-    // Every path of the function, and the pump's query, as a writer's and a pump's
-    // connection meet them: a plain batch of starts and one of their ends (fast path),
+    // Every path of the function, a ping start, and the pump's query, as long-lived
+    // connections meet them: a plain batch of starts and one of their ends (fast path),
     // a batch with a retried start (set-based), and a lone report (in order).
     let round = async |conn: &mut sqlx::PgConnection| {
         let ids: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
@@ -374,6 +374,14 @@ async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(
                 .await
                 .unwrap();
         }
+        // A rid-less ping start (ends the job's open ping run, as the last round left one).
+        let ping = json!({ "op": "start", "job": "delta", "trigger": "scheduled",
+                           "triggered_by": "ping", "attempt": 1, "started_at": t0 });
+        sqlx::query("select cw_ping_start($1, interval '1 second')")
+            .bind(ping)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         app::db::events::since(&mut *conn, 0, 500).await.unwrap();
     };
     let mut conn = pool.acquire().await.unwrap();
