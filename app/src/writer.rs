@@ -121,22 +121,17 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Pending>>>, counters: Ar
     }
 }
 
-/// Applies `reports` on the writer's held connection (an error gives it back).
-async fn apply_held(
-    held: &mut HeldConnection,
-    reports: &[&Report],
-) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
-    held.with(async |conn| executions::apply(conn, reports).await)
-        .await
-}
-
 /// Writes one batch. If the batch as a whole fails (one report hit an unexpected
 /// error), every report is retried on its own so that only the bad one fails; if the
 /// database is unavailable, every report is answered so at once.
 async fn write(held: &mut HeldConnection, batch: Vec<Pending>, counters: &Counters) {
     let reports: Vec<&Report> = batch.iter().map(|p| &p.report).collect();
     let started = std::time::Instant::now();
-    let results = match apply_held(held, &reports).await {
+    // On the held connection (an error gives it back).
+    let results = match held
+        .with(async |conn| executions::apply(conn, &reports).await)
+        .await
+    {
         Ok(results) => results,
         // Retrying one by one would only wait for the database once per report.
         Err(ApiError::Unavailable(detail)) => (0..batch.len())

@@ -140,6 +140,15 @@ async fn apply_and_look(pool: &PgPool, function: &str, ops: &[Value]) -> Value {
     json!({ "results": results, "state": state })
 }
 
+/// Applies `ops` as the writer does, in the caller's transaction or its own.
+async fn apply_reports(db: impl sqlx::PgExecutor<'_>, ops: &[Value]) {
+    sqlx::query("select cw_apply_reports($1)")
+        .bind(Value::Array(ops.to_vec()))
+        .execute(db)
+        .await
+        .unwrap();
+}
+
 /// `cw_apply_reports` answers and writes what the one-by-one reference does for `ops`.
 async fn assert_matches_in_order(pool: &PgPool, ops: &[Value], what: &str) {
     let reference = apply_and_look(pool, "cw_apply_reports_in_order", ops).await;
@@ -171,11 +180,7 @@ async fn set_based_batches_match_reports_applied_in_order(pool: PgPool) {
         // Grow the history: commit a batch (by whichever path) and remember what it started.
         let size = g.rng.gen_range(4..16);
         let base = g.batch(size);
-        sqlx::query("select cw_apply_reports($1)")
-            .bind(Value::Array(base.clone()))
-            .execute(&pool)
-            .await
-            .unwrap();
+        apply_reports(&pool, &base).await;
         for op in &base {
             if op["op"] == "start" {
                 let id: Uuid = op["id"].as_str().unwrap().parse().unwrap();
@@ -203,11 +208,7 @@ async fn takes_fast_path(pool: &PgPool, ops: &[Value]) -> bool {
         .execute(&mut *tx)
         .await
         .unwrap();
-    sqlx::query("select cw_apply_reports($1)")
-        .bind(Value::Array(ops.to_vec()))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    apply_reports(&mut *tx, ops).await;
     let general: Option<i64> = sqlx::query_scalar(
         "select pg_stat_get_xact_function_calls('cw_apply_reports_general'::regproc)",
     )
@@ -282,11 +283,7 @@ async fn plain_batches_take_the_fast_path_and_match_reports_applied_in_order(poo
         assert_matches_in_order(&pool, &ops, &format!("round {round}")).await;
 
         // Commit it, so that later rounds end what this one started.
-        sqlx::query("select cw_apply_reports($1)")
-            .bind(Value::Array(ops.clone()))
-            .execute(&pool)
-            .await
-            .unwrap();
+        apply_reports(&pool, &ops).await;
         running.retain(|id| !ended.contains(id));
         running.extend(
             ops.iter()
@@ -368,11 +365,7 @@ async fn plans_made_on_empty_tables_still_use_indexes_once_the_history_is_large(
             vec![start("gamma", Uuid::new_v4())],
         ];
         for ops in batches {
-            sqlx::query("select cw_apply_reports($1)")
-                .bind(Value::Array(ops))
-                .execute(&mut *conn)
-                .await
-                .unwrap();
+            apply_reports(&mut *conn, &ops).await;
         }
         // A rid-less ping start (ends the job's open ping run, as the last round left one).
         let ping = json!({ "op": "start", "job": "delta", "trigger": "scheduled",
