@@ -169,7 +169,7 @@ impl From<SummaryRow> for ExecutionSummary {
 ///
 /// The SQL names only the filters that are set: a statement that tests each filter
 /// against null gets, once PostgreSQL has cached it as a generic plan, no index
-/// condition on the time window, and read every run newer than the window to find it.
+/// condition on the time window, and reads every run newer than the window to find it.
 /// A status or trigger goes in as a literal (from a closed set, never the caller's
 /// text), so that the planner can use the partial indexes of runs that ended badly or
 /// were started by hand; those filters match few rows and would otherwise read the whole
