@@ -339,7 +339,7 @@ async fn stats_come_from_rollups(pool: PgPool) {
 /// is also held to the same selection written out in plain SQL.
 #[sqlx::test(migrations = "../migrations")]
 async fn rare_filters_read_few_rows_however_long_the_history(pool: PgPool) {
-    use app::db::execution_list::{page, Cursor, ExecutionFilter};
+    use app::db::execution_list::{Cursor, ExecutionFilter};
     use app::model::{ExecutionStatus, Trigger};
 
     // 20,000 successful scheduled runs of two jobs over 20 days, a third job's 3 runs
@@ -459,9 +459,8 @@ async fn rare_filters_read_few_rows_however_long_the_history(pool: PgPool) {
         assert!(!expected.is_empty(), "{what}: the data has such runs");
         let mut read = 0;
         for _ in 0..7 {
-            let before = heap_rows_read(&mut tx).await;
-            let first = page(&mut *tx, &filter).await.unwrap();
-            read = heap_rows_read(&mut tx).await - before;
+            let (first, rows) = page_and_rows_read(&mut tx, &filter).await;
+            read = rows;
             let ids: Vec<_> = first.items.iter().map(|e| e.id).collect();
             assert_eq!(ids, expected[..ids.len()], "{what}: first page");
             assert_eq!(ids.len(), expected.len().min(50), "{what}: first page");
@@ -471,9 +470,7 @@ async fn rare_filters_read_few_rows_however_long_the_history(pool: PgPool) {
                     cursor: Some(Cursor::decode(&c).unwrap()),
                     ..filter.clone()
                 };
-                let before = heap_rows_read(&mut tx).await;
-                page(&mut *tx, &next).await.unwrap();
-                let read_next = heap_rows_read(&mut tx).await - before;
+                let (_, read_next) = page_and_rows_read(&mut tx, &next).await;
                 assert!(
                     read_next <= 200,
                     "{what}: the second page read {read_next} runs"
@@ -487,13 +484,24 @@ async fn rare_filters_read_few_rows_however_long_the_history(pool: PgPool) {
     }
 }
 
-/// Heap rows of `executions` this transaction has read so far, by scans of any kind.
-async fn heap_rows_read(tx: &mut sqlx::PgConnection) -> i64 {
-    sqlx::query_scalar(
-        "select coalesce(seq_tup_read + idx_tup_fetch, 0)::bigint
-           from pg_stat_xact_user_tables where relname = 'executions'",
-    )
-    .fetch_one(tx)
-    .await
-    .unwrap()
+/// One page of `filter` on `tx`, and the heap rows of `executions` its statement read
+/// (by scans of any kind, as a difference within the transaction).
+async fn page_and_rows_read(
+    tx: &mut sqlx::PgConnection,
+    filter: &app::db::execution_list::ExecutionFilter,
+) -> (app::model::ExecutionPage, i64) {
+    let rows_read = async |tx: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "select coalesce(seq_tup_read + idx_tup_fetch, 0)::bigint
+               from pg_stat_xact_user_tables where relname = 'executions'",
+        )
+        .fetch_one(tx)
+        .await
+        .unwrap()
+    };
+    let before = rows_read(&mut *tx).await;
+    let page = app::db::execution_list::page(&mut *tx, filter)
+        .await
+        .unwrap();
+    (page, rows_read(tx).await - before)
 }
