@@ -484,24 +484,103 @@ async fn rare_filters_read_few_rows_however_long_the_history(pool: PgPool) {
     }
 }
 
-/// One page of `filter` on `tx`, and the heap rows of `executions` its statement read
-/// (by scans of any kind, as a difference within the transaction).
+/// One page of `filter` on `tx`, and the heap rows of `executions` its statement read.
 async fn page_and_rows_read(
     tx: &mut sqlx::PgConnection,
     filter: &app::db::execution_list::ExecutionFilter,
 ) -> (app::model::ExecutionPage, i64) {
-    let rows_read = async |tx: &mut sqlx::PgConnection| -> i64 {
-        sqlx::query_scalar(
-            "select coalesce(seq_tup_read + idx_tup_fetch, 0)::bigint
-               from pg_stat_xact_user_tables where relname = 'executions'",
-        )
-        .fetch_one(tx)
-        .await
-        .unwrap()
-    };
-    let before = rows_read(&mut *tx).await;
+    let before = executions_rows_read(&mut *tx).await;
     let page = app::db::execution_list::page(&mut *tx, filter)
         .await
         .unwrap();
-    (page, rows_read(tx).await - before)
+    (page, executions_rows_read(tx).await - before)
+}
+
+/// The heap rows of `executions` read so far in `tx`'s transaction, by scans of any
+/// kind: only a difference of two readings means anything.
+async fn executions_rows_read(tx: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "select coalesce(seq_tup_read + idx_tup_fetch, 0)::bigint
+           from pg_stat_xact_user_tables where relname = 'executions'",
+    )
+    .fetch_one(tx)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn stuck_lists_the_oldest_hundred_counts_them_all_and_reads_only_open_runs(pool: PgPool) {
+    use app::db::stats::{self, STUCK_LISTED};
+
+    // 20,000 finished runs of `fine` and 5 of its runs going on well within its hour;
+    // 250 runs of `hung` started 1 to 5 hours ago against its minute; 30 old runs of
+    // `quiet`, which has no limit of any kind.
+    let now = Utc::now();
+    let setup = format!(
+        "insert into jobs (name, display_name, timeout_ms)
+              values ('fine', 'fine', 3600000), ('hung', 'hung', 60000), ('quiet', 'quiet', null);
+         insert into executions (id, job_id, status, trigger, started_at, completed_at, duration_ms)
+         select gen_random_uuid(), j.id, 'completed', 'scheduled',
+                '{now}'::timestamptz - g * interval '86 seconds',
+                '{now}'::timestamptz - g * interval '86 seconds' + interval '1 second', 1000
+           from generate_series(1, 20000) g, jobs j where j.name = 'fine';
+         insert into executions (id, job_id, status, trigger, started_at)
+         select gen_random_uuid(), j.id, 'running', 'api', '{now}'::timestamptz - g * interval '1 minute'
+           from generate_series(1, 5) g, jobs j where j.name = 'fine';
+         insert into executions (id, job_id, status, trigger, started_at)
+         select gen_random_uuid(), j.id, 'running', 'api',
+                '{now}'::timestamptz - interval '1 hour' - g * interval '1 minute'
+           from generate_series(1, 250) g, jobs j where j.name = 'hung';
+         insert into executions (id, job_id, status, trigger, started_at)
+         select gen_random_uuid(), j.id, 'running', 'api', '{now}'::timestamptz - g * interval '1 day'
+           from generate_series(1, 30) g, jobs j where j.name = 'quiet';
+         analyze executions; analyze jobs;",
+        now = now.to_rfc3339()
+    );
+    sqlx::raw_sql(&setup).execute(&pool).await.unwrap();
+    let oldest_hung: Vec<String> = sqlx::query_scalar(
+        "select e.id::text from executions e join jobs j on j.id = e.job_id
+          where j.name = 'hung' order by e.started_at, e.id limit $1",
+    )
+    .bind(STUCK_LISTED)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(oldest_hung.len(), 100);
+
+    let app = spawn_app(pool.clone()).await;
+    let (code, s) = app.get("/api/v1/stats?hours=24", &app.read).await;
+    assert_eq!(code, 200, "{s}");
+    assert_eq!(s["stuck_total"], 250, "every stuck run is counted");
+    let listed = s["stuck"].as_array().unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, oldest_hung, "the oldest hundred, oldest first");
+    assert!(listed
+        .iter()
+        .all(|e| e["job"] == "hung" && e["reason"] == "timeout" && e["limit_ms"] == 60_000));
+    assert_eq!(s["running_now"], 285);
+    let m = crate::metrics::scrape(&app).await;
+    for (job, n) in [("hung", 250.0), ("fine", 0.0), ("quiet", 0.0)] {
+        let key = format!(r#"cronwatch_job_stuck_executions{{job_name="{job}"}}"#);
+        assert_eq!(crate::metrics::value(&m, &key), n, "{job}");
+    }
+
+    // What judging them reads: the open runs (285), never the history. Called 7 times
+    // so that PostgreSQL's generic plans are in use.
+    let timeline = stats::timeline(&pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..7 {
+        let before = executions_rows_read(&mut tx).await;
+        let stuck = stats::stuck(&mut *tx, &timeline, Utc::now()).await.unwrap();
+        let read = executions_rows_read(&mut tx).await - before;
+        assert_eq!(stuck.total(), 250);
+        assert_eq!(stuck.by_job, [("hung".to_string(), 250)]);
+        let ids: Vec<String> = stuck.oldest.iter().map(|e| e.id.to_string()).collect();
+        assert_eq!(ids, oldest_hung);
+        // Counting them and listing the oldest read each open run once.
+        assert!(
+            read <= 2 * 285,
+            "judging 285 open runs read {read} of 20,285"
+        );
+    }
 }

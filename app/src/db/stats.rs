@@ -1,9 +1,8 @@
 //! Dashboard figures, read from the rollups (O(jobs × hours)), never from raw executions,
 //! except the running ones, which a partial index keeps cheap.
 
-use std::collections::HashMap;
-
-use sqlx::PgPool;
+use chrono::{DateTime, Utc};
+use sqlx::{Acquire, PgPool, Postgres};
 
 use crate::health;
 
@@ -13,6 +12,15 @@ use crate::model::{
 
 /// Figures over the last `hours` hours plus the 7-day timeline.
 pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
+    Ok(compute_counting_stuck(pool, hours).await?.0)
+}
+
+/// [`compute`]'s figures, and how many stuck runs each job has ([`StuckRuns::by_job`]:
+/// all of them, where [`Stats::stuck`] lists the oldest).
+pub async fn compute_counting_stuck(
+    pool: &PgPool,
+    hours: i64,
+) -> Result<(Stats, Vec<(String, i64)>), sqlx::Error> {
     let rows = sqlx::query!(
         r#"select j.name as job, r.status, sum(r.count)::bigint as "count!",
                   sum(r.duration_sum_ms)::bigint as "dsum!", sum(r.duration_count)::bigint as "dcount!"
@@ -64,17 +72,21 @@ pub async fn compute(pool: &PgPool, hours: i64) -> Result<Stats, sqlx::Error> {
     }
     jobs.sort_by(|a, b| name_order(&a.job, &b.job));
     let timeline = timeline(pool).await?;
+    let stuck = stuck(pool, &timeline, Utc::now()).await?;
+    let stuck_total = stuck.total();
 
-    Ok(Stats {
+    let stats = Stats {
         hours,
         total: jobs.iter().map(|j| j.total).sum(),
         failures: jobs.iter().map(|j| j.failed + j.timed_out).sum(),
         running_now: running_now(pool).await?,
         next_run: next_run(pool).await?,
-        stuck: stuck(pool, &timeline).await?,
+        stuck: stuck.oldest,
+        stuck_total,
         timeline,
         jobs,
-    })
+    };
+    Ok((stats, stuck.by_job))
 }
 
 async fn running_now(pool: &PgPool) -> Result<i64, sqlx::Error> {
@@ -110,39 +122,110 @@ pub async fn running_by_job(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::E
     Ok(rows.into_iter().map(|r| (r.name, r.n)).collect())
 }
 
-/// Running executions past what their job allows ([`health::stuck_limit`], with the
-/// habit read from `timeline`), oldest first. Every running execution is judged, not
-/// only a job's latest: a run whose end was never reported shows here.
-async fn stuck(
-    pool: &PgPool,
+/// At most this many stuck runs are listed in [`Stats::stuck`] (the oldest); all of them
+/// are counted. A host that reports starts and never ends (a `rid` that never comes
+/// back) can leave thousands running until the retention ends them, and every `/stats`
+/// answer and dashboard page would carry them all.
+pub const STUCK_LISTED: i64 = 100;
+
+/// The running executions past what their job allows ([`health::stuck_limit`], with
+/// the habit read from `timeline`), judged at `now`.
+pub struct StuckRuns {
+    /// The [`STUCK_LISTED`] oldest, oldest first.
+    pub oldest: Vec<StuckExecution>,
+    /// How many each job has (job name, count; jobs with none left out).
+    pub by_job: Vec<(String, i64)>,
+}
+
+impl StuckRuns {
+    pub fn total(&self) -> i64 {
+        self.by_job.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The stuck runs at `now`. Every running execution is judged, not only a job's
+/// latest: a run whose end was never reported counts too. Each job's limit is worked out here, once, by the
+/// dashboard's rule; PostgreSQL then reads only running executions (their partial
+/// index), so the cost follows how many runs are open, never the history.
+pub async fn stuck<'c>(
+    db: impl Acquire<'c, Database = Postgres>,
     timeline: &[TimelinePoint],
-) -> Result<Vec<StuckExecution>, sqlx::Error> {
-    let running = sqlx::query!(
-        "select e.id, j.name as job, e.started_at, j.timeout_ms, j.estimated_duration_ms
-           from executions e join jobs j on j.id = e.job_id
-          where e.status = 'running'
-          order by e.started_at"
+    now: DateTime<Utc>,
+) -> Result<StuckRuns, sqlx::Error> {
+    let mut conn = db.acquire().await?;
+    let jobs = sqlx::query!("select id, name, timeout_ms, estimated_duration_ms from jobs")
+        .fetch_all(&mut *conn)
+        .await?;
+    let (mut ids, mut names, mut cutoffs, mut limits, mut reasons) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for j in jobs {
+        let habit = health::typical_duration_ms(timeline, &j.name);
+        let Some((limit, why)) = health::stuck_limit(j.timeout_ms, j.estimated_duration_ms, habit)
+        else {
+            continue;
+        };
+        // A limit reaching before the calendar's start flags nothing.
+        let Some(cutoff) = now.checked_sub_signed(limit) else {
+            continue;
+        };
+        ids.push(j.id);
+        names.push(j.name);
+        cutoffs.push(cutoff);
+        limits.push(limit.num_milliseconds());
+        reasons.push(why.as_str());
+    }
+    // Each statement reads the open runs once, from their partial index, and judges
+    // them against `l` in memory. Joined to `l` directly, PostgreSQL may scan the open
+    // runs once per job instead.
+    let by_job = sqlx::query!(
+        r#"with open as materialized (
+               select job_id, started_at from executions where status = 'running'
+           )
+           select l.name as "name!", count(*) as "n!"
+             from open e
+             join unnest($1::bigint[], $2::text[], $3::timestamptz[]) as l(job_id, name, cutoff)
+                  on l.job_id = e.job_id and e.started_at < l.cutoff
+            group by l.name"#,
+        &ids,
+        &names,
+        &cutoffs,
     )
-    .fetch_all(pool)
-    .await?;
-    let now = chrono::Utc::now();
-    let mut habits: HashMap<String, Option<i64>> = HashMap::new();
-    Ok(running
-        .into_iter()
-        .filter_map(|r| {
-            let habit = *habits
-                .entry(r.job.clone())
-                .or_insert_with(|| health::typical_duration_ms(timeline, &r.job));
-            let (limit, why) = health::stuck_limit(r.timeout_ms, r.estimated_duration_ms, habit)?;
-            (now - r.started_at > limit).then(|| StuckExecution {
-                id: r.id,
-                job: r.job,
-                started_at: r.started_at,
-                limit_ms: limit.num_milliseconds(),
-                reason: why.as_str().into(),
-            })
-        })
-        .collect())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.name, r.n))
+    .collect();
+    let oldest = sqlx::query!(
+        r#"with open as materialized (
+               select id, job_id, started_at from executions where status = 'running'
+           )
+           select e.id as "id!", l.name as "job!", e.started_at as "started_at!",
+                  l.limit_ms as "limit_ms!", l.reason as "reason!"
+             from open e
+             join unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::bigint[], $5::text[])
+                  as l(job_id, name, cutoff, limit_ms, reason)
+                  on l.job_id = e.job_id and e.started_at < l.cutoff
+            order by e.started_at, e.id
+            limit $6"#,
+        &ids,
+        &names,
+        &cutoffs,
+        &limits,
+        &reasons as &[&str],
+        STUCK_LISTED,
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| StuckExecution {
+        id: r.id,
+        job: r.job,
+        started_at: r.started_at,
+        limit_ms: r.limit_ms,
+        reason: r.reason,
+    })
+    .collect();
+    Ok(StuckRuns { oldest, by_job })
 }
 
 /// Executions per job, UTC day and status over the last 7 days (today included).

@@ -72,7 +72,10 @@ pub struct Stats {
     pub failures: i64,
     pub next_run: Option<NextRun>,
     pub jobs: Vec<JobStats>,
+    /// The oldest stuck runs, at most `db::stats::STUCK_LISTED` (100), oldest first.
     pub stuck: Vec<StuckExecution>,
+    /// How many runs are stuck in all (`stuck` may list fewer).
+    pub stuck_total: i64,
     pub timeline: Vec<TimelinePoint>,
 }
 

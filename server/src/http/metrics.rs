@@ -40,9 +40,11 @@ pub const CONTENT_TYPE_OPENMETRICS: &str =
 pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Read)?;
     let pool = &state.pool;
+    let (figures, stuck) = stats::compute_counting_stuck(pool, DASHBOARD_HOURS).await?;
     let snapshot = Snapshot {
         jobs: jobs::list(pool).await?,
-        stats: stats::compute(pool, DASHBOARD_HOURS).await?,
+        stats: figures,
+        stuck: stuck.into_iter().collect(),
         running: stats::running_by_job(pool).await?.into_iter().collect(),
         batches: batches::list(pool).await?,
         notifications: crate::alerts::queue_state(pool).await?,
@@ -58,6 +60,8 @@ pub struct Snapshot {
     /// The dashboard's figures: per job over [`DASHBOARD_HOURS`], the stuck runs and
     /// the 7-day timeline.
     pub stats: Stats,
+    /// Stuck runs per job name, every one of them (`stats.stuck` lists the oldest).
+    pub stuck: HashMap<String, i64>,
     /// Running executions per job name, however old.
     pub running: HashMap<String, i64>,
     pub batches: Vec<BatchQueue>,
@@ -181,10 +185,6 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
         Some(Unit::Ratios),
     );
 
-    let mut stuck_by_job: HashMap<&str, i64> = HashMap::new();
-    for e in &s.stats.stuck {
-        *stuck_by_job.entry(e.job.as_str()).or_default() += 1;
-    }
     let figures_by_job: HashMap<&str, &JobStats> =
         s.stats.jobs.iter().map(|f| (f.job.as_str(), f)).collect();
     for j in &s.jobs {
@@ -199,7 +199,7 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
         late.get_or_create(&job).set(health::is_late(j, now).into());
         stuck
             .get_or_create(&job)
-            .set(stuck_by_job.get(j.name.as_str()).copied().unwrap_or(0));
+            .set(s.stuck.get(&j.name).copied().unwrap_or(0));
         running
             .get_or_create(&job)
             .set(s.running.get(&j.name).copied().unwrap_or(0));

@@ -70,7 +70,11 @@ impl Live {
                 s.failures -= r.failures;
             }
             s.jobs.retain(|j| !gone(&j.job));
+            // Exact while the job's stuck runs were all listed (up to 100 in all); this
+            // page shows neither figure, its alerts come from `health::alerts`.
+            let listed = s.stuck.len();
             s.stuck.retain(|e| !gone(&e.job));
+            s.stuck_total -= (listed - s.stuck.len()) as i64;
             s.timeline.retain(|p| !gone(&p.job));
         });
     }
@@ -239,6 +243,7 @@ mod tests {
                 next_run: None,
                 jobs: vec![],
                 stuck: vec![],
+                stuck_total: 0,
                 timeline: vec![],
             }),
             jobs: RwSignal::new(vec![]),
@@ -372,6 +377,18 @@ mod tests {
         }
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (3, 1, 1));
+        l.stats.update(|s| {
+            s.stuck = ["typo", "kept"]
+                .map(|job| crate::model::StuckExecution {
+                    id: Uuid::new_v4(),
+                    job: job.into(),
+                    started_at: Utc::now(),
+                    limit_ms: 60_000,
+                    reason: "timeout".into(),
+                })
+                .into();
+            s.stuck_total = 2;
+        });
         let removal = JobRemoval {
             name: "typo".into(),
             executions: 2,
@@ -383,6 +400,7 @@ mod tests {
         l.apply(ChangeEvent::JobDeleted(removal.clone()));
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (1, 0, 0));
+        assert_eq!((s.stuck.len(), s.stuck_total), (1, 1));
         assert!(s.timeline.iter().all(|p| p.job == "kept"));
         let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
         assert_eq!(names, ["kept"]);
