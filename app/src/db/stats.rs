@@ -22,11 +22,15 @@ pub async fn compute_counting_stuck(
     hours: i64,
 ) -> Result<(Stats, Vec<(String, i64)>), sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select j.name as job, r.status, sum(r.count)::bigint as "count!",
-                  sum(r.duration_sum_ms)::bigint as "dsum!", sum(r.duration_count)::bigint as "dcount!"
-           from execution_rollups r join jobs j on j.id = r.job_id
-           where r.bucket >= date_trunc('hour', now() - make_interval(hours => $1::int))
-           group by j.name, r.status
+        // Summed by job id, and named after (see `timeline`).
+        r#"select j.name as job, t.status as "status!", t.count as "count!",
+                  t.dsum as "dsum!", t.dcount as "dcount!"
+           from (select r.job_id, r.status, sum(r.count)::bigint as count,
+                        sum(r.duration_sum_ms)::bigint as dsum, sum(r.duration_count)::bigint as dcount
+                   from execution_rollups r
+                  where r.bucket >= date_trunc('hour', now() - make_interval(hours => $1::int))
+                  group by 1, 2) t
+           join jobs j on j.id = t.job_id
            order by j.name"#,
         hours as i32
     )
@@ -158,8 +162,9 @@ pub async fn stuck<'c>(
         .await?;
     let (mut ids, mut names, mut cutoffs, mut limits, mut reasons) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let records = health::records(timeline);
     for j in jobs {
-        let habit = health::typical_duration_ms(timeline, &j.name);
+        let habit = health::typical_duration_ms(&records, &j.name);
         let Some((limit, why)) = health::stuck_limit(j.timeout_ms, j.estimated_duration_ms, habit)
         else {
             continue;
@@ -231,12 +236,18 @@ pub async fn stuck<'c>(
 /// Executions per job, UTC day and status over the last 7 days (today included).
 pub async fn timeline(pool: &PgPool) -> Result<Vec<TimelinePoint>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select j.name as job, (r.bucket at time zone 'UTC')::date as "day!", r.status,
-                  sum(r.count)::bigint as "count!",
-                  sum(r.duration_sum_ms)::bigint as "dsum!", sum(r.duration_count)::bigint as "dcount!"
-           from execution_rollups r join jobs j on j.id = r.job_id
-           where r.bucket >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '6 days'
-           group by 1, 2, 3 order by 2, 1, 3"#
+        // Summed by job id, and named after: grouping the hours by name would sort
+        // jobs × 168 × statuses rows by text (0.7 s at 2,000 jobs, against 0.3 s).
+        r#"select j.name as job, t.day as "day!", t.status as "status!", t.count as "count!",
+                  t.dsum as "dsum!", t.dcount as "dcount!"
+           from (select r.job_id, (r.bucket at time zone 'UTC')::date as day, r.status,
+                        sum(r.count)::bigint as count, sum(r.duration_sum_ms)::bigint as dsum,
+                        sum(r.duration_count)::bigint as dcount
+                   from execution_rollups r
+                  where r.bucket >= date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '6 days'
+                  group by 1, 2, 3) t
+           join jobs j on j.id = t.job_id
+           order by 2, 1, 3"#
     )
     .fetch_all(pool)
     .await?;

@@ -73,8 +73,12 @@ pub struct Stats {
     pub next_run: Option<NextRun>,
     pub jobs: Vec<JobStats>,
     /// The oldest stuck runs, at most `db::stats::STUCK_LISTED` (100), oldest first.
+    /// The dashboard judges stuck runs itself, from its running list
+    /// (`health::alerts`): the browser skips these two, for its bundle's budget.
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub stuck: Vec<StuckExecution>,
     /// How many runs are stuck in all (`stuck` may list fewer).
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub stuck_total: i64,
     pub timeline: Vec<TimelinePoint>,
 }

@@ -24,6 +24,7 @@ fn job_table(
     running: &[ExecutionSummary],
     now: DateTime<Utc>,
 ) -> String {
+    let records = health::records(timeline);
     let rows: Vec<[String; 7]> = list
         .iter()
         .map(|j| {
@@ -34,7 +35,7 @@ fn job_table(
             };
             let alerts: Vec<String> = health::alerts(
                 j,
-                health::typical_duration_ms(timeline, &j.name),
+                health::typical_duration_ms(&records, &j.name),
                 health::running_since(j, running),
                 now,
             )

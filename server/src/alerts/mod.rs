@@ -127,10 +127,11 @@ pub async fn evaluate(
     .fetch_all(&mut *tx)
     .await?;
 
+    let records = health::records(&timeline);
     let mut shown: Vec<(&str, &'static str, String)> = Vec::new();
     for job in &jobs {
         let since = health::running_since(job, &running);
-        let typical = health::typical_duration_ms(&timeline, &job.name);
+        let typical = health::typical_duration_ms(&records, &job.name);
         for alert in health::alerts(job, typical, since, now) {
             shown.push((&job.name, alert.kind(), detail(alert, job, since)));
         }

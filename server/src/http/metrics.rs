@@ -24,7 +24,7 @@ use prometheus_client::registry::{Metric, Registry, Unit};
 
 use app::db::{batches, jobs, stats, tokens::Scope};
 use app::error::ApiError;
-use app::health;
+use app::health::{self, Record};
 use app::model::{BatchQueue, ExecutionStatus, Job, JobStats, Stats, DASHBOARD_HOURS};
 use app::state::AppState;
 use app::writer::WriterTotals;
@@ -185,6 +185,7 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
         Some(Unit::Ratios),
     );
 
+    let records = health::records(&s.stats.timeline);
     let figures_by_job: HashMap<&str, &JobStats> =
         s.stats.jobs.iter().map(|f| (f.job.as_str(), f)).collect();
     for j in &s.jobs {
@@ -227,7 +228,7 @@ pub fn render(s: &Snapshot, now: DateTime<Utc>) -> String {
             let n = figures.map_or(0, |f| f.count(status));
             recent.get_or_create(&with(status)).set(n);
         }
-        if let Some(rate) = health::success_rate(&s.stats.timeline, &j.name) {
+        if let Some(rate) = records.get(j.name.as_str()).and_then(Record::success_rate) {
             success.get_or_create(&job).set(rate);
         }
     }

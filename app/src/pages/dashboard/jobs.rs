@@ -132,13 +132,15 @@ fn alerts_of(live: Live, job: &Job, now: chrono::DateTime<chrono::Utc>) -> Vec<A
     let since = live
         .running
         .with(|running| health::running_since(job, running));
-    health::alerts(job, typical(live, &job.name), since, now)
+    // Only a running job can be stuck, so only its habit matters; reading it scans
+    // the timeline, which every job doing so every second would make jobs × points.
+    let typical = since.and_then(|_| typical(live, &job.name));
+    health::alerts(job, typical, since, now)
 }
 
 /// What job `name`'s runs usually take, from the live 7-day timeline.
 fn typical(live: Live, name: &str) -> Option<i64> {
-    live.stats
-        .with(|s| health::typical_duration_ms(&s.timeline, name))
+    live.records.with(|r| health::typical_duration_ms(r, name))
 }
 
 /// Sort rank of an alert: what is wrong now before what went wrong.
@@ -185,8 +187,8 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
         let name = name.clone();
         move || {
             percent(
-                live.stats
-                    .with(|s| health::success_rate(&s.timeline, &name)),
+                live.records
+                    .with(|r| r.get(&name).and_then(health::Record::success_rate)),
             )
         }
     };

@@ -31,8 +31,10 @@ pub const EXECUTIONS_ANCHOR: &str = "executions";
 pub fn Dashboard(initial: DashboardSnapshot) -> impl IntoView {
     // The table follows the URL: a changed query loads that page (user action, no polling).
     let url = leptos_router::hooks::use_query_map();
+    let stats = RwSignal::new(initial.stats);
     let live = Live {
-        stats: RwSignal::new(initial.stats),
+        stats,
+        records: state::records_of(stats),
         jobs: RwSignal::new(initial.jobs),
         batches: RwSignal::new(initial.batches),
         executions: RwSignal::new(initial.executions.items),

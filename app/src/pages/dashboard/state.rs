@@ -4,10 +4,17 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 
+use crate::health::{self, Records};
 use crate::model::{
     name_order, BatchQueue, ChangeEvent, ExecutionQuery, ExecutionStatus, ExecutionSummary, Job,
     JobRemoval, Stats, TimelinePoint,
 };
+
+/// Each job's record over the 7-day timeline of `stats`, worked out once a change
+/// rather than once a job and change (see [`health::records`]).
+pub fn records_of(stats: RwSignal<Stats>) -> Memo<Records> {
+    Memo::new(move |_| stats.with(|s| health::records(&s.timeline)))
+}
 
 /// How many executions the table keeps.
 pub const TABLE_ROWS: usize = 50;
@@ -16,6 +23,8 @@ pub const TABLE_ROWS: usize = 50;
 #[derive(Clone, Copy)]
 pub struct Live {
     pub stats: RwSignal<Stats>,
+    /// Each job's record over the 7-day timeline in `stats` ([`records_of`]).
+    pub records: Memo<Records>,
     pub jobs: RwSignal<Vec<Job>>,
     pub batches: RwSignal<Vec<BatchQueue>>,
     pub executions: RwSignal<Vec<ExecutionSummary>>,
@@ -70,11 +79,7 @@ impl Live {
                 s.failures -= r.failures;
             }
             s.jobs.retain(|j| !gone(&j.job));
-            // Exact while the job's stuck runs were all listed (up to 100 in all); this
-            // page shows neither figure, its alerts come from `health::alerts`.
-            let listed = s.stuck.len();
-            s.stuck.retain(|e| !gone(&e.job));
-            s.stuck_total -= (listed - s.stuck.len()) as i64;
+            // `stuck` is not kept by the page (see `Stats::stuck`).
             s.timeline.retain(|p| !gone(&p.job));
         });
     }
@@ -234,18 +239,20 @@ mod tests {
     use uuid::Uuid;
 
     fn live() -> Live {
+        let stats = RwSignal::new(Stats {
+            hours: 24,
+            total: 0,
+            running_now: 0,
+            failures: 0,
+            next_run: None,
+            jobs: vec![],
+            stuck: vec![],
+            stuck_total: 0,
+            timeline: vec![],
+        });
         Live {
-            stats: RwSignal::new(Stats {
-                hours: 24,
-                total: 0,
-                running_now: 0,
-                failures: 0,
-                next_run: None,
-                jobs: vec![],
-                stuck: vec![],
-                stuck_total: 0,
-                timeline: vec![],
-            }),
+            stats,
+            records: records_of(stats),
             jobs: RwSignal::new(vec![]),
             batches: RwSignal::new(vec![]),
             executions: RwSignal::new(vec![]),
@@ -377,18 +384,11 @@ mod tests {
         }
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (3, 1, 1));
-        l.stats.update(|s| {
-            s.stuck = ["typo", "kept"]
-                .map(|job| crate::model::StuckExecution {
-                    id: Uuid::new_v4(),
-                    job: job.into(),
-                    started_at: Utc::now(),
-                    limit_ms: 60_000,
-                    reason: "timeout".into(),
-                })
-                .into();
-            s.stuck_total = 2;
-        });
+        let rate = |job: &str| {
+            l.records
+                .with_untracked(|r| r.get(job).and_then(health::Record::success_rate))
+        };
+        assert_eq!((rate("typo"), rate("kept")), (Some(0.0), Some(1.0)));
         let removal = JobRemoval {
             name: "typo".into(),
             executions: 2,
@@ -400,8 +400,8 @@ mod tests {
         l.apply(ChangeEvent::JobDeleted(removal.clone()));
         let s = l.stats.get_untracked();
         assert_eq!((s.total, s.running_now, s.failures), (1, 0, 0));
-        assert_eq!((s.stuck.len(), s.stuck_total), (1, 1));
         assert!(s.timeline.iter().all(|p| p.job == "kept"));
+        assert_eq!((rate("typo"), rate("kept")), (None, Some(1.0)));
         let names: Vec<String> = l.jobs.get_untracked().into_iter().map(|j| j.name).collect();
         assert_eq!(names, ["kept"]);
         let rows = l.executions.get_untracked();
