@@ -227,11 +227,52 @@ fn million(
             &rt.block_on(read_latency(base, &path, token, 200)),
         );
     }
-    let lat = rt.block_on(page_latency(bin, url, base, 200));
+    let viewer = rt.block_on(signed_in_viewer(bin, url, base));
+    let lat = rt.block_on(page_latency(&viewer, base, 200));
     percentiles("SSR GET /monitoring", &lat);
     println!(
         "server peak RSS after stats and pages: {:.1} MB",
         peak_rss_kb(server) as f64 / 1024.0
+    );
+    many_jobs(rt, url, base, token, &viewer);
+}
+
+/// The dashboard's reads with 2,000 jobs, each with 7 days of hourly rollups (every
+/// reader of the 7-day timeline is O(jobs × hours), and must stay so, not jobs²).
+fn many_jobs(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    base: &str,
+    token: &str,
+    viewer: &reqwest::Client,
+) {
+    psql(
+        url,
+        "insert into jobs (name, display_name, schedule, next_run_at, estimated_duration_ms)
+         select 'many-' || g, 'Many ' || g, '*/5 * * * *', date_trunc('hour', now()) + interval '1 hour', 2000
+           from generate_series(1, 2000) g;
+         insert into execution_rollups (job_id, bucket, status, count, duration_sum_ms, duration_count)
+         select j.id, date_trunc('hour', now()) - h * interval '1 hour', s.status, s.n, 2000 * s.n, s.n
+           from jobs j, generate_series(0, 167) h, (values ('completed', 11), ('failed', 1)) s(status, n)
+          where j.name like 'many-%';
+         analyze",
+    );
+    let percentiles = |what: &str, lat: &[f64]| {
+        println!(
+            "{what} with 2,000 more jobs: p50 {:.1} ms, p95 {:.1} ms",
+            pct(lat, 0.5),
+            pct(lat, 0.95)
+        )
+    };
+    for path in ["/api/v1/stats?hours=24", "/api/v1/metrics"] {
+        percentiles(
+            &format!("GET {path}"),
+            &rt.block_on(read_latency(base, path, token, 20)),
+        );
+    }
+    percentiles(
+        "SSR GET /monitoring",
+        &rt.block_on(page_latency(viewer, base, 20)),
     );
 }
 
@@ -366,9 +407,8 @@ async fn read_latency(base: &str, path: &str, token: &str, n: usize) -> Vec<f64>
     lat
 }
 
-/// Server-side render time of the dashboard for a signed-in viewer: the whole page,
-/// with its snapshot (KPIs, chart, jobs, 50 executions, batches) resolved on the server.
-async fn page_latency(bin: &str, url: &str, base: &str, n: usize) -> Vec<f64> {
+/// A client signed in as a new viewer.
+async fn signed_in_viewer(bin: &str, url: &str, base: &str) -> reqwest::Client {
     let mut add = Command::new(bin)
         .args([
             "user",
@@ -406,6 +446,13 @@ async fn page_latency(bin: &str, url: &str, base: &str, n: usize) -> Vec<f64> {
         .await
         .unwrap();
     assert_eq!(login.headers()["location"], "/monitoring");
+    client
+}
+
+/// Server-side render time of the dashboard for `client`, a signed-in viewer: the whole
+/// page, with its snapshot (KPIs, chart, jobs, 50 executions, batches) resolved on the
+/// server.
+async fn page_latency(client: &reqwest::Client, base: &str, n: usize) -> Vec<f64> {
     let mut lat = Vec::new();
     for i in 0..n + 10 {
         let t = Instant::now();
