@@ -148,9 +148,10 @@ impl StuckRuns {
 }
 
 /// The stuck runs at `now`. Every running execution is judged, not only a job's
-/// latest: a run whose end was never reported counts too. Each job's limit is worked out here, once, by the
-/// dashboard's rule; PostgreSQL then reads only running executions (their partial
-/// index), so the cost follows how many runs are open, never the history.
+/// latest: a run whose end was never reported counts too. Each job's limit is worked
+/// out here, once, by the dashboard's rule; PostgreSQL then reads only running
+/// executions (their partial index), so the cost follows how many runs are open,
+/// never the history.
 pub async fn stuck<'c>(
     db: impl Acquire<'c, Database = Postgres>,
     timeline: &[TimelinePoint],

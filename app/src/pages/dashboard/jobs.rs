@@ -132,8 +132,9 @@ fn alerts_of(live: Live, job: &Job, now: chrono::DateTime<chrono::Utc>) -> Vec<A
     let since = live
         .running
         .with(|running| health::running_since(job, running));
-    // Only a running job can be stuck, so only its habit matters; reading it scans
-    // the timeline, which every job doing so every second would make jobs × points.
+    // Only a running job can be stuck, so only its habit matters. Read for the others
+    // too, it would make every row's alerts re-run at every report (each changes the
+    // records).
     let typical = since.and_then(|_| typical(live, &job.name));
     health::alerts(job, typical, since, now)
 }
