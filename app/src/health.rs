@@ -147,6 +147,11 @@ impl Records {
         Some(&self.0[self.find(job).ok()?].1)
     }
 
+    /// The records of the jobs that `keep` keeps.
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Records {
+        Records(self.0.iter().filter(|(j, _)| keep(j)).cloned().collect())
+    }
+
     /// Where `job` is, or would go.
     fn find(&self, job: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(j, _)| j.as_str().cmp(job))

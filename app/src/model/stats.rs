@@ -71,10 +71,13 @@ pub struct Stats {
     pub running_now: i64,
     pub failures: i64,
     pub next_run: Option<NextRun>,
+    /// Per job over `hours`. The dashboard does not show these (its rows read the 7-day
+    /// records of `health::records`): the browser skips them, for its bundle's budget.
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub jobs: Vec<JobStats>,
     /// The oldest stuck runs, at most `db::stats::STUCK_LISTED` (100), oldest first.
     /// The dashboard judges stuck runs itself, from its running list
-    /// (`health::alerts`): the browser skips these two, for its bundle's budget.
+    /// (`health::alerts`): the browser skips these two, as `jobs`.
     #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub stuck: Vec<StuckExecution>,
     /// How many runs are stuck in all (`stuck` may list fewer).

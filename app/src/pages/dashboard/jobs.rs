@@ -153,9 +153,73 @@ fn urgency(alert: Alert) -> u8 {
     }
 }
 
+/// How many groups the job rows fall into (see [`JobsTable`]).
+const ROW_GROUPS: usize = 64;
+
+/// The group of `job`'s row.
+fn group_of(job: &str) -> usize {
+    job.bytes()
+        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+        % ROW_GROUPS
+}
+
+/// `list` split into the row groups, by the job each item names.
+fn partition<T: Clone>(list: &[T], job: fn(&T) -> &str) -> [Vec<T>; ROW_GROUPS] {
+    let mut parts: [Vec<T>; ROW_GROUPS] = std::array::from_fn(|_| Vec::new());
+    list.iter()
+        .for_each(|x| parts[group_of(job(x))].push(x.clone()));
+    parts
+}
+
+/// `list`'s groups, kept in step with it by one effect that sets only the groups that
+/// changed.
+fn grouped<T>(list: RwSignal<Vec<T>>, job: fn(&T) -> &str) -> [RwSignal<Vec<T>>; ROW_GROUPS]
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    let groups = list
+        .with_untracked(|l| partition(l, job))
+        .map(RwSignal::new);
+    Effect::new(move |_| {
+        let parts = list.with(|l| partition(l, job));
+        for (group, part) in groups.iter().zip(parts) {
+            if group.with_untracked(|old| *old != part) {
+                group.set(part);
+            }
+        }
+    });
+    groups
+}
+
 /// The jobs table; `ping` holds the jobs' ping URLs when the viewer is an admin.
 #[component]
 pub fn JobsTable(live: Live, ping: StoredValue<Option<PingUrls>>) -> impl IntoView {
+    // Each row reads the clock, the job list, the running runs and the records. leptos
+    // takes a reader that re-runs off its source's list by shifting the rest of that
+    // list, so 2,000 rows reading `live` itself would make every tick and every report
+    // cost rows² (150 ms a tick and 250 ms a report, measured). A row reads its
+    // group's share of each instead (a 64th), which changes only when its own does.
+    let clocks: [RwSignal<chrono::DateTime<chrono::Utc>>; ROW_GROUPS] =
+        std::array::from_fn(|_| RwSignal::new(live.now.get_untracked()));
+    Effect::new(move |_| {
+        let now = live.now.get();
+        clocks.iter().for_each(|c| c.set(now));
+    });
+    let jobs = grouped(live.jobs, |j| &j.name);
+    let running = grouped(live.running, |e| &e.job);
+    let records: [Memo<health::Records>; ROW_GROUPS] = std::array::from_fn(|g| {
+        Memo::new(move |_| live.records.with(|r| r.only(|job| group_of(job) == g)))
+    });
+    let live_of = move |name: &str| {
+        let g = group_of(name);
+        Live {
+            now: clocks[g],
+            jobs: jobs[g],
+            running: running[g],
+            records: records[g],
+            ..live
+        }
+    };
     view! {
         <table class="grid jobs">
             <thead><tr>
@@ -165,14 +229,15 @@ pub fn JobsTable(live: Live, ping: StoredValue<Option<PingUrls>>) -> impl IntoVi
             <tbody>
                 <For each=move || live.jobs.with(|js| js.iter().map(|j| j.name.clone()).collect::<Vec<_>>())
                      key=|name| name.clone() let:name>
-                    <JobRow live ping name/>
+                    <JobRow live=live_of(&name) ping name/>
                 </For>
             </tbody>
         </table>
     }
 }
 
-/// A row keyed by job name; its cells follow that job's entry in the live list.
+/// A row keyed by job name; its cells follow that job's entry in the live list. Its
+/// `live` holds its group's share of the clock, jobs, running runs and records.
 #[component]
 fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl IntoView {
     let job = {
@@ -236,5 +301,22 @@ fn JobRow(live: Live, ping: StoredValue<Option<PingUrls>>, name: String) -> impl
                 when(next.filter(|_| enabled), if enabled { "—" } else { "paused" })
             }}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_goes_to_its_jobs_group_once() {
+        let names: Vec<String> = (0..500).map(|i| format!("job-{i}")).collect();
+        let parts = partition(&names, |n| n.as_str());
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), names.len());
+        for (g, part) in parts.iter().enumerate() {
+            assert!(part.iter().all(|n| group_of(n) == g));
+            // Spread: no group holds more than four times its share.
+            assert!(part.len() <= 4 * names.len() / ROW_GROUPS, "{}", part.len());
+        }
     }
 }

@@ -78,8 +78,7 @@ impl Live {
                 s.total -= r.total;
                 s.failures -= r.failures;
             }
-            s.jobs.retain(|j| !gone(&j.job));
-            // `stuck` is not kept by the page (see `Stats::stuck`).
+            // `jobs` and `stuck` are not kept by the page (see `Stats::jobs`).
             s.timeline.retain(|p| !gone(&p.job));
         });
     }
