@@ -194,26 +194,31 @@ pub fn ExecutionModal(live: Live, selected: RwSignal<Option<Uuid>>) -> impl Into
     });
     // Focus goes to the dialog's close button and, once it closes, back to what opened it
     // (its row), so a keyboard user is never left at the top of the page.
+    // The opener lives in the effect's own state, never in a value the component owns:
+    // a browser element held by the component would be made during the server's render
+    // too, bound to its thread, and the render's owner may be dropped on another
+    // thread once a long page has streamed (a panic that cut the page short).
     let close_button = NodeRef::<leptos::html::Button>::new();
-    let opener = StoredValue::new_local(None::<leptos::web_sys::HtmlElement>);
-    Effect::new(move |was_open: Option<bool>| {
-        use leptos::wasm_bindgen::JsCast;
-        let open = selected.with(Option::is_some);
-        match (was_open.unwrap_or(false), open) {
-            (false, true) => opener.set_value(
-                document()
+    Effect::new(
+        move |was: Option<(bool, Option<leptos::web_sys::HtmlElement>)>| {
+            use leptos::wasm_bindgen::JsCast;
+            let open = selected.with(Option::is_some);
+            let (was_open, opener) = was.unwrap_or((false, None));
+            let opener = match (was_open, open) {
+                (false, true) => document()
                     .active_element()
                     .and_then(|el| el.dyn_into().ok()),
-            ),
-            (true, false) => {
-                if let Some(el) = opener.get_value() {
-                    let _ = el.focus();
+                (true, false) => {
+                    if let Some(el) = &opener {
+                        let _ = el.focus();
+                    }
+                    None
                 }
-            }
-            _ => {}
-        }
-        open
-    });
+                _ => opener,
+            };
+            (open, opener)
+        },
+    );
     Effect::new(move |_| {
         if let Some(button) = close_button.get() {
             let _ = button.focus();

@@ -364,6 +364,25 @@ mod tests {
         );
     }
 
+    /// The server renders a page on one thread and may drop its owner on another, once
+    /// a long page has streamed: nothing the dashboard's parts own may be bound to the
+    /// thread that made it (the execution dialog once held a browser element so).
+    #[test]
+    fn a_rendered_dialog_can_be_dropped_on_another_thread() {
+        let owner = Owner::new_root(Some(std::sync::Arc::new(
+            hydration_context::SsrSharedContext::new(),
+        )));
+        owner.with(|| {
+            let html = view! {
+                <super::super::executions::ExecutionModal live=live() selected=RwSignal::new(None)/>
+            }
+            .to_html();
+            assert!(!html.contains("modal-backdrop"), "closed: {html}");
+        });
+        let dropped = std::thread::spawn(move || drop(owner)).join();
+        assert!(dropped.is_ok(), "dropping the owner panicked");
+    }
+
     #[test]
     fn a_deleted_job_leaves_rows_cells_and_counts() {
         Owner::new().with(a_deleted_job_leaves_rows_cells_and_counts_inner);
