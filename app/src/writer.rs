@@ -142,12 +142,7 @@ async fn write(held: &mut HeldConnection, batch: Vec<Pending>, counters: &Counte
             tracing::warn!(error = %e, size = batch.len(), "report batch failed; retrying one by one");
             let mut one_by_one = Vec::with_capacity(batch.len());
             for r in &reports {
-                one_by_one.push(match executions::apply(held.pool(), &[r]).await {
-                    Ok(mut v) => v
-                        .pop()
-                        .unwrap_or_else(|| Err(ApiError::Internal("no result".into()))),
-                    Err(e) => Err(e),
-                });
+                one_by_one.push(apply_alone(held.pool(), r).await);
             }
             one_by_one
         }
@@ -162,4 +157,13 @@ async fn write(held: &mut HeldConnection, batch: Vec<Pending>, counters: &Counte
     for (pending, result) in batch.into_iter().zip(results) {
         let _ = pending.reply.send(result);
     }
+}
+
+/// One report in a transaction of its own, on a connection of its own.
+async fn apply_alone(pool: &PgPool, report: &Report) -> Result<Outcome, ApiError> {
+    let mut conn = pool.acquire().await?;
+    executions::apply(&mut conn, &[report])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
 }

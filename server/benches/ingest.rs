@@ -173,7 +173,7 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         let batches = pgbench(url, 1, &apply_starts(clients));
         let ceiling = batches * clients as f64;
         println!(
-            "{:<10} ceiling: cw_apply_reports alone, {clients} starts a call, one call at a time: {ceiling:.0} reports/s ({:.2}x pgbench one-row)",
+            "{:<10} ceiling: cw_apply_plain_reports alone, {clients} starts a call, one call at a time: {ceiling:.0} reports/s ({:.2}x pgbench one-row)",
             clients,
             ceiling / pg_tps
         );
@@ -516,11 +516,20 @@ commit;
 ";
 
 /// One call of the report writer's SQL function with `n` new starts.
+/// A batch of `n` new starts, as the server's writer sends it (typed arrays).
 fn apply_starts(n: usize) -> String {
+    let nulls = |t: &str| format!("array_fill(null::{t}, array[{n}])");
     format!(
-        "select cw_apply_reports((select jsonb_agg(jsonb_build_object('op', 'start', \
-         'job', 'pgbench-0', 'id', gen_random_uuid(), 'trigger', 'api', 'attempt', 1)) \
-         from generate_series(1, {n})));\n"
+        "select cw_apply_plain_reports(\
+         (select array_agg(i::bigint) from generate_series(1, {n}) i), \
+         (select array_agg(gen_random_uuid()) from generate_series(1, {n})), \
+         array_fill('pgbench-0'::text, array[{n}]), array_fill('api'::text, array[{n}]), \
+         {}, {}, {}, {}, array_fill(1, array[{n}]), \
+         null, null, null, null, null, null, null, null, null, null);\n",
+        nulls("text"),
+        nulls("timestamptz"),
+        nulls("text"),
+        nulls("timestamptz"),
     )
 }
 

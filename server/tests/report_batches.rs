@@ -4,6 +4,8 @@
 //! Random batches over a growing history: retries, run keys, unknown ids, ids of
 //! another job, late ends of timed-out runs, failure streaks, and batches that repeat
 //! an execution (which take the in-order path themselves).
+//! The server's own way in (`executions::apply`, which sends plain batches as typed
+//! arrays) must write and answer the same as its reports applied one by one.
 //! And the plans those paths keep per connection must stay on indexes however the
 //! tables have grown since they were made.
 
@@ -13,8 +15,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+use app::db::executions::{self, Completion, NewExecution, Report};
+use app::model::{ExecutionStatus, Trigger};
 
 const JOBS: [&str; 3] = ["alpha", "beta", "gamma"];
 const STATUSES: [&str; 4] = ["completed", "failed", "timed_out", "cancelled"];
@@ -107,16 +112,29 @@ fn distinct(ops: &[Value]) -> bool {
 /// sequences hand out.
 async fn apply_and_look(pool: &PgPool, function: &str, ops: &[Value]) -> Value {
     let mut tx = pool.begin().await.unwrap();
-    let first_event: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from events")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let first_event = latest_event(&mut tx).await;
     let results: Value = sqlx::query_scalar(&format!("select {function}($1)"))
         .bind(Value::Array(ops.to_vec()))
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-    let state: Value = sqlx::query_scalar(
+    let state = look(&mut tx, first_event).await;
+    tx.rollback().await.unwrap();
+    json!({ "results": results, "state": state })
+}
+
+/// The newest event's number.
+async fn latest_event(conn: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("select coalesce(max(seq), 0) from events")
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}
+
+/// Every table reports write, keyed by names rather than by ids that sequences hand
+/// out; of the events, those after `first_event`.
+async fn look(conn: &mut PgConnection, first_event: i64) -> Value {
+    sqlx::query_scalar(
         "select jsonb_build_object(
            'executions', (select jsonb_agg(to_jsonb(e) - 'job_id' || jsonb_build_object('job', j.name)
                                            order by e.id)
@@ -133,11 +151,9 @@ async fn apply_and_look(pool: &PgPool, function: &str, ops: &[Value]) -> Value {
                         from events where seq > $1))",
     )
     .bind(first_event)
-    .fetch_one(&mut *tx)
+    .fetch_one(conn)
     .await
-    .unwrap();
-    tx.rollback().await.unwrap();
-    json!({ "results": results, "state": state })
+    .unwrap()
 }
 
 /// Applies `ops` as the writer does, in the caller's transaction or its own.
@@ -315,6 +331,136 @@ async fn plain_batches_take_the_fast_path_and_match_reports_applied_in_order(poo
         assert!(!takes_fast_path(&pool, &ops).await, "{ops:?}");
         assert_matches_in_order(&pool, &ops, "not plain").await;
     }
+}
+
+/// Applies `reports` with the server's `executions::apply` (a batch) or `apply_one` (one
+/// by one, the reference) in a transaction that is rolled back. Answers what it answered
+/// and wrote, and how many times the plain and the general path were called.
+async fn apply_as_server(pool: &PgPool, reports: &[Report], batch: bool) -> (Value, [i64; 2]) {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("set local track_functions = 'pl'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let first_event = latest_event(&mut tx).await;
+    let outcomes = if batch {
+        executions::apply(&mut tx, &reports.iter().collect::<Vec<_>>())
+            .await
+            .unwrap()
+    } else {
+        let mut outcomes = Vec::new();
+        for r in reports {
+            outcomes.push(executions::apply_one(&mut *tx, r.clone()).await);
+        }
+        outcomes
+    };
+    let answers: Vec<Value> = outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(o) => json!({ "changed": o.changed, "execution": o.execution }),
+            Err(e) => json!({ "refused": e.to_string() }),
+        })
+        .collect();
+    let state = look(&mut tx, first_event).await;
+    let calls: (Option<i64>, Option<i64>) = sqlx::query_as(
+        "select pg_stat_get_xact_function_calls('cw_apply_plain_reports'::regproc),
+                pg_stat_get_xact_function_calls('cw_apply_reports_general'::regproc)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    (
+        json!({ "answers": answers, "state": state }),
+        [calls.0.unwrap_or(0), calls.1.unwrap_or(0)],
+    )
+}
+
+/// The server sends a plain batch as typed arrays, one a field: each field must arrive
+/// as its report applied alone (through the JSON path) gives it: text with NUL
+/// characters replaced, output over the cap replaced, times, hosts, attempts and exit
+/// codes in their places. A batch that proves not plain in the database (a start's id
+/// is taken) is then written by the general path, as if the arrays had never been sent.
+#[sqlx::test(migrations = "../migrations")]
+async fn batches_sent_as_arrays_write_and_answer_as_reports_applied_one_by_one(pool: PgPool) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+    let start = |job: &str, n: u128, minutes: i64| NewExecution {
+        job: job.into(),
+        id: Some(Uuid::from_u128(n)),
+        trigger: Trigger::Api,
+        triggered_by: None,
+        started_at: Some(t0 + Duration::minutes(minutes)),
+        host: None,
+        scheduled_for: None,
+        run_key: None,
+        attempt: 1,
+    };
+    let end = |status| Completion {
+        completed_at: Some(t0 + Duration::hours(2)),
+        ..Completion::by_cronwatch(status, "")
+    };
+    // Three running executions to end.
+    let mut seed = pool.acquire().await.unwrap();
+    for n in 1..=3 {
+        executions::apply_one(&mut *seed, Report::Start(start("alpha", n, n as i64)))
+            .await
+            .unwrap();
+    }
+    drop(seed);
+
+    let reports = vec![
+        Report::Complete(
+            Uuid::from_u128(1),
+            Completion {
+                error_message: Some("exit\0 2 \"quoted\"".into()),
+                exit_code: Some(2),
+                duration_ms: Some(1398),
+                log_tail: Some("last\tlines \u{e9}\0".into()),
+                output: Some(json!({ "k\0": ["a\0b", 1, null], "n": 2.5 })),
+                ..end(ExecutionStatus::Failed)
+            },
+        ),
+        Report::Start(NewExecution {
+            triggered_by: Some("token:ci\0".into()),
+            host: Some("web-1".into()),
+            scheduled_for: Some(t0),
+            trigger: Trigger::Scheduled,
+            attempt: 2,
+            ..start("beta", 10, 30)
+        }),
+        Report::Complete(
+            Uuid::from_u128(2),
+            Completion {
+                output: Some(json!({ "big": "x".repeat(70_000) })),
+                ..end(ExecutionStatus::Completed)
+            },
+        ),
+        // A job reported for the first time, and a start dated before its job's last.
+        Report::Start(start("gamma-new", 11, 5)),
+        Report::Start(start("alpha", 12, 0)),
+        Report::Complete(Uuid::from_u128(3), end(ExecutionStatus::TimedOut)),
+    ];
+    let (reference, _) = apply_as_server(&pool, &reports, false).await;
+    let (batch, [plain, general]) = apply_as_server(&pool, &reports, true).await;
+    assert_eq!((plain, general), (1, 0), "the plain path writes the batch");
+    assert_eq!(batch, reference);
+    // The cases above were met: NUL characters replaced, the big output replaced.
+    let written = reference["state"]["executions"].to_string();
+    assert!(written.contains('\u{fffd}'), "{written}");
+    assert!(written.contains("\"output_truncated\":true"), "{written}");
+
+    // Not plain after all: a start whose id is taken (a retry). The arrays are sent,
+    // then the general path writes the batch.
+    let mut reports = reports;
+    reports.push(Report::Start(start("alpha", 1, 1)));
+    let (reference, _) = apply_as_server(&pool, &reports, false).await;
+    let (batch, [plain, general]) = apply_as_server(&pool, &reports, true).await;
+    assert_eq!(
+        (plain, general),
+        (1, 1),
+        "the general path writes the batch"
+    );
+    assert_eq!(batch, reference);
 }
 
 /// The tables a report reads by key: a scan of any of them grows with the history.

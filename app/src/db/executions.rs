@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::db::output_caps::{cap_head, cap_output, cap_tail, ERROR_CAP_BYTES, LOG_TAIL_CAP_BYTES};
+use crate::db::plain_batch::PlainBatch;
 use crate::error::ApiError;
 use crate::model::{Execution, ExecutionDetails, ExecutionStatus, ExecutionSummary, Trigger};
 use crate::validate::{is_valid_name, pg_json, pg_text};
@@ -218,32 +219,28 @@ impl Report {
         Ok(())
     }
 
-    /// The JSON the SQL functions read; caps output, log tail and error here, and
-    /// replaces the NUL characters PostgreSQL cannot store in reported text.
+    /// The JSON the SQL functions read (see [`Stored`] for what is changed on the way).
     pub(crate) fn to_op(&self) -> serde_json::Value {
-        let text = |s: &Option<String>| s.clone().map(pg_text);
         match self {
-            // Ids the server chooses are time-ordered (UUIDv7): new rows append to the
-            // primary-key index instead of touching a random leaf page each.
             Report::Start(n) => serde_json::json!({
-                "op": "start", "job": n.job, "id": n.id.unwrap_or_else(Uuid::now_v7),
+                "op": "start", "job": n.job, "id": n.stored_id(),
                 "trigger": n.trigger.as_str(),
-                "triggered_by": text(&n.triggered_by), "started_at": n.started_at,
-                "host": text(&n.host), "scheduled_for": n.scheduled_for, "run_key": n.run_key,
-                "attempt": n.attempt,
+                "triggered_by": stored_text(&n.triggered_by), "started_at": n.started_at,
+                "host": stored_text(&n.host), "scheduled_for": n.scheduled_for,
+                "run_key": n.run_key, "attempt": n.attempt,
             }),
             Report::Complete(id, d) => {
-                let (output, truncated) = cap_output(d.output.clone().map(|mut v| {
-                    pg_json(&mut v);
-                    v
-                }));
+                let Stored {
+                    output,
+                    output_truncated,
+                    error_message,
+                    log_tail,
+                } = d.stored();
                 let mut op = serde_json::json!({
                     "op": "complete", "id": id, "status": d.status.as_str(),
-                    "output_truncated": truncated || d.output_truncated,
-                    "error_message": text(&d.error_message).map(|e| cap_head(e, ERROR_CAP_BYTES)),
+                    "output_truncated": output_truncated, "error_message": error_message,
                     "exit_code": d.exit_code, "duration_ms": d.duration_ms,
-                    "log_tail": text(&d.log_tail).map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
-                    "completed_at": d.completed_at,
+                    "log_tail": log_tail, "completed_at": d.completed_at,
                 });
                 // No output is no key: SQL NULL on both write paths, never a JSON `null`.
                 if let Some(output) = output {
@@ -255,9 +252,47 @@ impl Report {
     }
 }
 
+impl NewExecution {
+    /// The id the start is written with. Ids the server chooses are time-ordered
+    /// (UUIDv7): new rows append to the primary-key index instead of touching a random
+    /// leaf page each.
+    pub(crate) fn stored_id(&self) -> Uuid {
+        self.id.unwrap_or_else(Uuid::now_v7)
+    }
+}
+
+/// Reported text as it is stored: PostgreSQL cannot store NUL characters.
+pub(crate) fn stored_text(s: &Option<String>) -> Option<String> {
+    s.clone().map(pg_text)
+}
+
+/// A completion's reported text and output as they are stored: capped, and with no NUL
+/// characters.
+pub(crate) struct Stored {
+    pub output: Option<serde_json::Value>,
+    pub output_truncated: bool,
+    pub error_message: Option<String>,
+    pub log_tail: Option<String>,
+}
+
+impl Completion {
+    pub(crate) fn stored(&self) -> Stored {
+        let (output, truncated) = cap_output(self.output.clone().map(|mut v| {
+            pg_json(&mut v);
+            v
+        }));
+        Stored {
+            output,
+            output_truncated: truncated || self.output_truncated,
+            error_message: stored_text(&self.error_message).map(|e| cap_head(e, ERROR_CAP_BYTES)),
+            log_tail: stored_text(&self.log_tail).map(|t| cap_tail(t, LOG_TAIL_CAP_BYTES)),
+        }
+    }
+}
+
 /// What `cw_apply_reports` answers for each report.
 #[derive(serde::Deserialize)]
-struct ReportResult {
+pub(crate) struct ReportResult {
     code: String,
     message: Option<String>,
     execution: Option<Execution>,
@@ -284,21 +319,25 @@ impl ReportResult {
     }
 }
 
-/// Applies validated reports in one transaction (the pool's own, or the caller's), in
-/// order. An `Err` means the whole batch failed (nothing was written); per-report
+/// Applies validated reports in order, in the caller's transaction if `conn` is in
+/// one. An `Err` means the whole batch failed (nothing was written); per-report
 /// refusals are in the `Ok` vector.
-pub async fn apply<'c>(
-    db: impl sqlx::PgExecutor<'c>,
+///
+/// A plain batch goes to the database as typed arrays ([`PlainBatch`]); one that turns
+/// out not to be plain then takes the general path. Outside a transaction that is two:
+/// the first may have created the external jobs the batch names, and nothing else.
+pub async fn apply(
+    conn: &mut PgConnection,
     reports: &[&Report],
 ) -> Result<Vec<Result<Outcome, ApiError>>, ApiError> {
-    let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
-    // Read straight from the result's text into the answers, with no JSON tree between.
-    let Json(results) = sqlx::query_scalar!(
-        "select cw_apply_reports($1) as \"r!: Json<Vec<ReportResult>>\"",
-        ops
-    )
-    .fetch_one(db)
-    .await?;
+    let plain = match PlainBatch::of(reports) {
+        Some(batch) => batch.apply(&mut *conn).await?,
+        None => None,
+    };
+    let results = match plain {
+        Some(results) => results,
+        None => apply_as_json(&mut *conn, reports).await?,
+    };
     if results.len() != reports.len() {
         return Err(ApiError::Internal(
             "report results do not match the reports".into(),
@@ -310,16 +349,33 @@ pub async fn apply<'c>(
         .collect())
 }
 
+/// `cw_apply_reports`, which takes any batch.
+async fn apply_as_json<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    reports: &[&Report],
+) -> Result<Vec<ReportResult>, sqlx::Error> {
+    let ops = serde_json::Value::Array(reports.iter().map(|r| r.to_op()).collect());
+    // Read straight from the result's text into the answers, with no JSON tree between.
+    let Json(results) = sqlx::query_scalar!(
+        "select cw_apply_reports($1) as \"r!: Json<Vec<ReportResult>>\"",
+        ops
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(results)
+}
+
 /// Validates and applies one report on its own (in the caller's transaction, if given).
 pub async fn apply_one<'c>(
     db: impl sqlx::PgExecutor<'c>,
     report: Report,
 ) -> Result<Outcome, ApiError> {
     report.validate()?;
-    apply(db, &[&report])
+    apply_as_json(db, &[&report])
         .await?
         .pop()
-        .unwrap_or_else(|| Err(ApiError::Internal("no result".into())))
+        .ok_or_else(|| ApiError::Internal("no result".into()))?
+        .into_outcome()
 }
 
 /// Reads one result of a report-writing SQL function (`cw_ping_start`).

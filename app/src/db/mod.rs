@@ -16,6 +16,7 @@ pub mod held;
 pub mod jobs;
 pub mod output_caps;
 pub mod pings;
+pub mod plain_batch;
 pub mod planned_runs;
 pub mod stats;
 pub mod sweeps;

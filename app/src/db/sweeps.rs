@@ -51,7 +51,11 @@ pub async fn end_overdue_runs(
         }
         let full = reports.len() as i64 == chunk;
         let changed_before = ended.len();
-        let results = executions::apply(pool, &reports.iter().collect::<Vec<_>>()).await?;
+        let results = executions::apply(
+            &mut *pool.acquire().await?,
+            &reports.iter().collect::<Vec<_>>(),
+        )
+        .await?;
         ended.extend(
             results
                 .into_iter()

@@ -223,7 +223,11 @@ async fn end_runs_left_running(pool: &sqlx::PgPool) -> anyhow::Result<()> {
         .collect();
     if !left.is_empty() {
         // A run that ended meanwhile answers a conflict, which changes nothing.
-        executions::apply(pool, &left.iter().collect::<Vec<_>>()).await?;
+        executions::apply(
+            &mut *pool.acquire().await?,
+            &left.iter().collect::<Vec<_>>(),
+        )
+        .await?;
     }
     Ok(())
 }
