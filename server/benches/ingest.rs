@@ -56,18 +56,20 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
     let bin = bin_override
         .as_deref()
         .unwrap_or(env!("CARGO_BIN_EXE_cronwatch"));
-    let mut server = Command::new(bin)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", url)
-        .env("CRONWATCH_ADMIN_PASSWORD", "bench-password")
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = Stopped(
+        Command::new(bin)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", url)
+            .env("CRONWATCH_ADMIN_PASSWORD", "bench-password")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let base = loop {
         let line = lines.next().unwrap().unwrap();
         if let Some(a) = line.strip_prefix("cronwatch listening on ") {
@@ -115,9 +117,9 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
         pg_one_row.push(pg_tps);
         let same_tps = pgbench(url, clients, SAME_WRITES);
         let writer_before = rt.block_on(writer_totals(&base, &token));
-        let cpu_before = cpu_split(server.id());
+        let cpu_before = cpu_split(server.0.id());
         let (events, lat) = rt.block_on(load(&base, &token, clients));
-        let cpu = cpu_split(server.id()).minus(&cpu_before);
+        let cpu = cpu_split(server.0.id()).minus(&cpu_before);
         let writer = rt.block_on(writer_totals(&base, &token));
         let eps = events as f64 / SECONDS as f64;
         println!(
@@ -158,12 +160,12 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
     }
     println!(
         "server peak RSS: {:.1} MB",
-        peak_rss_kb(server.id()) as f64 / 1024.0
+        peak_rss_kb(server.0.id()) as f64 / 1024.0
     );
 
     // BENCH_INGEST_ONLY=1 skips the 1M rows (for quick before/after runs of the write path).
     if std::env::var_os("BENCH_INGEST_ONLY").is_none() {
-        million(rt, bin, url, &base, &token, server.id());
+        million(rt, bin, url, &base, &token, server.0.id());
     }
     // Last: its runs stay running, which would weigh on the stats measured above.
     // The ceiling of the design with HTTP, server and client for free: the database
@@ -178,12 +180,20 @@ fn run(rt: &tokio::runtime::Runtime, url: &str) {
             ceiling / pg_tps
         );
     }
+}
 
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = server.wait();
+/// The server under test, stopped however the run ends: one left running after a
+/// panic would keep the bench's output pipe open and its database in use.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
 }
 
 /// Stats and page latency with 1M executions loaded, and the server's RSS after them.
