@@ -56,6 +56,32 @@ test("three failures in a row raise the job's alert and its 7-day success rate f
   await expect(page).toHaveTitle(left === 0 ? "cronwatch" : `(${left}) cronwatch`);
 });
 
+test("in a wide outage the summary names the most urgent jobs and offers the rest", async ({ page, request }) => {
+  const auth = { Authorization: `Bearer ${token("ingest")}` };
+  const fail = async (job: string) => {
+    for (let i = 0; i < 3; i++) {
+      const s = await request.post("/api/v1/executions/start", { headers: auth, data: { job } });
+      const id = (await s.json()).id;
+      await request.post(`/api/v1/executions/${id}/complete`, { headers: auth, data: { status: "failed" } });
+    }
+  };
+  // More jobs than the summary lists (12), with whatever earlier tests left alerting.
+  await Promise.all(Array.from({ length: 13 }, (_, i) => fail(`outage-${String(i).padStart(2, "0")}`)));
+  await signIn(page);
+  const summary = page.locator(".attention");
+  await expect(summary.locator('a.attention-job[data-job="outage-00"]')).toBeVisible();
+  const count = Number(await summary.getAttribute("data-count"));
+  expect(count).toBeGreaterThanOrEqual(13);
+  await expect(summary.locator("strong")).toHaveText(`${count} jobs need attention:`);
+  await expect(summary.locator("a.attention-job")).toHaveCount(12);
+  const more = summary.locator("button.attention-more");
+  await expect(more).toHaveText(`and ${count - 12} more`);
+  await more.click();
+  await expect(summary.locator("a.attention-job")).toHaveCount(count);
+  await expect(more).toHaveCount(0);
+  await expect(summary.locator('a.attention-job[data-job="outage-12"]')).toBeVisible();
+});
+
 test("after a server restart the page says reconnecting, then catches up with nothing missed", async ({ page, request }) => {
   const port = Number(process.env.E2E_PORT ?? 3210) + 1;
   const base = `http://127.0.0.1:${port}`;

@@ -15,6 +15,10 @@ use crate::model::{job_row_anchor, name_order, ping_url_anchor, Job, JobKind, Pi
 const STUCK_HINT: &str =
     "A run has not reported its end within what this job allows. Click to list its running executions.";
 
+/// Jobs the summary names before it offers the rest: in a wide outage a list of every
+/// job would push the table off the screen (and cost a link each to render).
+const ATTENTION_LISTED: usize = 12;
+
 /// The jobs that need looking at now, most urgent first (stuck, then late, then
 /// failing; by name within each), each a link to its row. With a long job list, this
 /// is what the morning look is for.
@@ -49,6 +53,7 @@ pub fn Attention(live: Live) -> impl IntoView {
         0 => "cronwatch".to_string(),
         n => format!("({n}) cronwatch"),
     };
+    let show_all = RwSignal::new(false);
     view! {
         <Title text=title/>
         <section class="attention" data-count=move || alerting.with(Vec::len)>
@@ -62,9 +67,14 @@ pub fn Attention(live: Live) -> impl IntoView {
                     1 => "1 job needs attention:".to_string(),
                     n => format!("{n} jobs need attention:"),
                 };
+                let more = match show_all.get() {
+                    false => jobs.len().saturating_sub(ATTENTION_LISTED),
+                    true => 0,
+                };
+                let listed = jobs.len() - more;
                 view! {
                     <strong>{heading}</strong>
-                    {jobs.into_iter().map(|(name, display, alerts)| view! {
+                    {jobs.into_iter().take(listed).map(|(name, display, alerts)| view! {
                         // rel=external: the browser scrolls to the row itself; the
                         // router has no page to load for a fragment.
                         <a class="attention-job" href=format!("#{}", job_row_anchor(&name)) rel="external" data-job=name>
@@ -74,6 +84,11 @@ pub fn Attention(live: Live) -> impl IntoView {
                             }).collect_view()}
                         </a>
                     }).collect_view()}
+                    {(more > 0).then(|| view! {
+                        <button type="button" class="attention-more" on:click=move |_| show_all.set(true)>
+                            {format!("and {more} more")}
+                        </button>
+                    })}
                 }
                 .into_any()
             }}
