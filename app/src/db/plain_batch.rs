@@ -44,6 +44,7 @@ struct Ends {
     completed_at: Vec<Option<DateTime<Utc>>>,
 }
 
+/// A batch's starts and ends apart, each in report order (`ord` is a report's place).
 pub(crate) struct PlainBatch {
     starts: Starts,
     ends: Ends,

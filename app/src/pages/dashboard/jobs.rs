@@ -67,9 +67,10 @@ pub fn Attention(live: Live) -> impl IntoView {
                     1 => "1 job needs attention:".to_string(),
                     n => format!("{n} jobs need attention:"),
                 };
-                let more = match show_all.get() {
-                    false => jobs.len().saturating_sub(ATTENTION_LISTED),
-                    true => 0,
+                let more = if show_all.get() {
+                    0
+                } else {
+                    jobs.len().saturating_sub(ATTENTION_LISTED)
                 };
                 let listed = jobs.len() - more;
                 view! {
