@@ -525,8 +525,8 @@ insert into pgbench_events (seq, kind, payload) values (nextval('events_seq'), '
 commit;
 ";
 
-/// One call of the report writer's SQL function with `n` new starts.
-/// A batch of `n` new starts, as the server's writer sends it (typed arrays).
+/// One call of the report writer's SQL function with `n` new starts, as the server's
+/// writer sends them (typed arrays).
 fn apply_starts(n: usize) -> String {
     let nulls = |t: &str| format!("array_fill(null::{t}, array[{n}])");
     format!(
